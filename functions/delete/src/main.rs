@@ -1,0 +1,3 @@
+//! Lambda function entry point.
+
+fn main() {}

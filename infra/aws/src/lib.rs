@@ -1,0 +1,1 @@
+//! AWS adapters: DynamoDB client store, Secrets Manager secret store, Lambda bootstrap.

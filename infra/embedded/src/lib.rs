@@ -1,0 +1,1 @@
+//! Durable embedded stores for `dcr-local`.

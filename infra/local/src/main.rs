@@ -1,0 +1,115 @@
+//! `dcr-local`: the registration service on one machine (contract §2).
+//!
+//! `dcr-local [--listen ADDR] [--data-dir DIR] [--config FILE]`
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use dcr_local::{Options, Server, load_config};
+use tokio::signal::unix::{SignalKind, signal};
+
+const USAGE: &str = "usage: dcr-local [--listen ADDR] [--data-dir DIR] [--config FILE]
+  --listen ADDR    address to listen on (env DCR_LISTEN, default 127.0.0.1:3000)
+  --data-dir DIR   where clients and secrets are kept (env DCR_DATA_DIR, default .dcr-local)
+  --config FILE    YAML configuration (env DCR_CONFIG_FILE, default: open registration)";
+
+fn parse_args() -> Result<Options, String> {
+    let mut options = Options::default();
+    if let Ok(v) = std::env::var("DCR_LISTEN") {
+        options.listen = v;
+    }
+    if let Ok(v) = std::env::var("DCR_DATA_DIR") {
+        options.data_dir = PathBuf::from(v);
+    }
+    if let Ok(v) = std::env::var("DCR_CONFIG_FILE") {
+        options.config_file = Some(PathBuf::from(v));
+    }
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = |name: &str| {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
+        };
+        match flag.as_str() {
+            "--listen" => options.listen = value("--listen")?,
+            "--data-dir" => options.data_dir = PathBuf::from(value("--data-dir")?),
+            "--config" => options.config_file = Some(PathBuf::from(value("--config")?)),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
+        }
+    }
+    Ok(options)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let options = match parse_args() {
+        Ok(o) => o,
+        Err(message) => {
+            eprintln!("dcr-local: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let config = match load_config(options.config_file.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("dcr-local: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut server = match Server::start(&options, config).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("dcr-local: {e:#}");
+            return ExitCode::from(1);
+        }
+    };
+    println!("listening on http://{}", server.addr());
+    let stopper = server.stopper();
+    let (mut int, mut term) = match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(i), Ok(t)) => (i, t),
+        _ => {
+            eprintln!("dcr-local: cannot install signal handlers");
+            return ExitCode::from(1);
+        }
+    };
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+        result = server.wait() => {
+            if let Err(e) = result {
+                eprintln!("dcr-local: {e:#}");
+                return ExitCode::from(1);
+            }
+            return ExitCode::SUCCESS;
+        }
+    }
+    tracing::info!("stopping: finishing in-flight requests");
+    let _ = stopper.send(true);
+    match server.wait().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dcr-local: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,453 @@
+//! The service configuration (contract §3): one YAML document, every key optional,
+//! unknown keys and bad values refused with a message naming the key.
+
+use dcr_validation::{Policy, Profile, Rules};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// A configuration that could not be loaded; the message names the offending key.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration key `{key}`: {message}")]
+pub struct ConfigError {
+    /// Dotted path of the key at fault (`.` for the document itself).
+    pub key: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(key: &str, message: impl Into<String>) -> Self {
+        Self {
+            key: key.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// `registration_endpoint_authentication`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationAuth {
+    /// Require a verified client certificate on `POST /register`.
+    pub require_mtls: Option<bool>,
+    /// Require an initial access token (JWT) carrying `bearer_token.scopes`.
+    pub require_bearer_token: Option<bool>,
+    /// Require a software statement.
+    pub require_software_statement: Option<bool>,
+    /// Let a request choose its own `client_id` / `client_secret`.
+    pub allow_custom_client_creds: Option<bool>,
+}
+
+/// `management_endpoint_authentication`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManagementAuth {
+    /// Require a verified client certificate on management calls.
+    pub require_mtls: Option<bool>,
+    /// A `PUT` must carry a fresh software statement.
+    pub require_software_statement: Option<bool>,
+}
+
+/// `registration_access_token`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistrationTokenConfig {
+    /// Issue a registration access token.
+    pub generate: bool,
+    /// Seconds the token lives, 0 = forever.
+    pub lifetime: u64,
+    /// A `PUT` returns a new token and the old one dies.
+    pub rotate_on_update: bool,
+}
+
+impl Default for RegistrationTokenConfig {
+    fn default() -> Self {
+        Self {
+            generate: true,
+            lifetime: 0,
+            rotate_on_update: false,
+        }
+    }
+}
+
+/// `bearer_token`: how initial access tokens and management JWTs are checked.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BearerTokenConfig {
+    /// Expected `iss`.
+    pub issuer: Option<String>,
+    /// Where the issuer's signing keys are.
+    pub jwks_uri: Option<String>,
+    /// Expected `aud`, if any.
+    pub audience: Option<String>,
+    /// Scopes the token must carry.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+/// `software_statement_validation`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StatementConfig {
+    /// Where the directory's signing keys are.
+    pub jwks_uri: Option<String>,
+    /// When set, a statement's `iss` must equal it.
+    pub issuer: Option<String>,
+    /// Accepted signature algorithms.
+    pub signing_algs: Vec<String>,
+}
+
+impl Default for StatementConfig {
+    fn default() -> Self {
+        Self {
+            jwks_uri: None,
+            issuer: None,
+            signing_algs: vec!["PS256".into(), "ES256".into()],
+        }
+    }
+}
+
+/// The configuration document as written (contract §3).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The issuer; when absent it is derived from the listen address or the request.
+    pub issuer: Option<String>,
+    /// Security profile.
+    #[serde(default)]
+    pub profile: Profile,
+    /// Protection of `POST /register`.
+    #[serde(default)]
+    pub registration_endpoint_authentication: RegistrationAuth,
+    /// Protection of the management endpoints.
+    #[serde(default)]
+    pub management_endpoint_authentication: ManagementAuth,
+    /// Registration access token issuance.
+    #[serde(default)]
+    pub registration_access_token: RegistrationTokenConfig,
+    /// Initial access token and management JWT checks.
+    #[serde(default)]
+    pub bearer_token: BearerTokenConfig,
+    /// Software statement checks.
+    #[serde(default)]
+    pub software_statement_validation: StatementConfig,
+    /// Seconds a client secret lives, 0 = forever.
+    #[serde(default)]
+    pub client_secret_lifetime: u64,
+    /// Seconds a dynamic client lives, 0 = forever.
+    #[serde(default)]
+    pub client_lifetime: u64,
+    /// Metadata applied where a request is silent.
+    #[serde(default)]
+    pub defaults: Map<String, Value>,
+    /// Allowed metadata values.
+    #[serde(default)]
+    pub policy: Policy,
+    /// Extra fields merged into the discovery documents.
+    #[serde(default)]
+    pub server_metadata: Map<String, Value>,
+    /// Browser origins allowed to call the API (`*` for any).
+    #[serde(default)]
+    pub cors_allowed_origins: Vec<String>,
+    /// Allow `http` and loopback outbound targets (local use and tests only).
+    #[serde(default)]
+    pub allow_loopback_http: bool,
+}
+
+/// Signature algorithms a configuration may name.
+pub const ASYMMETRIC_ALGS: &[&str] = &[
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
+];
+
+impl Config {
+    /// Parses and checks a YAML (or JSON) document; an empty document is the default.
+    pub fn from_yaml(text: &str) -> Result<Self, ConfigError> {
+        let config: Config = if text.trim().is_empty() {
+            Config::default()
+        } else {
+            let de = serde_yaml_ng::Deserializer::from_str(text);
+            serde_path_to_error::deserialize(de).map_err(|e| {
+                let path = e.path().to_string();
+                let inner = e.into_inner().to_string();
+                ConfigError::new(&path, strip_location(&inner))
+            })?
+        };
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Checks the values serde cannot: URLs, algorithms, required companions.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if let Some(issuer) = &self.issuer {
+            check_issuer(issuer).map_err(|m| ConfigError::new("issuer", m))?;
+        }
+        for (key, value) in [
+            ("bearer_token.jwks_uri", &self.bearer_token.jwks_uri),
+            (
+                "software_statement_validation.jwks_uri",
+                &self.software_statement_validation.jwks_uri,
+            ),
+        ] {
+            if let Some(uri) = value {
+                check_fetch_url(uri, self.allow_loopback_http)
+                    .map_err(|m| ConfigError::new(key, m))?;
+            }
+        }
+        for alg in &self.software_statement_validation.signing_algs {
+            if !ASYMMETRIC_ALGS.contains(&alg.as_str()) {
+                return Err(ConfigError::new(
+                    "software_statement_validation.signing_algs",
+                    format!(
+                        "`{alg}` is not an accepted signature algorithm (one of {ASYMMETRIC_ALGS:?})"
+                    ),
+                ));
+            }
+        }
+        if self.software_statement_validation.signing_algs.is_empty() {
+            return Err(ConfigError::new(
+                "software_statement_validation.signing_algs",
+                "must name at least one algorithm",
+            ));
+        }
+        if self.require_bearer_token() {
+            if self.bearer_token.issuer.is_none() {
+                return Err(ConfigError::new(
+                    "bearer_token.issuer",
+                    "required when registration_endpoint_authentication.require_bearer_token is true",
+                ));
+            }
+            if self.bearer_token.jwks_uri.is_none() {
+                return Err(ConfigError::new(
+                    "bearer_token.jwks_uri",
+                    "required when registration_endpoint_authentication.require_bearer_token is true",
+                ));
+            }
+        }
+        if (self.require_software_statement()
+            || self
+                .management_endpoint_authentication
+                .require_software_statement
+                == Some(true))
+            && self.software_statement_validation.jwks_uri.is_none()
+        {
+            return Err(ConfigError::new(
+                "software_statement_validation.jwks_uri",
+                "required when software statements are required",
+            ));
+        }
+        for origin in &self.cors_allowed_origins {
+            if origin != "*" && !is_origin(origin) {
+                return Err(ConfigError::new(
+                    "cors_allowed_origins",
+                    format!("`{origin}` is not an origin (scheme://host[:port]) or `*`"),
+                ));
+            }
+        }
+        for key in self.defaults.keys() {
+            if SERVER_OWNED.contains(&key.as_str()) {
+                return Err(ConfigError::new(
+                    &format!("defaults.{key}"),
+                    "is set by the server and cannot have a default",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The validation rules this configuration implies.
+    pub fn rules(&self) -> Rules {
+        Rules {
+            policy: self.policy.clone(),
+            defaults: self.defaults.clone(),
+            profile: self.profile,
+        }
+    }
+
+    /// Whether `POST /register` needs an initial access token.
+    pub fn require_bearer_token(&self) -> bool {
+        self.registration_endpoint_authentication
+            .require_bearer_token
+            .unwrap_or(false)
+    }
+
+    /// Whether `POST /register` needs a software statement (profile default applies).
+    pub fn require_software_statement(&self) -> bool {
+        self.registration_endpoint_authentication
+            .require_software_statement
+            .unwrap_or(matches!(self.profile, Profile::UkOb | Profile::AuCdr))
+    }
+
+    /// Whether a request may choose its own `client_id` / `client_secret`.
+    pub fn allow_custom_client_creds(&self) -> bool {
+        self.registration_endpoint_authentication
+            .allow_custom_client_creds
+            .unwrap_or(false)
+    }
+}
+
+/// Fields only the server sets.
+pub const SERVER_OWNED: &[&str] = &[
+    "client_id",
+    "client_secret",
+    "client_id_issued_at",
+    "client_secret_expires_at",
+    "registration_access_token",
+    "registration_client_uri",
+];
+
+fn strip_location(message: &str) -> String {
+    // serde_yaml_ng appends " at line L column C"; keep it, it helps the operator.
+    message.to_owned()
+}
+
+fn check_issuer(issuer: &str) -> Result<(), String> {
+    let url = url::Url::parse(issuer).map_err(|e| format!("not an absolute URL: {e}"))?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err("must be an https (or, locally, http) URL".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("must have no query or fragment (RFC 8414 §2)".into());
+    }
+    Ok(())
+}
+
+fn check_fetch_url(uri: &str, allow_http: bool) -> Result<(), String> {
+    let url = url::Url::parse(uri).map_err(|e| format!("not an absolute URL: {e}"))?;
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if allow_http => Ok(()),
+        _ => Err("must be an https URL (http only with allow_loopback_http)".into()),
+    }
+}
+
+fn is_origin(origin: &str) -> bool {
+    url::Url::parse(origin).is_ok_and(|u| {
+        matches!(u.scheme(), "http" | "https")
+            && u.host_str().is_some()
+            && u.path() == "/"
+            && !origin.ends_with('/')
+            && u.query().is_none()
+            && u.username().is_empty()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_document_is_the_default() {
+        let c = Config::from_yaml("").unwrap();
+        assert!(c.registration_access_token.generate);
+        assert_eq!(c.profile, Profile::Default);
+        assert!(!c.require_software_statement());
+        let c = Config::from_yaml("{}").unwrap();
+        assert!(!c.allow_loopback_http);
+    }
+
+    #[test]
+    fn full_contract_example_parses() {
+        let text = r#"
+issuer: http://127.0.0.1:3000
+profile: default
+registration_endpoint_authentication:
+  require_mtls: false
+  require_bearer_token: false
+  require_software_statement: false
+  allow_custom_client_creds: false
+management_endpoint_authentication:
+  require_mtls: false
+  require_software_statement: false
+registration_access_token:
+  generate: true
+  lifetime: 0
+  rotate_on_update: false
+bearer_token:
+  issuer: https://as.example.com
+  jwks_uri: https://as.example.com/jwks
+  audience: null
+  scopes: [cdr:registration]
+software_statement_validation:
+  jwks_uri: https://directory.example.com/jwks
+  issuer: null
+  signing_algs: [PS256, ES256]
+client_secret_lifetime: 0
+client_lifetime: 0
+defaults: {}
+policy: {}
+server_metadata: {}
+cors_allowed_origins: []
+allow_loopback_http: false
+"#;
+        let c = Config::from_yaml(text).unwrap();
+        assert_eq!(c.bearer_token.scopes, vec!["cdr:registration"]);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = Config::from_yaml("registration_access_token:\n  lifetyme: 5\n").unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("lifetyme"), "{text}");
+        assert!(text.contains("registration_access_token"), "{text}");
+        let e = Config::from_yaml("colour: blue\n").unwrap_err();
+        assert!(e.to_string().contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn bad_value_is_named() {
+        let e = Config::from_yaml("client_lifetime: -3\n").unwrap_err();
+        assert_eq!(e.key, "client_lifetime");
+        let e = Config::from_yaml("profile: open-banking\n").unwrap_err();
+        assert_eq!(e.key, "profile");
+        let e = Config::from_yaml("issuer: not a url\n").unwrap_err();
+        assert_eq!(e.key, "issuer");
+        let e = Config::from_yaml("policy:\n  grant_types: implicit\n").unwrap_err();
+        assert_eq!(e.key, "policy.grant_types");
+        let e =
+            Config::from_yaml("cors_allowed_origins: [\"https://a.example/path\"]\n").unwrap_err();
+        assert_eq!(e.key, "cors_allowed_origins");
+        let e = Config::from_yaml("defaults:\n  client_id: x\n").unwrap_err();
+        assert_eq!(e.key, "defaults.client_id");
+        let e = Config::from_yaml("software_statement_validation:\n  signing_algs: [HS256]\n")
+            .unwrap_err();
+        assert_eq!(e.key, "software_statement_validation.signing_algs");
+    }
+
+    #[test]
+    fn companions_are_required() {
+        let e = Config::from_yaml(
+            "registration_endpoint_authentication:\n  require_bearer_token: true\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "bearer_token.issuer");
+        let e = Config::from_yaml("profile: uk-ob\n").unwrap_err();
+        assert_eq!(e.key, "software_statement_validation.jwks_uri");
+    }
+
+    #[test]
+    fn json_is_accepted() {
+        let c =
+            Config::from_yaml(r#"{"client_lifetime": 60, "cors_allowed_origins": ["*"]}"#).unwrap();
+        assert_eq!(c.client_lifetime, 60);
+    }
+
+    #[test]
+    fn explicit_key_beats_profile_default() {
+        let c = Config::from_yaml(
+            "profile: uk-ob\nregistration_endpoint_authentication:\n  require_software_statement: false\n",
+        )
+        .unwrap();
+        assert!(!c.require_software_statement());
+    }
+
+    #[test]
+    fn http_jwks_needs_loopback_flag() {
+        let e =
+            Config::from_yaml("bearer_token:\n  jwks_uri: http://127.0.0.1:1/jwks\n").unwrap_err();
+        assert_eq!(e.key, "bearer_token.jwks_uri");
+        Config::from_yaml(
+            "allow_loopback_http: true\nbearer_token:\n  jwks_uri: http://127.0.0.1:1/jwks\n",
+        )
+        .unwrap();
+    }
+}

@@ -1,0 +1,19 @@
+//! Domain core of the dynamic client registration service: the client model,
+//! the ports every store implements, the configuration, and the four use cases.
+
+pub mod config;
+pub mod errors;
+pub mod model;
+pub mod ports;
+pub mod service;
+pub mod testing;
+pub mod tokens;
+
+pub use config::Config;
+pub use errors::{AuthError, DeleteError, ReadError, RegisterError, UpdateError};
+pub use model::{ClientRecord, ClientState};
+pub use ports::{
+    AccessToken, ClientSecret, ClientStore, Clock, SecretStore, StoreError, SystemClock,
+    TokenVerifier,
+};
+pub use service::{ClientInfo, Credential, RegisterRequest, Service, UpdateRequest};

@@ -1,0 +1,60 @@
+//! The stored shape of a registered client.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Where a record is in its life; only `Active` records are visible to callers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientState {
+    /// Written before the secret; becomes `Active` once the secret is stored.
+    Pending,
+    /// Registered and visible.
+    Active,
+    /// Being deleted: invisible, its secret may still exist.
+    Deleting,
+}
+
+/// A registered client as the [`crate::ClientStore`] keeps it. Holds no secret in clear.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientRecord {
+    /// The client identifier (partition key).
+    pub client_id: String,
+    /// Life-cycle state.
+    pub state: ClientState,
+    /// Validated metadata with defaults applied, as echoed to the client.
+    pub metadata: Map<String, Value>,
+    /// `client_id_issued_at`, seconds since the epoch.
+    pub issued_at: i64,
+    /// Whether a client secret exists in the [`crate::SecretStore`].
+    pub has_secret: bool,
+    /// `client_secret_expires_at`, 0 = never.
+    pub secret_expires_at: i64,
+    /// base64url SHA-256 of the registration access token, if one was issued.
+    pub token_hash: Option<String>,
+    /// When the registration access token expires, 0 = never.
+    pub token_expires_at: i64,
+    /// The client whose initial access token created this one.
+    pub owner: Option<String>,
+    /// The `software_id`, for one-client-per-software rules.
+    pub software_id: Option<String>,
+    /// The software statement the client registered with, as sent.
+    pub software_statement: Option<String>,
+    /// When the client itself expires (`client_lifetime`), 0 = never.
+    pub expires_at: i64,
+    /// Optimistic-concurrency version, incremented by every write.
+    pub version: u64,
+    /// Seconds since the epoch of the last write.
+    pub updated_at: i64,
+    /// When the sweep must look at this record, 0 = never: a half-written
+    /// (`Pending`/`Deleting`) record once its grace is over, or an `Active`
+    /// client once it has expired.
+    pub sweep_at: i64,
+}
+
+impl ClientRecord {
+    /// Whether callers may see this record at `now`.
+    pub fn is_live(&self, now: i64) -> bool {
+        self.state == ClientState::Active && (self.expires_at == 0 || self.expires_at > now)
+    }
+}

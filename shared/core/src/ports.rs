@@ -1,0 +1,127 @@
+//! Ports: what the core needs from the outside world, with the contract each
+//! implementation must honour. The store contract suite in [`crate::testing`]
+//! checks these contracts against any implementation.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::model::ClientRecord;
+
+/// A failure of a store, translated into domain terms by the adapter.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// `insert` found a record with the same `client_id`.
+    #[error("a client with this id already exists")]
+    AlreadyExists,
+    /// A conditional write found another version (or no record).
+    #[error("the record changed or vanished since it was read")]
+    Conflict,
+    /// Any other backend failure; the cause chain goes to the log, never to a caller.
+    #[error(transparent)]
+    Unknown(#[from] anyhow::Error),
+}
+
+/// Durable storage of [`ClientRecord`]s.
+#[async_trait]
+pub trait ClientStore: Send + Sync {
+    /// Stores a new record durably. MUST return `AlreadyExists` if any record with
+    /// the same `client_id` exists, whatever its state.
+    async fn insert(&self, record: &ClientRecord) -> Result<(), StoreError>;
+
+    /// Returns the record with this id in any state, or `None`. MAY return records
+    /// whose `expires_at` has passed; callers filter with [`ClientRecord::is_live`].
+    async fn get(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError>;
+
+    /// Replaces the record durably if the stored version equals `expected_version`.
+    /// MUST return `Conflict` if the version differs or the record is gone.
+    async fn replace(&self, record: &ClientRecord, expected_version: u64)
+    -> Result<(), StoreError>;
+
+    /// Deletes the record if the stored version equals `expected_version`. MUST
+    /// return `Conflict` if the version differs; deleting a missing record is `Ok`.
+    async fn delete(&self, client_id: &str, expected_version: u64) -> Result<(), StoreError>;
+
+    /// Returns the ids of records (any state) with this `software_id`.
+    async fn find_by_software_id(&self, software_id: &str) -> Result<Vec<String>, StoreError>;
+
+    /// Returns up to `limit` records (any state) whose `sweep_at` is non-zero and
+    /// at or before `now`: the work list of the sweep.
+    async fn list_due(&self, now: i64, limit: usize) -> Result<Vec<ClientRecord>, StoreError>;
+
+    /// Remembers a one-time identifier until `expires_at`. Returns `false` if it
+    /// was already remembered and has not expired (a replay), atomically.
+    async fn remember_once(&self, key: &str, expires_at: i64) -> Result<bool, StoreError>;
+}
+
+/// A client secret in clear; redacted from `Debug`.
+#[derive(Clone)]
+pub struct ClientSecret(SecretString);
+
+impl ClientSecret {
+    /// Wraps a secret value.
+    pub fn new(value: String) -> Self {
+        Self(SecretString::from(value))
+    }
+
+    /// The secret in clear, for the response body and constant-time compares only.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientSecret(<redacted>)")
+    }
+}
+
+/// Durable storage of client secrets, keyed by `client_id`.
+#[async_trait]
+pub trait SecretStore: Send + Sync {
+    /// Stores the secret durably, creating it or overwriting an existing one.
+    async fn put(&self, client_id: &str, secret: &ClientSecret) -> Result<(), StoreError>;
+
+    /// Returns the secret, or `None` if there is none.
+    async fn get(&self, client_id: &str) -> Result<Option<ClientSecret>, StoreError>;
+
+    /// Deletes the secret; deleting a missing secret is `Ok`.
+    async fn delete(&self, client_id: &str) -> Result<(), StoreError>;
+}
+
+/// The time, in whole seconds since the Unix epoch.
+pub trait Clock: Send + Sync {
+    /// Now.
+    fn now(&self) -> i64;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+    }
+}
+
+/// What a verified JWT access token says about its bearer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessToken {
+    /// The token's client: `client_id`, else `azp`, else `sub` (RFC 9068).
+    pub client: Option<String>,
+    /// Scopes granted by the token.
+    pub scopes: Vec<String>,
+}
+
+/// Verification of JWT access tokens from the configured `bearer_token.issuer`.
+#[async_trait]
+pub trait TokenVerifier: Send + Sync {
+    /// Verifies signature, issuer, audience and time claims. MUST return
+    /// `AuthError::Invalid` for any token that is not a valid JWT from the issuer.
+    async fn verify(&self, token: &str) -> Result<AccessToken, crate::errors::AuthError>;
+}

@@ -1,0 +1,145 @@
+//! Who may manage a client: the holder of its registration access token, or a
+//! JWT access token of the client itself or its owner carrying the scopes.
+
+use crate::errors::{AuthError, DeleteError, ReadError, RegisterError, UpdateError};
+use crate::model::{ClientRecord, ClientState};
+use crate::ports::{AccessToken, StoreError};
+use crate::tokens::{ct_eq, hash_token};
+
+use super::{Credential, Service};
+
+/// How the caller proved its right.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Via {
+    /// The registration access token (its value, to echo it back).
+    RegistrationToken(String),
+    /// A JWT access token of the client or its owner.
+    AccessToken,
+}
+
+/// A management caller and the record it may act on.
+pub(super) struct Authorized {
+    pub record: ClientRecord,
+    pub via: Via,
+}
+
+/// An authentication failure or a store failure on the way.
+#[derive(Debug)]
+pub(super) enum Failure {
+    Auth(AuthError),
+    Store(anyhow::Error),
+}
+
+impl From<AuthError> for Failure {
+    fn from(e: AuthError) -> Self {
+        Failure::Auth(e)
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Failure::Store(anyhow::Error::new(e).context("reading the client record"))
+    }
+}
+
+macro_rules! failure_into {
+    ($($t:ty),*) => {$(
+        impl From<Failure> for $t {
+            fn from(f: Failure) -> Self {
+                match f {
+                    Failure::Auth(e) => <$t>::Unauthorized(e),
+                    Failure::Store(e) => <$t>::Unknown(e),
+                }
+            }
+        }
+    )*};
+}
+failure_into!(ReadError, UpdateError, DeleteError, RegisterError);
+
+fn looks_like_jwt(token: &str) -> bool {
+    token.bytes().filter(|&b| b == b'.').count() == 2
+}
+
+impl Service {
+    /// Authenticates a management call on `client_id`. `deleting_ok` lets a
+    /// retried delete find a record its first attempt left `Deleting`.
+    pub(super) async fn authorize(
+        &self,
+        client_id: &str,
+        credential: &Credential,
+        deleting_ok: bool,
+    ) -> Result<Authorized, Failure> {
+        let Credential::Bearer(token) = credential else {
+            return Err(AuthError::Missing.into());
+        };
+        let now = self.now();
+        let record = self.clients.get(client_id).await?.filter(|r| {
+            let state_ok =
+                r.state == ClientState::Active || (deleting_ok && r.state == ClientState::Deleting);
+            state_ok && (r.expires_at == 0 || r.expires_at > now)
+        });
+        // Hash before looking at the record so unknown and known clients cost the same.
+        let presented = hash_token(token);
+        if let Some(r) = &record
+            && let Some(stored) = &r.token_hash
+            && ct_eq(stored, &presented)
+            && (r.token_expires_at == 0 || r.token_expires_at > now)
+        {
+            return Ok(Authorized {
+                record: r.clone(),
+                via: Via::RegistrationToken(token.clone()),
+            });
+        }
+        if let Some(verifier) = &self.verifier
+            && looks_like_jwt(token)
+        {
+            let claims = verifier.verify(token).await?;
+            self.require_scopes(&claims)?;
+            let record = record.ok_or(AuthError::Invalid)?;
+            let owns = claims
+                .client
+                .as_deref()
+                .is_some_and(|c| c == record.client_id || record.owner.as_deref() == Some(c));
+            if !owns {
+                return Err(AuthError::Invalid.into());
+            }
+            return Ok(Authorized {
+                record,
+                via: Via::AccessToken,
+            });
+        }
+        Err(AuthError::Invalid.into())
+    }
+
+    /// Checks the initial access token of a registration; returns the owner it names.
+    pub(super) async fn authorize_registration(
+        &self,
+        credential: &Credential,
+    ) -> Result<Option<String>, AuthError> {
+        let required = self.config.require_bearer_token();
+        match (credential, &self.verifier) {
+            (Credential::None, _) if required => Err(AuthError::Missing),
+            (Credential::Bearer(token), Some(verifier)) => {
+                let claims = verifier.verify(token).await?;
+                self.require_scopes(&claims)?;
+                Ok(claims.client)
+            }
+            (Credential::Bearer(_), None) if required => Err(AuthError::Invalid),
+            _ => Ok(None),
+        }
+    }
+
+    fn require_scopes(&self, claims: &AccessToken) -> Result<(), AuthError> {
+        let has_all = self
+            .config
+            .bearer_token
+            .scopes
+            .iter()
+            .all(|s| claims.scopes.iter().any(|c| c == s));
+        if has_all {
+            Ok(())
+        } else {
+            Err(AuthError::InsufficientScope)
+        }
+    }
+}

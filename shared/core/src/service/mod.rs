@@ -1,0 +1,113 @@
+//! The use cases: register, read, update, delete, and the sweep that finishes
+//! or undoes half-done writes.
+//!
+//! Two stores hold a client: the [`ClientStore`] (metadata, token hash) and the
+//! [`SecretStore`] (the secret). Every write follows an order that keeps two
+//! invariants whatever call fails or wherever the process dies:
+//! 1. no client is readable without its secret: a record becomes `Active` only
+//!    after its secret is stored, and a secret is deleted only after its record
+//!    stopped being `Active` (or stopped needing it);
+//! 2. no secret outlives its client for longer than a sweep: a secret is only
+//!    written under an existing record, and records that were left half-done
+//!    carry a `sweep_at` after which [`Service::sweep`] removes record and secret.
+//!
+//! A retry of the same request succeeds: the pending record of a failed
+//! registration is swept (or taken over, for a client-chosen `client_id`), a
+//! failed delete is resumed from its `Deleting` record.
+
+mod auth;
+mod info;
+mod register;
+mod sweep;
+mod update;
+
+use std::sync::Arc;
+
+use dcr_validation::Rules;
+
+pub use info::{ClientInfo, registration_client_uri};
+pub use register::RegisterRequest;
+pub use sweep::SweepReport;
+pub use update::UpdateRequest;
+
+use crate::config::Config;
+use crate::ports::{ClientStore, Clock, SecretStore, TokenVerifier};
+
+/// Seconds a half-written record is left alone before the sweep undoes it;
+/// far longer than any single request may run.
+pub const SWEEP_GRACE: i64 = 300;
+
+/// How a management request authenticated itself.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// No `Authorization` header.
+    None,
+    /// `Authorization: Bearer <token>`.
+    Bearer(String),
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credential::None => f.write_str("None"),
+            Credential::Bearer(_) => f.write_str("Bearer(<redacted>)"),
+        }
+    }
+}
+
+/// The registration service: configuration plus the ports it runs on.
+pub struct Service {
+    config: Arc<Config>,
+    rules: Rules,
+    clients: Arc<dyn ClientStore>,
+    secrets: Arc<dyn SecretStore>,
+    clock: Arc<dyn Clock>,
+    verifier: Option<Arc<dyn TokenVerifier>>,
+}
+
+impl Service {
+    /// A service over the given stores and clock.
+    pub fn new(
+        config: Arc<Config>,
+        clients: Arc<dyn ClientStore>,
+        secrets: Arc<dyn SecretStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let rules = config.rules();
+        Self {
+            config,
+            rules,
+            clients,
+            secrets,
+            clock,
+            verifier: None,
+        }
+    }
+
+    /// Adds the verifier of JWT access tokens (initial access tokens, owner tokens).
+    pub fn with_token_verifier(mut self, verifier: Arc<dyn TokenVerifier>) -> Self {
+        self.verifier = Some(verifier);
+        self
+    }
+
+    /// The configuration the service runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now()
+    }
+}
+
+/// `now + seconds`, or 0 (never) when `seconds` is 0.
+fn deadline(now: i64, seconds: u64) -> i64 {
+    if seconds == 0 {
+        0
+    } else {
+        now.saturating_add(i64::try_from(seconds).unwrap_or(i64::MAX))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,228 @@
+//! `POST /register` (RFC 7591 §3).
+
+use anyhow::Context;
+use dcr_validation::{
+    ErrorCode, MetadataError, Profile, validate, validate_custom_client_id,
+    validate_custom_client_secret,
+};
+use serde_json::{Map, Value};
+
+use crate::errors::RegisterError;
+use crate::model::{ClientRecord, ClientState};
+use crate::ports::{ClientSecret, StoreError};
+use crate::tokens::{CLIENT_ID_BYTES, SECRET_BYTES, hash_token, random_token};
+
+use super::{ClientInfo, Credential, SWEEP_GRACE, Service, deadline};
+
+/// A registration request, as the HTTP layer parsed it.
+#[derive(Debug, Clone)]
+pub struct RegisterRequest {
+    /// The metadata object (for `application/jwt`, the verified payload).
+    pub metadata: Map<String, Value>,
+    /// The `Authorization` header: an initial access token, when required.
+    pub credential: Credential,
+    /// The issuer the response's URIs are built from.
+    pub issuer: String,
+}
+
+/// Server-owned members a client may send but never sets (RFC 7591 §3.2.1, RFC 7592 §2.2).
+const IGNORED: &[&str] = &[
+    "registration_access_token",
+    "registration_client_uri",
+    "client_id_issued_at",
+    "client_secret_expires_at",
+];
+
+/// Removes the server-owned members; returns the requested `client_id` and `client_secret`.
+pub(super) fn take_server_owned(
+    metadata: &mut Map<String, Value>,
+) -> Result<(Option<String>, Option<String>), MetadataError> {
+    for key in IGNORED {
+        metadata.remove(*key);
+    }
+    let take = |metadata: &mut Map<String, Value>, key: &str| match metadata.remove(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(invalid(format!("{key} must be a string"))),
+    };
+    Ok((
+        take(metadata, "client_id")?,
+        take(metadata, "client_secret")?,
+    ))
+}
+
+pub(super) fn invalid(description: String) -> MetadataError {
+    MetadataError {
+        code: ErrorCode::InvalidClientMetadata,
+        description,
+    }
+}
+
+impl Service {
+    /// Registers a client: validates, stores record and secret crash-safely, and
+    /// returns the client information with its credentials.
+    pub async fn register(&self, request: RegisterRequest) -> Result<ClientInfo, RegisterError> {
+        let owner = self.authorize_registration(&request.credential).await?;
+        let mut raw = request.metadata;
+        if raw.contains_key("software_statement") {
+            return Err(RegisterError::UnapprovedSoftwareStatement(
+                "this server trusts no software statement issuer".into(),
+            ));
+        }
+        if self.config.require_software_statement() {
+            return Err(RegisterError::InvalidSoftwareStatement(
+                "a software statement is required".into(),
+            ));
+        }
+        let (custom_id, custom_secret) = take_server_owned(&mut raw)?;
+        if (custom_id.is_some() || custom_secret.is_some())
+            && !self.config.allow_custom_client_creds()
+        {
+            return Err(
+                invalid("client_id and client_secret are assigned by the server".into()).into(),
+            );
+        }
+        if let Some(id) = &custom_id {
+            validate_custom_client_id(id)?;
+        }
+        if let Some(secret) = &custom_secret {
+            validate_custom_client_secret(secret)?;
+        }
+        let metadata = validate(&raw, &self.rules)?;
+        if custom_secret.is_some() && !metadata.needs_secret() {
+            return Err(invalid(format!(
+                "client_secret given but token_endpoint_auth_method {} uses none",
+                metadata.token_endpoint_auth_method()
+            ))
+            .into());
+        }
+        let software_id = metadata.software_id().map(str::to_owned);
+        if let Some(id) = &software_id {
+            self.check_software_unique(id).await?;
+        }
+
+        let now = self.now();
+        let secret = match (metadata.needs_secret(), custom_secret) {
+            (false, _) => None,
+            (true, Some(s)) => Some(ClientSecret::new(s)),
+            (true, None) => Some(ClientSecret::new(
+                random_token(SECRET_BYTES).context("drawing a client secret")?,
+            )),
+        };
+        let token = if self.config.registration_access_token.generate {
+            Some(random_token(SECRET_BYTES).context("drawing a registration access token")?)
+        } else {
+            None
+        };
+        let expires_at = deadline(now, self.config.client_lifetime);
+        let mut record = ClientRecord {
+            client_id: match custom_id {
+                Some(id) => id,
+                None => random_token(CLIENT_ID_BYTES).context("drawing a client id")?,
+            },
+            state: ClientState::Pending,
+            metadata: metadata.to_json(),
+            issued_at: now,
+            has_secret: secret.is_some(),
+            secret_expires_at: if secret.is_some() {
+                deadline(now, self.config.client_secret_lifetime)
+            } else {
+                0
+            },
+            token_hash: token.as_deref().map(hash_token),
+            token_expires_at: match token {
+                Some(_) => deadline(now, self.config.registration_access_token.lifetime),
+                None => 0,
+            },
+            owner,
+            software_id,
+            software_statement: None,
+            expires_at,
+            version: 1,
+            updated_at: now,
+            sweep_at: now + SWEEP_GRACE,
+        };
+
+        // 1. The pending record claims the id; it is invisible until step 3.
+        self.claim_id(&mut record).await?;
+        // 2. The secret, under a record that exists.
+        if let Some(secret) = &secret {
+            self.secrets
+                .put(&record.client_id, secret)
+                .await
+                .context("storing the client secret")?;
+        }
+        // 3. Visible only now that the secret is safe.
+        let pending_version = record.version;
+        record.state = ClientState::Active;
+        record.version += 1;
+        record.sweep_at = expires_at;
+        self.clients
+            .replace(&record, pending_version)
+            .await
+            .context("activating the client record")?;
+
+        Ok(ClientInfo::build(
+            &record,
+            secret.as_ref(),
+            token.as_deref(),
+            &request.issuer,
+        ))
+    }
+
+    /// Inserts the pending record; a client-chosen id may take over the pending
+    /// record of its own earlier, failed attempt, never a live client.
+    async fn claim_id(&self, record: &mut ClientRecord) -> Result<(), RegisterError> {
+        match self.clients.insert(record).await {
+            Ok(()) => Ok(()),
+            Err(StoreError::AlreadyExists) => {
+                let existing = self
+                    .clients
+                    .get(&record.client_id)
+                    .await
+                    .context("reading the existing record")?;
+                match existing {
+                    Some(old) if old.state == ClientState::Pending => {
+                        record.version = old.version + 1;
+                        self.clients
+                            .replace(record, old.version)
+                            .await
+                            .context("taking over a pending record")?;
+                        Ok(())
+                    }
+                    _ => Err(invalid("client_id is already in use".into()).into()),
+                }
+            }
+            Err(e) => Err(anyhow::Error::new(e)
+                .context("inserting the pending record")
+                .into()),
+        }
+    }
+
+    /// One client per `software_id` where the profile says so (AU CDR).
+    async fn check_software_unique(&self, software_id: &str) -> Result<(), RegisterError> {
+        if self.config.profile != Profile::AuCdr {
+            return Ok(());
+        }
+        let now = self.now();
+        for id in self
+            .clients
+            .find_by_software_id(software_id)
+            .await
+            .context("looking up the software_id")?
+        {
+            let live = self
+                .clients
+                .get(&id)
+                .await
+                .context("reading a client of the software_id")?
+                .is_some_and(|r| r.is_live(now));
+            if live {
+                return Err(
+                    invalid("a client is already registered for this software_id".into()).into(),
+                );
+            }
+        }
+        Ok(())
+    }
+}

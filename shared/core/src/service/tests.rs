@@ -1,0 +1,567 @@
+//! Unit tests of the use cases on the in-memory stores.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use super::*;
+use crate::errors::{AuthError, DeleteError, ReadError, RegisterError, UpdateError};
+use crate::model::ClientState;
+use crate::ports::{AccessToken, ClientStore, SecretStore};
+use crate::testing::memory::{ManualClock, MemoryClientStore, MemorySecretStore};
+
+const ISSUER: &str = "https://as.example.com";
+const T0: i64 = 1_700_000_000;
+
+struct Fixture {
+    service: Service,
+    clients: Arc<MemoryClientStore>,
+    secrets: Arc<MemorySecretStore>,
+    clock: Arc<ManualClock>,
+}
+
+fn fixture(yaml: &str) -> Fixture {
+    let config = Arc::new(Config::from_yaml(yaml).unwrap());
+    let clients = Arc::new(MemoryClientStore::default());
+    let secrets = Arc::new(MemorySecretStore::default());
+    let clock = Arc::new(ManualClock::at(T0));
+    let service = Service::new(config, clients.clone(), secrets.clone(), clock.clone());
+    Fixture {
+        service,
+        clients,
+        secrets,
+        clock,
+    }
+}
+
+fn obj(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => panic!("not an object"),
+    }
+}
+
+fn web_client() -> Map<String, Value> {
+    obj(json!({"redirect_uris": ["https://app.example.com/cb"], "client_name": "App"}))
+}
+
+async fn register(f: &Fixture, metadata: Map<String, Value>) -> ClientInfo {
+    f.service
+        .register(RegisterRequest {
+            metadata,
+            credential: Credential::None,
+            issuer: ISSUER.into(),
+        })
+        .await
+        .unwrap()
+}
+
+fn s<'a>(info: &'a ClientInfo, key: &str) -> &'a str {
+    info.0
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("no {key}"))
+}
+
+fn bearer(info: &ClientInfo) -> Credential {
+    Credential::Bearer(s(info, "registration_access_token").to_owned())
+}
+
+#[tokio::test]
+async fn register_issues_credentials_and_stores_only_hashes() {
+    let f = fixture("");
+    let info = register(&f, web_client()).await;
+    let id = info.client_id().to_owned();
+    assert_eq!(id.len(), 22, "128-bit base64url client_id");
+    assert_eq!(s(&info, "client_secret").len(), 43, "256-bit secret");
+    assert_eq!(s(&info, "registration_access_token").len(), 43);
+    assert_eq!(info.0["client_secret_expires_at"], json!(0));
+    assert_eq!(info.0["client_id_issued_at"], json!(T0));
+    assert_eq!(
+        s(&info, "registration_client_uri"),
+        format!("{ISSUER}/register/{id}")
+    );
+    let record = f.clients.get(&id).await.unwrap().unwrap();
+    assert_eq!(record.state, ClientState::Active);
+    let stored = serde_json::to_string(&record).unwrap();
+    assert!(
+        !stored.contains(s(&info, "client_secret")),
+        "record holds no secret"
+    );
+    assert!(
+        !stored.contains(s(&info, "registration_access_token")),
+        "record holds no token"
+    );
+    assert_eq!(
+        f.secrets.get(&id).await.unwrap().unwrap().expose(),
+        s(&info, "client_secret")
+    );
+}
+
+#[tokio::test]
+async fn public_client_gets_no_secret() {
+    let f = fixture("");
+    let mut m = web_client();
+    m.insert("token_endpoint_auth_method".into(), json!("none"));
+    let info = register(&f, m).await;
+    assert!(!info.0.contains_key("client_secret"));
+    assert!(!info.0.contains_key("client_secret_expires_at"));
+    assert!(f.secrets.ids().is_empty());
+}
+
+#[tokio::test]
+async fn server_owned_fields_are_ignored_or_refused() {
+    let f = fixture("");
+    let mut m = web_client();
+    m.insert("client_id_issued_at".into(), json!(5));
+    m.insert("registration_access_token".into(), json!("mine"));
+    let info = register(&f, m).await;
+    assert_eq!(info.0["client_id_issued_at"], json!(T0));
+    assert_ne!(s(&info, "registration_access_token"), "mine");
+    let mut m = web_client();
+    m.insert("client_id".into(), json!("chosen"));
+    let err = f
+        .service
+        .register(RegisterRequest {
+            metadata: m,
+            credential: Credential::None,
+            issuer: ISSUER.into(),
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RegisterError::InvalidMetadata(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn custom_credentials_when_allowed() {
+    let f = fixture("registration_endpoint_authentication:\n  allow_custom_client_creds: true\n");
+    let mut m = web_client();
+    m.insert("client_id".into(), json!("my-client"));
+    m.insert("client_secret".into(), json!("s".repeat(40)));
+    let info = register(&f, m.clone()).await;
+    assert_eq!(info.client_id(), "my-client");
+    assert_eq!(s(&info, "client_secret"), "s".repeat(40));
+    let err = f
+        .service
+        .register(RegisterRequest {
+            metadata: m,
+            credential: Credential::None,
+            issuer: ISSUER.into(),
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, RegisterError::InvalidMetadata(_)),
+        "taken id: {err:?}"
+    );
+}
+
+#[tokio::test]
+async fn read_returns_token_and_secret() {
+    let f = fixture("");
+    let info = register(&f, web_client()).await;
+    let read = f
+        .service
+        .read(info.client_id(), &bearer(&info), ISSUER)
+        .await
+        .unwrap();
+    assert_eq!(read, info);
+}
+
+#[tokio::test]
+async fn read_refuses_missing_wrong_and_foreign_tokens_alike() {
+    let f = fixture("");
+    let a = register(&f, web_client()).await;
+    let b = register(&f, web_client()).await;
+    let missing = f
+        .service
+        .read(a.client_id(), &Credential::None, ISSUER)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        missing,
+        ReadError::Unauthorized(AuthError::Missing)
+    ));
+    for (id, cred) in [
+        (a.client_id(), Credential::Bearer("nope".into())),
+        (a.client_id(), bearer(&b)),
+        ("unknown", bearer(&a)),
+    ] {
+        let err = f.service.read(id, &cred, ISSUER).await.unwrap_err();
+        assert!(
+            matches!(err, ReadError::Unauthorized(AuthError::Invalid)),
+            "{err:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn update_replaces_metadata_and_resets_omitted_fields() {
+    let f = fixture("");
+    let info = register(&f, web_client()).await;
+    let body = obj(json!({
+        "client_id": info.client_id(),
+        "redirect_uris": ["https://app.example.com/other"],
+    }));
+    let updated = f
+        .service
+        .update(UpdateRequest {
+            client_id: info.client_id().into(),
+            credential: bearer(&info),
+            metadata: body,
+            issuer: ISSUER.into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        updated.0["redirect_uris"],
+        json!(["https://app.example.com/other"])
+    );
+    assert!(
+        !updated.0.contains_key("client_name"),
+        "omitted field reset"
+    );
+    assert_eq!(
+        s(&updated, "client_secret"),
+        s(&info, "client_secret"),
+        "secret kept"
+    );
+    assert_eq!(
+        s(&updated, "registration_access_token"),
+        s(&info, "registration_access_token")
+    );
+}
+
+async fn update(f: &Fixture, info: &ClientInfo, body: Value) -> Result<ClientInfo, UpdateError> {
+    f.service
+        .update(UpdateRequest {
+            client_id: info.client_id().into(),
+            credential: bearer(info),
+            metadata: obj(body),
+            issuer: ISSUER.into(),
+        })
+        .await
+}
+
+#[tokio::test]
+async fn update_checks_client_id_and_secret() {
+    let f = fixture("");
+    let info = register(&f, web_client()).await;
+    let err = update(
+        &f,
+        &info,
+        json!({"client_id": "other", "redirect_uris": ["https://a.example.com/cb"]}),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, UpdateError::InvalidRequest(_)), "{err:?}");
+    let err = update(
+        &f,
+        &info,
+        json!({"client_secret": "wrong", "redirect_uris": ["https://a.example.com/cb"]}),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, UpdateError::InvalidRequest(_)), "{err:?}");
+    let secret = s(&info, "client_secret").to_owned();
+    update(
+        &f,
+        &info,
+        json!({"client_secret": secret, "redirect_uris": ["https://a.example.com/cb"]}),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn update_to_public_deletes_the_secret_and_back_issues_one() {
+    let f = fixture("");
+    let info = register(&f, web_client()).await;
+    let public = update(&f, &info, json!({"redirect_uris": ["https://a.example.com/cb"], "token_endpoint_auth_method": "none"}))
+        .await
+        .unwrap();
+    assert!(!public.0.contains_key("client_secret"));
+    assert!(f.secrets.ids().is_empty());
+    let again = update(
+        &f,
+        &info,
+        json!({"redirect_uris": ["https://a.example.com/cb"]}),
+    )
+    .await
+    .unwrap();
+    let new_secret = s(&again, "client_secret");
+    assert_ne!(new_secret, s(&info, "client_secret"));
+    assert_eq!(
+        f.secrets
+            .get(info.client_id())
+            .await
+            .unwrap()
+            .unwrap()
+            .expose(),
+        new_secret
+    );
+}
+
+#[tokio::test]
+async fn rotate_on_update_kills_the_old_token() {
+    let f = fixture("registration_access_token:\n  rotate_on_update: true\n");
+    let info = register(&f, web_client()).await;
+    let updated = update(
+        &f,
+        &info,
+        json!({"redirect_uris": ["https://a.example.com/cb"]}),
+    )
+    .await
+    .unwrap();
+    assert_ne!(
+        s(&updated, "registration_access_token"),
+        s(&info, "registration_access_token")
+    );
+    let err = f
+        .service
+        .read(info.client_id(), &bearer(&info), ISSUER)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ReadError::Unauthorized(AuthError::Invalid)));
+    f.service
+        .read(info.client_id(), &bearer(&updated), ISSUER)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn token_lifetime_expires_the_token() {
+    let f = fixture("registration_access_token:\n  lifetime: 60\n");
+    let info = register(&f, web_client()).await;
+    f.clock.advance(59);
+    f.service
+        .read(info.client_id(), &bearer(&info), ISSUER)
+        .await
+        .unwrap();
+    f.clock.advance(1);
+    let err = f
+        .service
+        .read(info.client_id(), &bearer(&info), ISSUER)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ReadError::Unauthorized(AuthError::Invalid)));
+}
+
+#[tokio::test]
+async fn no_token_when_generation_is_off() {
+    let f = fixture("registration_access_token:\n  generate: false\n");
+    let info = register(&f, web_client()).await;
+    assert!(!info.0.contains_key("registration_access_token"));
+}
+
+#[tokio::test]
+async fn secret_lifetime_sets_expiry_and_update_renews_an_expired_secret() {
+    let f = fixture("client_secret_lifetime: 100\n");
+    let info = register(&f, web_client()).await;
+    assert_eq!(info.0["client_secret_expires_at"], json!(T0 + 100));
+    f.clock.advance(100);
+    let updated = update(
+        &f,
+        &info,
+        json!({"redirect_uris": ["https://a.example.com/cb"]}),
+    )
+    .await
+    .unwrap();
+    assert_ne!(s(&updated, "client_secret"), s(&info, "client_secret"));
+    assert_eq!(updated.0["client_secret_expires_at"], json!(T0 + 200));
+}
+
+#[tokio::test]
+async fn client_lifetime_makes_the_client_vanish_and_the_sweep_removes_it() {
+    let f = fixture("client_lifetime: 30\n");
+    let info = register(&f, web_client()).await;
+    f.service
+        .read(info.client_id(), &bearer(&info), ISSUER)
+        .await
+        .unwrap();
+    f.clock.advance(30);
+    let err = f
+        .service
+        .read(info.client_id(), &bearer(&info), ISSUER)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ReadError::Unauthorized(AuthError::Invalid)));
+    let err = f
+        .service
+        .delete(info.client_id(), &bearer(&info))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DeleteError::Unauthorized(AuthError::Invalid)));
+    let report = f.service.sweep(100).await.unwrap();
+    assert_eq!(report.expired_removed, 1);
+    assert!(f.clients.all().is_empty());
+    assert!(f.secrets.ids().is_empty());
+}
+
+#[tokio::test]
+async fn delete_removes_record_and_secret() {
+    let f = fixture("");
+    let info = register(&f, web_client()).await;
+    f.service
+        .delete(info.client_id(), &bearer(&info))
+        .await
+        .unwrap();
+    assert!(f.clients.all().is_empty());
+    assert!(f.secrets.ids().is_empty());
+    let err = f
+        .service
+        .delete(info.client_id(), &bearer(&info))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DeleteError::Unauthorized(AuthError::Invalid)));
+}
+
+#[tokio::test]
+async fn sweep_leaves_fresh_pending_records_and_removes_stale_ones() {
+    let f = fixture("");
+    let info = register(&f, web_client()).await;
+    let mut pending = f.clients.get(info.client_id()).await.unwrap().unwrap();
+    pending.client_id = "half-done".into();
+    pending.state = ClientState::Pending;
+    pending.sweep_at = T0 + SWEEP_GRACE;
+    f.clients.insert(&pending).await.unwrap();
+    f.secrets
+        .put("half-done", &crate::ClientSecret::new("x".into()))
+        .await
+        .unwrap();
+    assert_eq!(f.service.sweep(10).await.unwrap(), SweepReport::default());
+    f.clock.advance(SWEEP_GRACE);
+    let report = f.service.sweep(10).await.unwrap();
+    assert_eq!(report.pending_removed, 1);
+    assert!(f.secrets.get("half-done").await.unwrap().is_none());
+    assert!(f.clients.get("half-done").await.unwrap().is_none());
+    f.service
+        .read(info.client_id(), &bearer(&info), ISSUER)
+        .await
+        .unwrap();
+}
+
+struct FixedVerifier(AccessToken);
+
+#[async_trait::async_trait]
+impl TokenVerifier for FixedVerifier {
+    async fn verify(&self, token: &str) -> Result<AccessToken, AuthError> {
+        if token == "header.payload.sig" {
+            Ok(self.0.clone())
+        } else {
+            Err(AuthError::Invalid)
+        }
+    }
+}
+
+fn with_verifier(yaml: &str, client: &str, scopes: &[&str]) -> Fixture {
+    let mut f = fixture(yaml);
+    let token = AccessToken {
+        client: Some(client.into()),
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+    };
+    f.service = f
+        .service
+        .with_token_verifier(Arc::new(FixedVerifier(token)));
+    f
+}
+
+const IAT: &str = "registration_endpoint_authentication:\n  require_bearer_token: true\nbearer_token:\n  issuer: https://as.example.com\n  jwks_uri: https://as.example.com/jwks\n  scopes: [cdr:registration]\n";
+
+#[tokio::test]
+async fn initial_access_token_is_required_and_names_the_owner() {
+    let f = with_verifier(IAT, "partner", &["cdr:registration"]);
+    let err = f
+        .service
+        .register(RegisterRequest {
+            metadata: web_client(),
+            credential: Credential::None,
+            issuer: ISSUER.into(),
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        RegisterError::Unauthorized(AuthError::Missing)
+    ));
+    let err = f
+        .service
+        .register(RegisterRequest {
+            metadata: web_client(),
+            credential: Credential::Bearer("bad".into()),
+            issuer: ISSUER.into(),
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        RegisterError::Unauthorized(AuthError::Invalid)
+    ));
+    let info = f
+        .service
+        .register(RegisterRequest {
+            metadata: web_client(),
+            credential: Credential::Bearer("header.payload.sig".into()),
+            issuer: ISSUER.into(),
+        })
+        .await
+        .unwrap();
+    let record = f.clients.get(info.client_id()).await.unwrap().unwrap();
+    assert_eq!(record.owner.as_deref(), Some("partner"));
+    // The owner's JWT manages the client, without getting the registration token back.
+    let jwt = Credential::Bearer("header.payload.sig".into());
+    let read = f
+        .service
+        .read(info.client_id(), &jwt, ISSUER)
+        .await
+        .unwrap();
+    assert!(!read.0.contains_key("registration_access_token"));
+}
+
+#[tokio::test]
+async fn jwt_without_scope_is_forbidden_and_foreign_jwt_is_invalid() {
+    let f = with_verifier(IAT, "partner", &["other"]);
+    let err = f
+        .service
+        .register(RegisterRequest {
+            metadata: web_client(),
+            credential: Credential::Bearer("header.payload.sig".into()),
+            issuer: ISSUER.into(),
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        RegisterError::Unauthorized(AuthError::InsufficientScope)
+    ));
+
+    let f = with_verifier("bearer_token:\n  scopes: [dcr]\n", "stranger", &["dcr"]);
+    let info = register(&f, web_client()).await;
+    let jwt = Credential::Bearer("header.payload.sig".into());
+    let err = f
+        .service
+        .read(info.client_id(), &jwt, ISSUER)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ReadError::Unauthorized(AuthError::Invalid)),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn software_statements_are_refused_until_trust_is_configured() {
+    let f = fixture("");
+    let mut m = web_client();
+    m.insert("software_statement".into(), json!("a.b.c"));
+    let err = f
+        .service
+        .register(RegisterRequest {
+            metadata: m,
+            credential: Credential::None,
+            issuer: ISSUER.into(),
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RegisterError::UnapprovedSoftwareStatement(_)));
+}

@@ -1,0 +1,179 @@
+//! HTTP layer: turns `lambda_http` requests into use-case calls and every outcome
+//! into the contract's response. The Lambda functions and `dcr-local` both call
+//! [`App`], so the two engines answer byte for byte alike.
+
+mod cors;
+mod discovery;
+mod request;
+mod response;
+mod routing;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use dcr_core::{
+    ClientStore, Clock, Config, RegisterRequest, SecretStore, Service, SystemClock, UpdateRequest,
+};
+use lambda_http::{Body, Request, Response};
+
+pub use response::MAX_BODY_BYTES;
+pub use routing::Operation;
+
+use request::{Input, RequestError, bearer, issuer_of, read_metadata};
+use response::Reply;
+use routing::Route;
+
+/// The HTTP application: configuration and service, shared by every request.
+pub struct App {
+    service: Service,
+    config: Arc<Config>,
+}
+
+impl App {
+    /// An app over the given stores, on the system clock.
+    pub fn new(
+        config: Config,
+        clients: Arc<dyn ClientStore>,
+        secrets: Arc<dyn SecretStore>,
+    ) -> Self {
+        let config = Arc::new(config);
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let service = Service::new(config.clone(), clients, secrets, clock);
+        Self { service, config }
+    }
+
+    /// An app around an already built service (tests, custom clocks, verifiers).
+    pub fn from_service(service: Service) -> Self {
+        let config = Arc::new(service.config().clone());
+        Self { service, config }
+    }
+
+    /// The service behind the app (for the sweep).
+    pub fn service(&self) -> &Service {
+        &self.service
+    }
+
+    /// Answers any contract route (the local server's entry point).
+    pub async fn handle(&self, req: Request) -> Response<Body> {
+        self.dispatch(None, req).await
+    }
+
+    /// Answers a request that API Gateway routed to the function of `op`; other
+    /// routes get `404`, preflights are answered by every function.
+    pub async fn handle_for(&self, op: Operation, req: Request) -> Response<Body> {
+        self.dispatch(Some(op), req).await
+    }
+
+    async fn dispatch(&self, only: Option<Operation>, req: Request) -> Response<Body> {
+        let started = Instant::now();
+        let method = req.method().clone();
+        let route = routing::route(&req);
+        let origin = cors::origin(&req);
+        let request_id = request::request_id(&req);
+        let allowed = match (only, route.operation()) {
+            (Some(op), Some(actual)) => op == actual,
+            _ => true,
+        };
+        let (reply, client_id) = if allowed {
+            self.answer(&route, req).await
+        } else {
+            (Reply::not_found(), None)
+        };
+        let mut response = reply.into_response();
+        cors::decorate(
+            &self.config.cors_allowed_origins,
+            origin.as_deref(),
+            &route,
+            &mut response,
+        );
+        tracing::info!(
+            target: "dcr::access",
+            method = %method,
+            route = route.name(),
+            status = response.status().as_u16(),
+            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+            request_id = request_id.as_deref().unwrap_or("-"),
+            client_id = client_id.as_deref().unwrap_or("-"),
+            "request"
+        );
+        response
+    }
+
+    async fn answer(&self, route: &Route, req: Request) -> (Reply, Option<String>) {
+        match route {
+            Route::Register => {
+                let reply = self.register(req).await;
+                let id = reply.client_id();
+                (reply, id)
+            }
+            Route::Client { id, .. } => {
+                let reply = self.manage(id, req).await;
+                (reply, Some(id.clone()))
+            }
+            Route::Discovery => (
+                Reply::json_public(discovery::document(
+                    &self.config,
+                    &issuer_of(&self.config, &req),
+                )),
+                None,
+            ),
+            Route::Preflight => (Reply::no_content(), None),
+            Route::MethodNotAllowed { allow } => (Reply::method_not_allowed(allow), None),
+            Route::NotFound => (Reply::not_found(), None),
+        }
+    }
+
+    async fn register(&self, req: Request) -> Reply {
+        let issuer = issuer_of(&self.config, &req);
+        let credential = bearer(&req);
+        let metadata = match read_metadata(req) {
+            Ok(Input::Json(m)) => m,
+            Ok(Input::Jwt) => return Reply::from(RequestError::JwtUnsupported),
+            Err(e) => return Reply::from(e),
+        };
+        let request = RegisterRequest {
+            metadata,
+            credential,
+            issuer,
+        };
+        match self.service.register(request).await {
+            Ok(info) => Reply::client_info(201, info),
+            Err(e) => Reply::from(e),
+        }
+    }
+
+    async fn manage(&self, client_id: &str, req: Request) -> Reply {
+        let issuer = issuer_of(&self.config, &req);
+        let credential = bearer(&req);
+        match req.method().as_str() {
+            "GET" => match self.service.read(client_id, &credential, &issuer).await {
+                Ok(info) => Reply::client_info(200, info),
+                Err(e) => Reply::from(e),
+            },
+            "PUT" => {
+                // Body errors (413, 415, 400) come before authentication: they
+                // depend on the request alone, so they reveal nothing about clients.
+                let metadata = match read_metadata(req) {
+                    Ok(Input::Json(m)) => m,
+                    Ok(Input::Jwt) => return Reply::from(RequestError::JwtUnsupported),
+                    Err(e) => return Reply::from(e),
+                };
+                let request = UpdateRequest {
+                    client_id: client_id.to_owned(),
+                    credential,
+                    metadata,
+                    issuer,
+                };
+                match self.service.update(request).await {
+                    Ok(info) => Reply::client_info(200, info),
+                    Err(e) => Reply::from(e),
+                }
+            }
+            "DELETE" => match self.service.delete(client_id, &credential).await {
+                Ok(()) => Reply::deleted(),
+                Err(e) => Reply::from(e),
+            },
+            _ => Reply::method_not_allowed("GET, PUT, DELETE, OPTIONS"),
+        }
+    }
+}

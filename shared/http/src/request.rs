@@ -1,0 +1,283 @@
+//! Reading a request: body, media type, bearer token, issuer, request id.
+
+use dcr_core::{Config, Credential};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt};
+use serde_json::{Map, Value};
+
+use crate::response::MAX_BODY_BYTES;
+
+/// Why a request body was refused before any use case ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RequestError {
+    /// Over [`MAX_BODY_BYTES`]: `413`.
+    TooLarge,
+    /// Neither `application/json` nor `application/jwt`: `415`.
+    UnsupportedMediaType,
+    /// Not a JSON object (or not a compact JWT): `400 invalid_request`.
+    Invalid(String),
+    /// A signed request object while no key source is configured to check it.
+    JwtUnsupported,
+}
+
+/// A parsed body.
+pub(crate) enum Input {
+    /// `application/json`: the metadata object.
+    Json(Map<String, Value>),
+    /// `application/jwt`: a compact JWS (verified by the trust layer, not here).
+    Jwt,
+}
+
+fn media_type(req: &Request) -> Option<String> {
+    let value = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)?
+        .to_str()
+        .ok()?;
+    Some(
+        value
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase(),
+    )
+}
+
+fn body_bytes(body: &Body) -> &[u8] {
+    body.as_ref()
+}
+
+/// Parses the body of `POST /register` or `PUT /register/{id}`.
+pub(crate) fn read_metadata(req: Request) -> Result<Input, RequestError> {
+    let media = media_type(&req);
+    let bytes = body_bytes(req.body());
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(RequestError::TooLarge);
+    }
+    match media.as_deref() {
+        Some("application/json") => {
+            let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+                RequestError::Invalid(format!("the body is not valid JSON ({})", e.classify_str()))
+            })?;
+            match value {
+                Value::Object(map) => Ok(Input::Json(map)),
+                _ => Err(RequestError::Invalid(
+                    "the body must be a JSON object".into(),
+                )),
+            }
+        }
+        Some("application/jwt") => {
+            let text = std::str::from_utf8(bytes)
+                .map_err(|_| RequestError::Invalid("the body is not a compact JWT".into()))?
+                .trim();
+            let parts = text.split('.').count();
+            if parts != 3 || text.is_empty() {
+                return Err(RequestError::Invalid(
+                    "the body is not a compact JWT".into(),
+                ));
+            }
+            Ok(Input::Jwt)
+        }
+        _ => Err(RequestError::UnsupportedMediaType),
+    }
+}
+
+trait Classify {
+    fn classify_str(&self) -> &'static str;
+}
+
+impl Classify for serde_json::Error {
+    fn classify_str(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Io => "unreadable",
+            serde_json::error::Category::Syntax => "syntax error",
+            serde_json::error::Category::Data => "unexpected data",
+            serde_json::error::Category::Eof => "unexpected end",
+        }
+    }
+}
+
+/// The `Authorization: Bearer` credential (RFC 6750 §2.1); other schemes count as none.
+pub(crate) fn bearer(req: &Request) -> Credential {
+    let Some(value) = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Credential::None;
+    };
+    let value = value.trim();
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+            Credential::Bearer(token.trim().to_owned())
+        }
+        None if value.eq_ignore_ascii_case("bearer") => Credential::Bearer(String::new()),
+        _ => Credential::None,
+    }
+}
+
+/// The issuer: the configured one, else derived from the request (`Host`,
+/// `X-Forwarded-Proto`, the API Gateway stage).
+pub(crate) fn issuer_of(config: &Config, req: &Request) -> String {
+    if let Some(issuer) = &config.issuer {
+        return issuer.trim_end_matches('/').to_owned();
+    }
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(',').next().unwrap_or("").trim().to_owned())
+    };
+    let context = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => Some(ctx),
+        _ => None,
+    };
+    let scheme = match header("x-forwarded-proto").as_deref() {
+        Some("http") => "http",
+        Some("https") => "https",
+        _ if context.is_some() => "https",
+        _ => "http",
+    };
+    let host = header("host")
+        .filter(|h| is_authority(h))
+        .or_else(|| context.and_then(|c| c.domain_name.clone()))
+        .unwrap_or_else(|| "localhost".to_owned());
+    let stage = context
+        .and_then(|c| c.stage.as_deref())
+        .filter(|s| {
+            *s != "$default"
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map(|s| format!("/{s}"))
+        .unwrap_or_default();
+    format!("{scheme}://{host}{stage}")
+}
+
+/// A host[:port] with nothing that could smuggle a path or userinfo into an issuer.
+fn is_authority(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 255
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+}
+
+/// The request id for logs: API Gateway's, else the caller's `x-request-id`.
+pub(crate) fn request_id(req: &Request) -> Option<String> {
+    if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref()
+        && let Some(id) = &ctx.request_id
+    {
+        return Some(id.clone());
+    }
+    req.headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= 128)
+        .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_header(name: &str, value: &str) -> Request {
+        http::Request::builder()
+            .uri("/register")
+            .header(name, value)
+            .body(Body::Empty)
+            .unwrap()
+    }
+
+    #[test]
+    fn bearer_parsing() {
+        assert_eq!(
+            bearer(&with_header("authorization", "Bearer abc")),
+            Credential::Bearer("abc".into())
+        );
+        assert_eq!(
+            bearer(&with_header("authorization", "bearer  abc ")),
+            Credential::Bearer("abc".into())
+        );
+        assert_eq!(
+            bearer(&with_header("authorization", "Basic abc")),
+            Credential::None
+        );
+        assert_eq!(
+            bearer(&with_header("authorization", "Bearer")),
+            Credential::Bearer(String::new())
+        );
+        assert_eq!(bearer(&with_header("x", "y")), Credential::None);
+    }
+
+    #[test]
+    fn issuer_from_config_or_host() {
+        let mut config = Config::default();
+        let req = with_header("host", "api.example.com");
+        assert_eq!(issuer_of(&config, &req), "http://api.example.com");
+        let req = http::Request::builder()
+            .header("host", "api.example.com")
+            .header("x-forwarded-proto", "https")
+            .body(Body::Empty)
+            .unwrap();
+        assert_eq!(issuer_of(&config, &req), "https://api.example.com");
+        let req = with_header("host", "evil.example/path");
+        assert_eq!(issuer_of(&config, &req), "http://localhost");
+        config.issuer = Some("https://as.example.com/".into());
+        assert_eq!(issuer_of(&config, &req), "https://as.example.com");
+    }
+
+    fn body(ct: Option<&str>, body: &str) -> Request {
+        let mut b = http::Request::builder().method("POST").uri("/register");
+        if let Some(ct) = ct {
+            b = b.header("content-type", ct);
+        }
+        b.body(Body::Text(body.into())).unwrap()
+    }
+
+    #[test]
+    fn body_rules() {
+        assert!(matches!(
+            read_metadata(body(Some("application/json"), "{}")),
+            Ok(Input::Json(_))
+        ));
+        assert!(matches!(
+            read_metadata(body(Some("Application/JSON; charset=utf-8"), "{\"a\":1}")),
+            Ok(Input::Json(_))
+        ));
+        assert!(matches!(
+            read_metadata(body(Some("application/json"), "[]")),
+            Err(RequestError::Invalid(_))
+        ));
+        assert!(matches!(
+            read_metadata(body(Some("application/json"), "{")),
+            Err(RequestError::Invalid(_))
+        ));
+        assert!(matches!(
+            read_metadata(body(Some("application/json"), "")),
+            Err(RequestError::Invalid(_))
+        ));
+        assert_eq!(
+            read_metadata(body(Some("text/plain"), "{}")).err(),
+            Some(RequestError::UnsupportedMediaType)
+        );
+        assert_eq!(
+            read_metadata(body(None, "{}")).err(),
+            Some(RequestError::UnsupportedMediaType)
+        );
+        let big = format!("{{\"a\":\"{}\"}}", "x".repeat(MAX_BODY_BYTES));
+        assert_eq!(
+            read_metadata(body(Some("application/json"), &big)).err(),
+            Some(RequestError::TooLarge)
+        );
+        assert!(matches!(
+            read_metadata(body(Some("application/jwt"), "a.b.c")),
+            Ok(Input::Jwt)
+        ));
+        assert!(matches!(
+            read_metadata(body(Some("application/jwt"), "a.b")),
+            Err(RequestError::Invalid(_))
+        ));
+    }
+}

@@ -1,0 +1,247 @@
+//! Every outcome becomes an HTTP response here, and only here: RFC 7591 §3.2.2
+//! error bodies, RFC 6750 challenges, `no-store` on credentials, opaque 5xx.
+
+use dcr_core::{AuthError, ClientInfo, DeleteError, ReadError, RegisterError, UpdateError};
+use dcr_validation::MetadataError;
+use http::header::{
+    CACHE_CONTROL, CONTENT_TYPE, HeaderName, HeaderValue, PRAGMA, WWW_AUTHENTICATE,
+};
+use lambda_http::{Body, Response};
+use serde_json::{Value, json};
+
+use crate::request::RequestError;
+
+/// The largest request body accepted (contract §1): 64 KiB.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A response before it is serialised.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    status: u16,
+    headers: Vec<(HeaderName, String)>,
+    body: Option<Value>,
+    no_store: bool,
+}
+
+impl Reply {
+    fn new(status: u16, body: Option<Value>) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body,
+            no_store: false,
+        }
+    }
+
+    fn header(mut self, name: HeaderName, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// Client information with credentials: never cached.
+    pub(crate) fn client_info(status: u16, info: ClientInfo) -> Self {
+        let mut reply = Self::new(status, Some(Value::Object(info.0)));
+        reply.no_store = true;
+        reply
+    }
+
+    /// A JSON document anyone may cache briefly (discovery).
+    pub(crate) fn json_public(body: Value) -> Self {
+        Self::new(200, Some(body)).header(CACHE_CONTROL, "public, max-age=300")
+    }
+
+    /// `204` after a delete.
+    pub(crate) fn deleted() -> Self {
+        let mut reply = Self::new(204, None);
+        reply.no_store = true;
+        reply
+    }
+
+    /// `204` with no body (preflight).
+    pub(crate) fn no_content() -> Self {
+        Self::new(204, None)
+    }
+
+    /// An RFC-style error body.
+    pub(crate) fn error(status: u16, code: &str, description: impl Into<String>) -> Self {
+        let mut reply = Self::new(
+            status,
+            Some(json!({"error": code, "error_description": description.into()})),
+        );
+        reply.no_store = true;
+        reply
+    }
+
+    /// `404` for a path that is not a contract route.
+    pub(crate) fn not_found() -> Self {
+        Self::error(404, "invalid_request", "no such endpoint")
+    }
+
+    /// `405` with the methods the path supports.
+    pub(crate) fn method_not_allowed(allow: &str) -> Self {
+        Self::error(
+            405,
+            "invalid_request",
+            "method not allowed on this endpoint",
+        )
+        .header(http::header::ALLOW, allow)
+    }
+
+    /// An opaque `500`; the cause goes to the log with its whole chain.
+    fn internal(cause: &anyhow::Error) -> Self {
+        tracing::error!(error = format!("{cause:#}"), "request failed");
+        Self::error(
+            500,
+            "server_error",
+            "the server could not complete the request",
+        )
+    }
+
+    /// The `client_id` of a successful registration, for the access log.
+    pub(crate) fn client_id(&self) -> Option<String> {
+        if self.status != 201 {
+            return None;
+        }
+        self.body
+            .as_ref()
+            .and_then(|b| b.get("client_id"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    }
+
+    /// Serialises the reply.
+    pub(crate) fn into_response(self) -> Response<Body> {
+        let mut builder = Response::builder().status(self.status);
+        if let Some(headers) = builder.headers_mut() {
+            for (name, value) in self.headers {
+                if let Ok(value) = HeaderValue::from_str(&value) {
+                    headers.append(name, value);
+                }
+            }
+            if self.no_store {
+                headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+            }
+            if self.body.is_some() {
+                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            }
+        }
+        let body = match self.body {
+            Some(value) => Body::Text(value.to_string()),
+            None => Body::Empty,
+        };
+        builder.body(body).unwrap_or_else(|_| {
+            let mut fallback = Response::new(Body::Empty);
+            *fallback.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+            fallback
+        })
+    }
+}
+
+impl From<AuthError> for Reply {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Missing => Reply::error(401, "invalid_token", "an access token is required")
+                .header(WWW_AUTHENTICATE, "Bearer"),
+            AuthError::Invalid => Reply::error(401, "invalid_token", "the access token is invalid")
+                .header(WWW_AUTHENTICATE, "Bearer error=\"invalid_token\""),
+            AuthError::InsufficientScope => Reply::error(
+                403,
+                "insufficient_scope",
+                "the access token lacks the required scope",
+            )
+            .header(WWW_AUTHENTICATE, "Bearer error=\"insufficient_scope\""),
+        }
+    }
+}
+
+impl From<MetadataError> for Reply {
+    fn from(e: MetadataError) -> Self {
+        Reply::error(400, e.code.as_str(), e.description)
+    }
+}
+
+impl From<RequestError> for Reply {
+    fn from(e: RequestError) -> Self {
+        match e {
+            RequestError::TooLarge => Reply::error(
+                413,
+                "invalid_request",
+                format!("the body exceeds {MAX_BODY_BYTES} bytes"),
+            ),
+            RequestError::UnsupportedMediaType => Reply::error(
+                415,
+                "invalid_request",
+                "Content-Type must be application/json or application/jwt",
+            ),
+            RequestError::Invalid(d) => Reply::error(400, "invalid_request", d),
+            RequestError::JwtUnsupported => Reply::error(
+                400,
+                "invalid_request",
+                "signed request objects need software_statement_validation to be configured",
+            ),
+        }
+    }
+}
+
+fn conflict() -> Reply {
+    Reply::error(
+        409,
+        "invalid_request",
+        "the client was modified concurrently; read it and retry",
+    )
+}
+
+impl From<RegisterError> for Reply {
+    fn from(e: RegisterError) -> Self {
+        match e {
+            RegisterError::InvalidMetadata(m) => m.into(),
+            RegisterError::InvalidSoftwareStatement(d) => {
+                Reply::error(400, "invalid_software_statement", d)
+            }
+            RegisterError::UnapprovedSoftwareStatement(d) => {
+                Reply::error(400, "unapproved_software_statement", d)
+            }
+            RegisterError::InvalidRequest(d) => Reply::error(400, "invalid_request", d),
+            RegisterError::Unauthorized(a) => a.into(),
+            RegisterError::Unknown(cause) => Reply::internal(&cause),
+        }
+    }
+}
+
+impl From<ReadError> for Reply {
+    fn from(e: ReadError) -> Self {
+        match e {
+            ReadError::Unauthorized(a) => a.into(),
+            ReadError::Unknown(cause) => Reply::internal(&cause),
+        }
+    }
+}
+
+impl From<UpdateError> for Reply {
+    fn from(e: UpdateError) -> Self {
+        match e {
+            UpdateError::Unauthorized(a) => a.into(),
+            UpdateError::InvalidMetadata(m) => m.into(),
+            UpdateError::InvalidSoftwareStatement(d) => {
+                Reply::error(400, "invalid_software_statement", d)
+            }
+            UpdateError::UnapprovedSoftwareStatement(d) => {
+                Reply::error(400, "unapproved_software_statement", d)
+            }
+            UpdateError::InvalidRequest(d) => Reply::error(400, "invalid_request", d),
+            UpdateError::Conflict => conflict(),
+            UpdateError::Unknown(cause) => Reply::internal(&cause),
+        }
+    }
+}
+
+impl From<DeleteError> for Reply {
+    fn from(e: DeleteError) -> Self {
+        match e {
+            DeleteError::Unauthorized(a) => a.into(),
+            DeleteError::Conflict => conflict(),
+            DeleteError::Unknown(cause) => Reply::internal(&cause),
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Test support: spawn the app and talk to it.
