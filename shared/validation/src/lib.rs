@@ -2,38 +2,52 @@
 //! [`ClientMetadata`] out, or the RFC 7591 §3.2.2 error that explains why not.
 //!
 //! No I/O, no async, no AWS: everything here is a function of its inputs.
+//!
+//! [`validate`] runs in layers, each a table:
+//!
+//! 1. **fields** (`fields.rs` + `kinds.rs`): every known key is checked against
+//!    its kind (string, URI, web URI, redirect URI, enum, list, JWK Set, ...);
+//!    `null` counts as absent and unknown keys are dropped (RFC 7591 §2).
+//!    Language-tagged variants (`client_name#fr`, RFC 7591 §2.2) of the
+//!    human-readable fields are checked like their base field and kept.
+//! 2. **defaults**: config `defaults` where the request is silent, then the
+//!    built-in defaults (`defaults.rs`), so the stored document says what was
+//!    applied. Defaults go through the same rules as the request.
+//! 3. **base rules** (`BASE_RULES`): grants vs response types (`grants.rs`),
+//!    redirect URIs vs application type (`redirect.rs`), auth method vs keys
+//!    (`auth.rs`), algorithms (`algs.rs`).
+//! 4. **policy** (`policy.rs`), then 5. **profile** (`profile.rs`).
+//!
+//! The error code comes from the rule that failed: redirect URI rules give
+//! `invalid_redirect_uri`, all others `invalid_client_metadata`. Descriptions
+//! name the field (`redirect_uris[1]: fragment not allowed`), echo client
+//! values only quoted and truncated, and never echo key material or secrets.
+//! Size limits are listed in [`limits`].
+
+mod algs;
+mod auth;
+mod creds;
+mod defaults;
+mod document;
+mod error;
+mod fields;
+mod grants;
+mod jwks;
+mod kinds;
+pub mod limits;
+mod policy;
+mod profile;
+mod redirect;
+mod uri;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-/// The RFC 7591 §3.2.2 error code a failed rule maps to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorCode {
-    /// `invalid_redirect_uri`: a redirect URI is malformed or not allowed.
-    InvalidRedirectUri,
-    /// `invalid_client_metadata`: any other metadata field is invalid.
-    InvalidClientMetadata,
-}
+pub use creds::{validate_custom_client_id, validate_custom_client_secret};
+pub use error::{ErrorCode, MetadataError};
 
-impl ErrorCode {
-    /// The wire form of the code.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::InvalidRedirectUri => "invalid_redirect_uri",
-            ErrorCode::InvalidClientMetadata => "invalid_client_metadata",
-        }
-    }
-}
-
-/// Why a metadata document was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}: {description}", code.as_str())]
-pub struct MetadataError {
-    /// The RFC error code.
-    pub code: ErrorCode,
-    /// A human-readable explanation naming the field; never echoes secrets.
-    pub description: String,
-}
+use document::{Draft, Unknown, parse_document};
+use profile::ProfileRules;
 
 /// The security profile whose extra metadata rules apply.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -89,12 +103,14 @@ impl ClientMetadata {
         self.fields.clone()
     }
 
+    /// The metadata as it is stored and echoed, borrowed.
+    pub fn as_map(&self) -> &Map<String, Value> {
+        &self.fields
+    }
+
     /// The effective `token_endpoint_auth_method`.
     pub fn token_endpoint_auth_method(&self) -> &str {
-        self.fields
-            .get("token_endpoint_auth_method")
-            .and_then(Value::as_str)
-            .unwrap_or("client_secret_basic")
+        Draft::new(&self.fields).auth_method()
     }
 
     /// Whether the auth method uses a client secret (`client_secret_basic`, `_post`, `_jwt`).
@@ -106,6 +122,23 @@ impl ClientMetadata {
     pub fn software_id(&self) -> Option<&str> {
         self.fields.get("software_id").and_then(Value::as_str)
     }
+
+    /// The registered `redirect_uris`, as sent.
+    pub fn redirect_uris(&self) -> Vec<&str> {
+        Draft::new(&self.fields).strs("redirect_uris")
+    }
+
+    /// The `jwks_uri`, if any (the caller fetches it under the outbound rules).
+    pub fn jwks_uri(&self) -> Option<&str> {
+        self.fields.get("jwks_uri").and_then(Value::as_str)
+    }
+
+    /// The `sector_identifier_uri`, if any (the caller fetches it and checks the redirect URIs).
+    pub fn sector_identifier_uri(&self) -> Option<&str> {
+        self.fields
+            .get("sector_identifier_uri")
+            .and_then(Value::as_str)
+    }
 }
 
 /// Whether a token endpoint auth method uses a client secret.
@@ -116,25 +149,43 @@ pub fn needs_secret(method: &str) -> bool {
     )
 }
 
+/// A cross-field rule.
+type Rule = fn(&Draft, &ProfileRules) -> Result<(), MetadataError>;
+
+/// The base cross-field rules, in the order they run.
+const BASE_RULES: &[Rule] = &[
+    grants::check,
+    redirect::check,
+    redirect::pairwise,
+    auth::check,
+    algs::check,
+];
+
 /// Validates a client metadata document (server-owned fields such as `client_id`,
 /// `client_secret`, `registration_access_token` already removed by the caller) and
 /// applies defaults.
 pub fn validate(raw: &Map<String, Value>, rules: &Rules) -> Result<ClientMetadata, MetadataError> {
-    let mut fields = rules.defaults.clone();
-    for (k, v) in raw {
-        fields.insert(k.clone(), v.clone());
+    let profile = profile::rules_for(rules.profile);
+    let mut fields = parse_document(raw, "", Unknown::Drop)?;
+    for (key, value) in parse_document(&rules.defaults, "defaults.", Unknown::Drop)? {
+        fields.entry(key).or_insert(value);
     }
+    defaults::apply(&mut fields, profile);
+    let draft = Draft::new(&fields);
+    for rule in BASE_RULES {
+        rule(&draft, profile)?;
+    }
+    policy::check(&draft, &rules.policy)?;
+    profile::check(&draft, profile)?;
     Ok(ClientMetadata { fields })
 }
 
-/// Checks a client-chosen `client_id` (with `allow_custom_client_creds`).
-pub fn validate_custom_client_id(client_id: &str) -> Result<(), MetadataError> {
-    let _ = client_id;
-    Ok(())
+/// Checks configured `defaults` on their own (for start-up): every key must be
+/// a known metadata field and every value must pass its field check. Error
+/// descriptions name the key as `defaults.<field>`.
+pub fn validate_defaults(defaults: &Map<String, Value>) -> Result<(), MetadataError> {
+    parse_document(defaults, "defaults.", Unknown::Refuse).map(drop)
 }
 
-/// Checks a client-chosen `client_secret` (with `allow_custom_client_creds`).
-pub fn validate_custom_client_secret(secret: &str) -> Result<(), MetadataError> {
-    let _ = secret;
-    Ok(())
-}
+#[cfg(test)]
+mod tests;
