@@ -251,6 +251,8 @@ impl Config {
                 ));
             }
         }
+        dcr_validation::validate_defaults(&self.defaults)
+            .map_err(|e| ConfigError::new("defaults", e.description))?;
         Ok(())
     }
 
@@ -411,6 +413,14 @@ allow_loopback_http: false
         let e = Config::from_yaml("software_statement_validation:\n  signing_algs: [HS256]\n")
             .unwrap_err();
         assert_eq!(e.key, "software_statement_validation.signing_algs");
+    }
+
+    #[test]
+    fn defaults_are_validated() {
+        let e = Config::from_yaml("defaults:\n  grant_types: [teleport]\n").unwrap_err();
+        assert_eq!(e.key, "defaults");
+        assert!(e.message.contains("grant_types"), "{e}");
+        Config::from_yaml("defaults:\n  grant_types: [client_credentials]\n").unwrap();
     }
 
     #[test]

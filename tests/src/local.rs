@@ -1,0 +1,158 @@
+//! The local engine: `dcr-local` served in-process on port 0 with a fresh data dir,
+//! or the real binary as a child process (for kill -9 and signal tests).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use dcr_local::{Options, Server, load_config};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::{Engine, TestRequest, TestResponse};
+
+/// `dcr-local` running inside the test process.
+pub struct LocalApp {
+    pub server: Option<Server>,
+    pub base: String,
+    pub data_dir: tempfile::TempDir,
+    pub config_yaml: String,
+    http: reqwest::Client,
+}
+
+impl LocalApp {
+    /// Starts a server on port 0 with a fresh data dir and the given config.
+    pub async fn spawn(config_yaml: &str) -> Self {
+        let data_dir = tempfile::tempdir().unwrap();
+        Self::spawn_in(data_dir, config_yaml).await
+    }
+
+    async fn spawn_in(data_dir: tempfile::TempDir, config_yaml: &str) -> Self {
+        let server = start(data_dir.path(), config_yaml).await;
+        let base = format!("http://{}", server.addr());
+        Self {
+            server: Some(server),
+            base,
+            data_dir,
+            config_yaml: config_yaml.into(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Stops the server gracefully and starts a new one on the same data dir.
+    pub async fn restart(mut self) -> Self {
+        if let Some(server) = self.server.take() {
+            server.stop().await.unwrap();
+        }
+        let config = std::mem::take(&mut self.config_yaml);
+        Self::spawn_in(self.data_dir, &config).await
+    }
+}
+
+async fn start(data_dir: &Path, config_yaml: &str) -> Server {
+    let config_path = data_dir.join("config.yaml");
+    std::fs::write(&config_path, config_yaml).unwrap();
+    let options = Options {
+        listen: "127.0.0.1:0".into(),
+        data_dir: data_dir.join("store"),
+        config_file: Some(config_path.clone()),
+    };
+    let config = load_config(Some(&config_path)).unwrap();
+    Server::start(&options, config).await.unwrap()
+}
+
+/// Sends a request over HTTP to `base`.
+pub async fn send_http(http: &reqwest::Client, base: &str, request: TestRequest) -> TestResponse {
+    let method = reqwest::Method::from_bytes(request.method.as_bytes()).unwrap();
+    let mut builder = http.request(method, format!("{base}{}", request.path));
+    for (name, value) in &request.headers {
+        builder = builder.header(name, value);
+    }
+    let response = builder.body(request.body).send().await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_owned()))
+        .collect();
+    let body = response.bytes().await.unwrap().to_vec();
+    TestResponse {
+        status,
+        headers,
+        body,
+    }
+}
+
+#[async_trait::async_trait]
+impl Engine for LocalApp {
+    async fn send(&self, request: TestRequest) -> TestResponse {
+        send_http(&self.http, &self.base, request).await
+    }
+
+    fn issuer(&self) -> String {
+        self.base.clone()
+    }
+}
+
+/// The `dcr-local` binary built next to the test executable.
+pub fn binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).unwrap();
+    let bin = dir.join("dcr-local");
+    assert!(
+        bin.exists(),
+        "{} not built: run `cargo build -p dcr-local` (the test command does)",
+        bin.display()
+    );
+    bin
+}
+
+/// The real `dcr-local` binary as a child process.
+pub struct ChildApp {
+    pub child: tokio::process::Child,
+    pub base: String,
+    pub stdout_line: String,
+    http: reqwest::Client,
+}
+
+impl ChildApp {
+    /// Starts the binary on port 0 and waits for its `listening on` line.
+    pub async fn spawn(data_dir: &Path, extra_args: &[&str]) -> Self {
+        let mut child = tokio::process::Command::new(binary())
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(extra_args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("dcr-local did not print its listening line in 30 s")
+            .unwrap()
+            .expect("dcr-local exited before listening");
+        let base = line
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+            .to_owned();
+        Self {
+            child,
+            base,
+            stdout_line: line,
+            http: reqwest::Client::new(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Engine for ChildApp {
+    async fn send(&self, request: TestRequest) -> TestResponse {
+        send_http(&self.http, &self.base, request).await
+    }
+
+    fn issuer(&self) -> String {
+        self.base.clone()
+    }
+}

@@ -1,0 +1,47 @@
+//! The black-box suite: every route, status and error of the contract, run on
+//! every engine. `cases` holds engine-agnostic cases; `local_only` what needs a
+//! process (restart, kill -9, signals, start-up errors).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod cases;
+mod local_only;
+
+/// Runs each listed case on the local engine (and on the Lambda engine where
+/// it is available).
+macro_rules! on_every_engine {
+    ($($case:ident),* $(,)?) => {
+        mod local {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::cases::$case(&dcr_tests::Local).await;
+                }
+            )*
+        }
+    };
+}
+
+on_every_engine!(
+    register_returns_client_information,
+    public_client_gets_no_secret,
+    language_tags_kept_and_unknown_fields_dropped,
+    read_returns_the_registration,
+    missing_token_gets_a_bare_challenge,
+    bad_tokens_and_unknown_clients_look_the_same,
+    update_replaces_the_registration,
+    update_refuses_a_foreign_client_id,
+    delete_removes_the_client,
+    metadata_errors_carry_rfc_codes,
+    malformed_bodies_are_invalid_requests,
+    oversized_and_unsupported_bodies,
+    discovery_documents,
+    cors_follows_the_configuration,
+    unknown_routes_and_methods,
+    rotate_on_update_replaces_the_token,
+    custom_credentials_when_allowed,
+    concurrent_registrations_are_distinct_and_readable,
+    hostile_inputs_never_get_a_5xx,
+    expired_clients_are_gone,
+    signed_requests_without_trust_are_refused,
+);
