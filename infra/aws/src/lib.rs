@@ -1,1 +1,15 @@
-//! AWS adapters: DynamoDB client store, Secrets Manager secret store, Lambda bootstrap.
+//! AWS adapters of the DCR service: the DynamoDB [`ClientStore`](dcr_core::ClientStore),
+//! the Secrets Manager [`SecretStore`](dcr_core::SecretStore), the settings read from
+//! a function's environment, and the Lambda bootstrap every function's `main` calls.
+
+pub mod bootstrap;
+pub mod dynamo;
+pub mod secrets;
+pub mod settings;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use bootstrap::{run, run_sweep};
+pub use dynamo::DynamoClientStore;
+pub use secrets::SecretsManagerStore;
+pub use settings::{Settings, SettingsError};

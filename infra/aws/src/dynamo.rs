@@ -1,0 +1,531 @@
+//! The DynamoDB [`ClientStore`]: one table, keyed by `client_id`, with three
+//! secondary indexes and a TTL attribute.
+//!
+//! # Table design (the SAM template provisions exactly this)
+//!
+//! | attribute | type | role |
+//! |---|---|---|
+//! | `client_id` | S | partition key |
+//! | `software_id` | S | `software_id-index` partition key (KEYS_ONLY); absent when `None` |
+//! | `owner` | S | `owner-index` partition key (KEYS_ONLY); absent when `None` |
+//! | `unsettled` | S | `"1"` while `sweep_at != 0`, absent otherwise: partition key of the sparse `unsettled-index` (projection ALL) |
+//! | `sweep_at` | N | sort key of `unsettled-index` |
+//! | `ttl` | N | the table's TTL attribute: `expires_at + TTL_GRACE` when `expires_at` is non-zero, absent otherwise |
+//! | `metadata` | S | the client metadata as one JSON document (see below) |
+//! | `write_id` | S | random id of the put that wrote the item (retry detection) |
+//! | `state`, `issued_at`, `has_secret`, `secret_expires_at`, `token_hash`, `token_expires_at`, `software_statement`, `expires_at`, `version`, `updated_at` | S/N/BOOL | the other [`ClientRecord`] fields, same names |
+//!
+//! `get` returns a record as stored, expired or not (the port allows it, and the
+//! core filters with [`ClientRecord::is_live`]): the sweep must still find an
+//! expired client to delete its secret. DynamoDB's TTL is only the backstop behind
+//! the sweep, so `ttl` lies [`TTL_GRACE`] after `expires_at`, time for the sweep to
+//! run first; otherwise TTL could drop a record whose secret still exists.
+//!
+//! Every put also writes `write_id`, a random id of that logical write, so that an
+//! SDK retry of a write DynamoDB had already applied is recognised as such instead
+//! of failing its own condition (`AlreadyExists` / `Conflict` / a false replay).
+//!
+//! One-time keys ([`ClientStore::remember_once`]) are items `client_id = "once#{key}"`
+//! with only `ttl` and `write_id` beside the key; client ids never contain `#`, and these items
+//! carry none of the index attributes, so no index ever sees them.
+//!
+//! The metadata is a JSON string rather than a DynamoDB map: a map would turn
+//! `1.0` into `1`, refuse numbers outside DynamoDB's 38-digit / 1e-130..1e126 range,
+//! stop at 32 levels of nesting, and rewrite what a client sent. The string keeps
+//! the document byte for byte; nothing queries inside it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use dcr_core::{ClientRecord, ClientState, ClientStore, Clock, StoreError, SystemClock};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Name of the GSI on `software_id`.
+pub const SOFTWARE_ID_INDEX: &str = "software_id-index";
+/// Name of the GSI on `owner`.
+pub const OWNER_INDEX: &str = "owner-index";
+/// Name of the sparse GSI on `unsettled` (partition) / `sweep_at` (sort).
+pub const UNSETTLED_INDEX: &str = "unsettled-index";
+/// Name of the TTL attribute.
+pub const TTL_ATTRIBUTE: &str = "ttl";
+/// Prefix of the `client_id` of one-time-key items.
+pub const ONCE_PREFIX: &str = "once#";
+
+/// Attribute holding the id of the write that produced an item (see `put_if`).
+pub const WRITE_ID: &str = "write_id";
+
+/// Seconds between a client's `expires_at` and its `ttl`: the sweep's head start.
+pub const TTL_GRACE: i64 = 86_400;
+
+/// Largest page the store asks DynamoDB for in one query.
+const PAGE_LIMIT: usize = 100;
+
+/// A [`ClientStore`] on one DynamoDB table (layout in the module docs).
+#[derive(Clone)]
+pub struct DynamoClientStore {
+    client: Client,
+    table: String,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for DynamoClientStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DynamoClientStore")
+            .field("table", &self.table)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DynamoClientStore {
+    /// A store on `table`, reading the system clock.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self::with_clock(client, table, Arc::new(SystemClock))
+    }
+
+    /// A store on `table` whose notion of "now" (for one-time keys) is `clock`.
+    pub fn with_clock(client: Client, table: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            clock,
+        }
+    }
+
+    /// The table this store writes to.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Runs a query on `index` until `limit` items or the end, returning raw items.
+    async fn query_index(
+        &self,
+        index: &str,
+        key_condition: &str,
+        names: HashMap<String, String>,
+        values: HashMap<String, AttributeValue>,
+        limit: usize,
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        while items.len() < limit {
+            let page = (limit - items.len()).min(PAGE_LIMIT);
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index)
+                .key_condition_expression(key_condition)
+                .set_expression_attribute_names(Some(names.clone()))
+                .set_expression_attribute_values(Some(values.clone()))
+                .limit(i32::try_from(page).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| sdk_error(e, "DynamoDB Query failed"))?;
+            let last = out.last_evaluated_key.filter(|k| !k.is_empty());
+            items.extend(out.items.unwrap_or_default());
+            match last {
+                Some(key) => start = Some(key),
+                None => break,
+            }
+        }
+        items.truncate(limit);
+        Ok(items)
+    }
+}
+
+/// The stored shape of a [`ClientRecord`]; see the module docs.
+#[derive(Debug, Serialize, Deserialize)]
+struct Item {
+    client_id: String,
+    state: ClientState,
+    metadata: String,
+    issued_at: i64,
+    has_secret: bool,
+    secret_expires_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    token_hash: Option<String>,
+    token_expires_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    owner: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    software_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    software_statement: Option<String>,
+    expires_at: i64,
+    version: u64,
+    updated_at: i64,
+    sweep_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    unsettled: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ttl: Option<i64>,
+    #[serde(default)]
+    write_id: String,
+}
+
+/// DynamoDB refuses an empty string as an index key: such a value is stored as absent.
+fn index_key(value: &Option<String>) -> Option<String> {
+    value.clone().filter(|v| !v.is_empty())
+}
+
+impl Item {
+    fn from_record(record: &ClientRecord, write_id: &str) -> Result<Self, StoreError> {
+        let metadata =
+            serde_json::to_string(&record.metadata).context("encoding client metadata as JSON")?;
+        Ok(Self {
+            client_id: record.client_id.clone(),
+            state: record.state,
+            metadata,
+            issued_at: record.issued_at,
+            has_secret: record.has_secret,
+            secret_expires_at: record.secret_expires_at,
+            token_hash: record.token_hash.clone(),
+            token_expires_at: record.token_expires_at,
+            owner: index_key(&record.owner),
+            software_id: index_key(&record.software_id),
+            software_statement: record.software_statement.clone(),
+            expires_at: record.expires_at,
+            version: record.version,
+            updated_at: record.updated_at,
+            sweep_at: record.sweep_at,
+            unsettled: (record.sweep_at != 0).then(|| "1".to_owned()),
+            ttl: (record.expires_at != 0).then(|| record.expires_at.saturating_add(TTL_GRACE)),
+            write_id: write_id.to_owned(),
+        })
+    }
+
+    fn into_record(self) -> Result<ClientRecord, StoreError> {
+        let metadata: Map<String, Value> =
+            serde_json::from_str(&self.metadata).context("decoding stored client metadata")?;
+        Ok(ClientRecord {
+            client_id: self.client_id,
+            state: self.state,
+            metadata,
+            issued_at: self.issued_at,
+            has_secret: self.has_secret,
+            secret_expires_at: self.secret_expires_at,
+            token_hash: self.token_hash,
+            token_expires_at: self.token_expires_at,
+            owner: self.owner,
+            software_id: self.software_id,
+            software_statement: self.software_statement,
+            expires_at: self.expires_at,
+            version: self.version,
+            updated_at: self.updated_at,
+            sweep_at: self.sweep_at,
+        })
+    }
+
+    fn to_attributes(&self) -> Result<HashMap<String, AttributeValue>, StoreError> {
+        Ok(serde_dynamo::aws_sdk_dynamodb_1::to_item(self)
+            .context("encoding a client record as a DynamoDB item")?)
+    }
+
+    fn from_attributes(item: HashMap<String, AttributeValue>) -> Result<Self, StoreError> {
+        Ok(serde_dynamo::aws_sdk_dynamodb_1::from_item(item)
+            .context("decoding a DynamoDB item as a client record")?)
+    }
+}
+
+/// Turns any SDK failure into `Unknown`, with the full error context for the log.
+fn sdk_error<E, R>(err: SdkError<E, R>, what: &'static str) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    StoreError::Unknown(anyhow::anyhow!("{}", DisplayErrorContext(&err)).context(what))
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn names(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn values(pairs: Vec<(&str, AttributeValue)>) -> HashMap<String, AttributeValue> {
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+fn check_id(client_id: &str) -> Result<(), StoreError> {
+    if client_id.starts_with(ONCE_PREFIX) {
+        return Err(StoreError::Unknown(anyhow::anyhow!(
+            "client ids starting with `{ONCE_PREFIX}` are reserved"
+        )));
+    }
+    Ok(())
+}
+
+impl DynamoClientStore {
+    /// Puts `put` (an item carrying `write_id`) under its condition. `true` when
+    /// written, `false` when the condition refused it.
+    ///
+    /// The SDK retries an attempt that timed out or failed on the server, and
+    /// DynamoDB may have applied it all the same: the retry then fails its own
+    /// condition. The item's `write_id`, returned with the failure, tells that
+    /// case (our write, `true`) from a real refusal (someone else's, `false`).
+    async fn put_if(
+        &self,
+        put: PutItemFluentBuilder,
+        write_id: &str,
+        what: &'static str,
+    ) -> Result<bool, StoreError> {
+        let result = put
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) => match e.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(failed)) => Ok(failed
+                    .item()
+                    .and_then(|old| old.get(WRITE_ID))
+                    .is_some_and(|old| old == &s(write_id))),
+                _ => Err(sdk_error(e, what)),
+            },
+        }
+    }
+
+    /// `insert`, with the write id given (tests replay a write with it).
+    async fn insert_as(&self, record: &ClientRecord, write_id: &str) -> Result<(), StoreError> {
+        check_id(&record.client_id)?;
+        let item = Item::from_record(record, write_id)?.to_attributes()?;
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(client_id)");
+        let written = self
+            .put_if(put, write_id, "DynamoDB PutItem (insert) failed")
+            .await?;
+        if written {
+            Ok(())
+        } else {
+            Err(StoreError::AlreadyExists)
+        }
+    }
+
+    /// `replace`, with the write id given.
+    async fn replace_as(
+        &self,
+        record: &ClientRecord,
+        expected_version: u64,
+        write_id: &str,
+    ) -> Result<(), StoreError> {
+        check_id(&record.client_id)?;
+        let item = Item::from_record(record, write_id)?.to_attributes()?;
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("#version = :expected")
+            .set_expression_attribute_names(Some(names(&[("#version", "version")])))
+            .set_expression_attribute_values(Some(values(vec![(
+                ":expected",
+                n(expected_version),
+            )])));
+        let written = self
+            .put_if(put, write_id, "DynamoDB PutItem (replace) failed")
+            .await?;
+        if written {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict)
+        }
+    }
+
+    /// `remember_once`, with the write id given.
+    async fn remember_once_as(
+        &self,
+        key: &str,
+        expires_at: i64,
+        write_id: &str,
+    ) -> Result<bool, StoreError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("client_id", s(format!("{ONCE_PREFIX}{key}")))
+            .item(TTL_ATTRIBUTE, n(expires_at))
+            .item(WRITE_ID, s(write_id))
+            .condition_expression("attribute_not_exists(client_id) OR #ttl <= :now")
+            .set_expression_attribute_names(Some(names(&[("#ttl", TTL_ATTRIBUTE)])))
+            .set_expression_attribute_values(Some(values(vec![(":now", n(self.clock.now()))])));
+        self.put_if(put, write_id, "DynamoDB PutItem (remember_once) failed")
+            .await
+    }
+}
+
+/// A fresh id for one logical write (kept across the SDK's retries of it).
+fn new_write_id() -> Result<String, StoreError> {
+    Ok(dcr_core::tokens::random_token(12).context("drawing a write id")?)
+}
+
+#[async_trait]
+impl ClientStore for DynamoClientStore {
+    async fn insert(&self, record: &ClientRecord) -> Result<(), StoreError> {
+        self.insert_as(record, &new_write_id()?).await
+    }
+
+    async fn get(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+        if client_id.is_empty() || client_id.starts_with(ONCE_PREFIX) {
+            return Ok(None);
+        }
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("client_id", s(client_id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error(e, "DynamoDB GetItem failed"))?;
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
+        Ok(Some(Item::from_attributes(item)?.into_record()?))
+    }
+
+    async fn replace(
+        &self,
+        record: &ClientRecord,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        self.replace_as(record, expected_version, &new_write_id()?)
+            .await
+    }
+
+    async fn delete(&self, client_id: &str, expected_version: u64) -> Result<(), StoreError> {
+        if client_id.is_empty() || client_id.starts_with(ONCE_PREFIX) {
+            return Ok(());
+        }
+        // Retry-safe as it is: once the item is gone the condition holds.
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("client_id", s(client_id))
+            .condition_expression("attribute_not_exists(client_id) OR #version = :expected")
+            .set_expression_attribute_names(Some(names(&[("#version", "version")])))
+            .set_expression_attribute_values(Some(values(vec![(":expected", n(expected_version))])))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::Conflict)
+            }
+            Err(e) => Err(sdk_error(e, "DynamoDB DeleteItem failed")),
+        }
+    }
+
+    async fn find_by_software_id(&self, software_id: &str) -> Result<Vec<String>, StoreError> {
+        if software_id.is_empty() {
+            return Ok(Vec::new());
+        }
+        let items = self
+            .query_index(
+                SOFTWARE_ID_INDEX,
+                "#sid = :sid",
+                names(&[("#sid", "software_id")]),
+                values(vec![(":sid", s(software_id))]),
+                usize::MAX,
+            )
+            .await?;
+        items
+            .into_iter()
+            .map(|mut item| match item.remove("client_id") {
+                Some(AttributeValue::S(id)) => Ok(id),
+                _ => Err(StoreError::Unknown(anyhow::anyhow!(
+                    "an item of the software_id index has no string client_id"
+                ))),
+            })
+            .collect()
+    }
+
+    async fn list_due(&self, now: i64, limit: usize) -> Result<Vec<ClientRecord>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let items = self
+            .query_index(
+                UNSETTLED_INDEX,
+                "#u = :one AND #sweep <= :now",
+                names(&[("#u", "unsettled"), ("#sweep", "sweep_at")]),
+                values(vec![(":one", s("1")), (":now", n(now))]),
+                limit,
+            )
+            .await?;
+        items
+            .into_iter()
+            .map(|item| Item::from_attributes(item)?.into_record())
+            .collect()
+    }
+
+    async fn remember_once(&self, key: &str, expires_at: i64) -> Result<bool, StoreError> {
+        self.remember_once_as(key, expires_at, &new_write_id()?)
+            .await
+    }
+}
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use dcr_core::testing::contract::{full_record, unique};
+
+    use super::*;
+    use crate::testing::MotoAws;
+
+    #[tokio::test]
+    async fn a_retried_write_that_had_landed_is_not_refused() {
+        let Some(aws) = MotoAws::from_env().await else {
+            return;
+        };
+        let store = aws.client_store();
+        let record = full_record(&unique("retry"), ClientState::Pending);
+        store.insert_as(&record, "w1").await.unwrap();
+        // The SDK's retry of the same call: same write id, condition now false.
+        store.insert_as(&record, "w1").await.unwrap();
+        assert!(matches!(
+            store.insert_as(&record, "w2").await,
+            Err(StoreError::AlreadyExists)
+        ));
+
+        let mut next = record.clone();
+        next.version += 1;
+        store.replace_as(&next, record.version, "w3").await.unwrap();
+        store.replace_as(&next, record.version, "w3").await.unwrap();
+        assert!(matches!(
+            store.replace_as(&next, record.version, "w4").await,
+            Err(StoreError::Conflict)
+        ));
+
+        let key = unique("retry-once");
+        let exp = SystemClock.now() + 60;
+        assert!(store.remember_once_as(&key, exp, "w5").await.unwrap());
+        assert!(store.remember_once_as(&key, exp, "w5").await.unwrap());
+        assert!(!store.remember_once_as(&key, exp, "w6").await.unwrap());
+        assert_eq!(store.get(&record.client_id).await.unwrap(), Some(next));
+    }
+}

@@ -1,0 +1,247 @@
+//! Settings of a Lambda function, read once from its environment (contract §4).
+
+use std::path::{Path, PathBuf};
+
+/// DynamoDB table of the clients (required).
+pub const ENV_CLIENTS_TABLE: &str = "DCR_CLIENTS_TABLE";
+/// Prefix of the Secrets Manager secret names (required, non-empty).
+pub const ENV_SECRET_PREFIX: &str = "DCR_SECRET_PREFIX";
+/// KMS key for new secrets (optional; the account's default key otherwise).
+pub const ENV_SECRET_KMS_KEY_ID: &str = "DCR_SECRET_KMS_KEY_ID";
+/// Recovery window of deleted secrets in days, 7..=30 (optional; deleted at once otherwise).
+pub const ENV_SECRET_RECOVERY_DAYS: &str = "DCR_SECRET_RECOVERY_DAYS";
+/// The configuration document, inline (YAML or JSON).
+pub const ENV_CONFIG: &str = "DCR_CONFIG";
+/// Path of the configuration document; relative paths start at [`ENV_TASK_ROOT`].
+pub const ENV_CONFIG_FILE: &str = "DCR_CONFIG_FILE";
+/// Where Lambda unpacked the function's code.
+pub const ENV_TASK_ROOT: &str = "LAMBDA_TASK_ROOT";
+
+/// A setting that could not be read; the message names the environment variable.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// A required variable is unset or empty.
+    #[error("environment variable {key} is not set")]
+    Missing {
+        /// The variable.
+        key: &'static str,
+    },
+    /// A variable has a value the function cannot use.
+    #[error("environment variable {key}: {message}")]
+    Invalid {
+        /// The variable.
+        key: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The configuration file could not be read.
+    #[error("environment variable {key}: cannot read {}: {source}", path.display())]
+    ConfigFile {
+        /// The variable that named the file.
+        key: &'static str,
+        /// The file, task root applied.
+        path: PathBuf,
+        /// Why it could not be read.
+        source: std::io::Error,
+    },
+    /// The configuration document is invalid; the inner error names the key.
+    #[error("environment variable {key}: {source}")]
+    Config {
+        /// Where the document came from.
+        key: &'static str,
+        /// The offending configuration key and the problem.
+        source: dcr_core::config::ConfigError,
+    },
+}
+
+/// Everything a function needs besides the AWS SDK configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The DynamoDB table.
+    pub clients_table: String,
+    /// The secret name prefix.
+    pub secret_prefix: String,
+    /// The KMS key for new secrets, if not the default.
+    pub secret_kms_key_id: Option<String>,
+    /// The recovery window of deleted secrets, if any.
+    pub secret_recovery_days: Option<i64>,
+    /// The service configuration (contract §3).
+    pub config: dcr_core::Config,
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// Reads the settings through `lookup` (a variable's value, or `None`); empty counts as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let get = |key: &str| lookup(key).filter(|v| !v.trim().is_empty());
+        let required = |key: &'static str| get(key).ok_or(SettingsError::Missing { key });
+
+        let clients_table = required(ENV_CLIENTS_TABLE)?;
+        let secret_prefix = required(ENV_SECRET_PREFIX)?;
+        let secret_kms_key_id = get(ENV_SECRET_KMS_KEY_ID);
+        let secret_recovery_days = get(ENV_SECRET_RECOVERY_DAYS)
+            .map(|text| parse_recovery_days(&text))
+            .transpose()?;
+
+        let config = match (get(ENV_CONFIG), get(ENV_CONFIG_FILE)) {
+            (Some(_), Some(_)) => {
+                return Err(SettingsError::Invalid {
+                    key: ENV_CONFIG,
+                    message: format!("set either {ENV_CONFIG} or {ENV_CONFIG_FILE}, not both"),
+                });
+            }
+            (Some(text), None) => parse_config(ENV_CONFIG, &text)?,
+            (None, Some(file)) => {
+                let path = resolve(Path::new(&file), get(ENV_TASK_ROOT).as_deref());
+                let text =
+                    std::fs::read_to_string(&path).map_err(|source| SettingsError::ConfigFile {
+                        key: ENV_CONFIG_FILE,
+                        path: path.clone(),
+                        source,
+                    })?;
+                parse_config(ENV_CONFIG_FILE, &text)?
+            }
+            (None, None) => parse_config(ENV_CONFIG, "")?,
+        };
+
+        Ok(Self {
+            clients_table,
+            secret_prefix,
+            secret_kms_key_id,
+            secret_recovery_days,
+            config,
+        })
+    }
+}
+
+fn parse_recovery_days(text: &str) -> Result<i64, SettingsError> {
+    let invalid = || SettingsError::Invalid {
+        key: ENV_SECRET_RECOVERY_DAYS,
+        message: format!("`{text}` is not a number of days from 7 to 30"),
+    };
+    let days: i64 = text.trim().parse().map_err(|_| invalid())?;
+    if (7..=30).contains(&days) {
+        Ok(days)
+    } else {
+        Err(invalid())
+    }
+}
+
+fn parse_config(key: &'static str, text: &str) -> Result<dcr_core::Config, SettingsError> {
+    dcr_core::Config::from_yaml(text).map_err(|source| SettingsError::Config { key, source })
+}
+
+/// A relative config path starts at the task root when there is one.
+fn resolve(path: &Path, task_root: Option<&str>) -> PathBuf {
+    match task_root {
+        Some(root) if path.is_relative() => Path::new(root).join(path),
+        _ => path.to_path_buf(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |key| map.get(key).cloned()
+    }
+
+    const BASE: [(&str, &str); 2] = [(ENV_CLIENTS_TABLE, "t"), (ENV_SECRET_PREFIX, "dcr/")];
+
+    #[test]
+    fn minimal_environment_gives_defaults() {
+        let s = Settings::from_lookup(lookup(&BASE)).unwrap();
+        assert_eq!(s.clients_table, "t");
+        assert_eq!(s.secret_prefix, "dcr/");
+        assert_eq!(s.secret_kms_key_id, None);
+        assert_eq!(s.secret_recovery_days, None);
+        assert!(s.config.registration_access_token.generate);
+    }
+
+    #[test]
+    fn missing_variables_are_named() {
+        let e = Settings::from_lookup(lookup(&[(ENV_SECRET_PREFIX, "p")])).unwrap_err();
+        assert!(e.to_string().contains(ENV_CLIENTS_TABLE), "{e}");
+        let e = Settings::from_lookup(lookup(&[
+            (ENV_CLIENTS_TABLE, "t"),
+            (ENV_SECRET_PREFIX, " "),
+        ]))
+        .unwrap_err();
+        assert!(e.to_string().contains(ENV_SECRET_PREFIX), "{e}");
+    }
+
+    #[test]
+    fn recovery_days_are_checked() {
+        for (text, ok) in [
+            ("7", true),
+            ("30", true),
+            ("6", false),
+            ("31", false),
+            ("x", false),
+        ] {
+            let mut env = BASE.to_vec();
+            env.push((ENV_SECRET_RECOVERY_DAYS, text));
+            let result = Settings::from_lookup(lookup(&env));
+            assert_eq!(result.is_ok(), ok, "{text}: {result:?}");
+            if let Err(e) = result {
+                assert!(e.to_string().contains(ENV_SECRET_RECOVERY_DAYS), "{e}");
+            }
+        }
+    }
+
+    #[test]
+    fn inline_config_errors_name_variable_and_key() {
+        let mut env = BASE.to_vec();
+        env.push((ENV_CONFIG, "client_lifetime: 60\n"));
+        let s = Settings::from_lookup(lookup(&env)).unwrap();
+        assert_eq!(s.config.client_lifetime, 60);
+
+        let mut env = BASE.to_vec();
+        env.push((ENV_CONFIG, r#"{"colour": "blue"}"#));
+        let e = Settings::from_lookup(lookup(&env)).unwrap_err().to_string();
+        assert!(e.contains(ENV_CONFIG) && e.contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn config_file_is_relative_to_task_root() {
+        let dir = std::env::temp_dir().join(format!("dcr-aws-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("config.yaml"), "client_secret_lifetime: 99\n").unwrap();
+        let root = dir.to_string_lossy().into_owned();
+        let mut env = BASE.to_vec();
+        env.push((ENV_CONFIG_FILE, "config.yaml"));
+        env.push((ENV_TASK_ROOT, &root));
+        let s = Settings::from_lookup(lookup(&env)).unwrap();
+        assert_eq!(s.config.client_secret_lifetime, 99);
+
+        let mut env = BASE.to_vec();
+        env.push((ENV_CONFIG_FILE, "absent.yaml"));
+        env.push((ENV_TASK_ROOT, &root));
+        let e = Settings::from_lookup(lookup(&env)).unwrap_err().to_string();
+        assert!(
+            e.contains(ENV_CONFIG_FILE) && e.contains("absent.yaml"),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn inline_and_file_together_are_refused() {
+        let mut env = BASE.to_vec();
+        env.push((ENV_CONFIG, "{}"));
+        env.push((ENV_CONFIG_FILE, "c.yaml"));
+        let e = Settings::from_lookup(lookup(&env)).unwrap_err().to_string();
+        assert!(e.contains(ENV_CONFIG_FILE), "{e}");
+    }
+}

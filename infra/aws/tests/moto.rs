@@ -1,0 +1,612 @@
+//! The AWS stores against moto: the shared store contract suite, plus what only
+//! DynamoDB / Secrets Manager can get wrong (item layout, TTL, conditional writes
+//! across instances, deletion schedules). Needs `DCR_TEST_MOTO_ENDPOINT`
+//! (`scripts/lib/moto.sh`); without it each test prints a skip notice, or fails under CI.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use dcr_aws::dynamo::{ONCE_PREFIX, TTL_ATTRIBUTE, TTL_GRACE};
+use dcr_aws::secrets::CLIENT_ID_TAG;
+use dcr_aws::testing::MotoAws;
+use dcr_aws::{DynamoClientStore, SecretsManagerStore};
+use dcr_core::testing::contract::{self, bare_record, full_record, unique};
+use dcr_core::testing::memory::ManualClock;
+use dcr_core::{
+    ClientSecret, ClientState, ClientStore, Clock, SecretStore, StoreError, SystemClock,
+};
+use lambda_http::{Body, Request};
+
+async fn raw_item(aws: &MotoAws, key: &str) -> Option<HashMap<String, AttributeValue>> {
+    aws.dynamodb()
+        .get_item()
+        .table_name(&aws.table)
+        .key("client_id", AttributeValue::S(key.to_owned()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+}
+
+fn n(item: &HashMap<String, AttributeValue>, name: &str) -> Option<i64> {
+    match item.get(name) {
+        Some(AttributeValue::N(v)) => Some(v.parse().unwrap()),
+        None => None,
+        Some(other) => panic!("{name} is not a number: {other:?}"),
+    }
+}
+
+fn secret(value: &str) -> ClientSecret {
+    ClientSecret::new(value.to_owned())
+}
+
+async fn secret_value(store: &SecretsManagerStore, id: &str) -> Option<String> {
+    store.get(id).await.unwrap().map(|s| s.expose().to_owned())
+}
+
+// ---------------------------------------------------------------------------
+// contract suites
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_store_contract_on_dynamodb() {
+    let Some(aws) = MotoAws::from_env().await else {
+        return;
+    };
+    contract::client_store_contract(&aws.client_store()).await;
+    aws.delete_table().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_store_contract_on_secrets_manager() {
+    let Some(aws) = MotoAws::from_env().await else {
+        return;
+    };
+    contract::secret_store_contract(&aws.secret_store()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_store_contract_with_recovery_window() {
+    let Some(aws) = MotoAws::from_env().await else {
+        return;
+    };
+    contract::secret_store_contract(&aws.secret_store().with_recovery_days(Some(7))).await;
+}
+
+// ---------------------------------------------------------------------------
+// item layout
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn item_layout_matches_the_table_design() {
+    let Some(aws) = MotoAws::from_env().await else {
+        return;
+    };
+    let store = aws.client_store();
+
+    let mut record = full_record(&unique("layout"), ClientState::Pending);
+    record.sweep_at = record.updated_at + 300;
+    store.insert(&record).await.unwrap();
+    let item = raw_item(&aws, &record.client_id).await.unwrap();
+    assert!(
+        matches!(item.get("metadata"), Some(AttributeValue::S(json)) if serde_json::from_str::<serde_json::Value>(json).is_ok()),
+        "metadata is one JSON string: {:?}",
+        item.get("metadata")
+    );
+    assert_eq!(item.get("unsettled"), Some(&AttributeValue::S("1".into())));
+    assert_eq!(n(&item, "sweep_at"), Some(record.sweep_at));
+    assert_eq!(n(&item, TTL_ATTRIBUTE), Some(record.expires_at + TTL_GRACE));
+    assert_eq!(
+        item.get("state"),
+        Some(&AttributeValue::S("pending".into()))
+    );
+    assert_eq!(
+        item.get("software_id"),
+        record.software_id.clone().map(AttributeValue::S).as_ref()
+    );
+    assert_eq!(
+        item.get("owner"),
+        record.owner.clone().map(AttributeValue::S).as_ref()
+    );
+    assert!(
+        !item.values().any(|v| matches!(v, AttributeValue::Null(_))),
+        "no NULL attributes: {item:?}"
+    );
+
+    // Settled and without an expiry: off the sweep index, no TTL, no index keys.
+    let mut settled = record.clone();
+    settled.version += 1;
+    settled.state = ClientState::Active;
+    settled.sweep_at = 0;
+    settled.expires_at = 0;
+    settled.software_id = None;
+    settled.owner = None;
+    settled.token_hash = None;
+    store.replace(&settled, record.version).await.unwrap();
+    let item = raw_item(&aws, &record.client_id).await.unwrap();
+    for absent in [
+        "unsettled",
+        TTL_ATTRIBUTE,
+        "software_id",
+        "owner",
+        "token_hash",
+    ] {
+        assert!(
+            !item.contains_key(absent),
+            "{absent} must be absent: {item:?}"
+        );
+    }
+    assert_eq!(
+        store.get(&record.client_id).await.unwrap().as_ref(),
+        Some(&settled)
+    );
+
+    // A one-time key is a bare item beside the clients, invisible to `get`.
+    let key = unique("once");
+    let expires_at = SystemClock.now() + 60;
+    assert!(store.remember_once(&key, expires_at).await.unwrap());
+    let once = raw_item(&aws, &format!("{ONCE_PREFIX}{key}"))
+        .await
+        .unwrap();
+    let mut names: Vec<&str> = once.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["client_id", TTL_ATTRIBUTE, "write_id"]);
+    assert_eq!(n(&once, TTL_ATTRIBUTE), Some(expires_at));
+    assert_eq!(
+        store.get(&format!("{ONCE_PREFIX}{key}")).await.unwrap(),
+        None
+    );
+    assert!(
+        store
+            .delete(&format!("{ONCE_PREFIX}{key}"), 1)
+            .await
+            .is_ok()
+    );
+    assert!(
+        !store.remember_once(&key, expires_at).await.unwrap(),
+        "get/delete must not touch once keys"
+    );
+}
+
+#[tokio::test]
+async fn empty_index_keys_are_stored_as_absent() {
+    let Some(aws) = MotoAws::from_env().await else {
+        return;
+    };
+    let store = aws.client_store();
+    let mut record = bare_record(&unique("empty-keys"), ClientState::Active, 1_700_000_000);
+    record.software_id = Some(String::new());
+    record.owner = Some(String::new());
+    store.insert(&record).await.unwrap();
+    let got = store.get(&record.client_id).await.unwrap().unwrap();
+    assert_eq!((got.software_id, got.owner), (None, None));
+    assert!(store.find_by_software_id("").await.unwrap().is_empty());
+}
+
+// ---------------------------------------------------------------------------
+// TTL and expiry
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn ttl_is_enabled_on_the_ttl_attribute() {
+    let Some(aws) = MotoAws::from_env().await else {
+        return;
+    };
+    let out = aws
+        .dynamodb()
+        .describe_time_to_live()
+        .table_name(&aws.table)
+        .send()
+        .await
+        .unwrap();
+    let ttl = out.time_to_live_description.unwrap();
+    assert_eq!(ttl.attribute_name.as_deref(), Some(TTL_ATTRIBUTE));
+    assert_eq!(
+        ttl.time_to_live_status
+            .map(|s| s.as_str().to_owned())
+            .as_deref(),
+        Some("ENABLED")
+    );
+}
+
+#[tokio::test]
+async fn expired_client_is_kept_until_the_sweep_or_ttl_removes_it() {
+    let Some(aws) = MotoAws::from_env().await else {
+        return;
+    };
+    let store = aws.client_store();
+    let now = SystemClock.now();
+    let mut record = full_record(&unique("expired"), ClientState::Active);
+    record.expires_at = now - 5;
+    record.sweep_at = now - 5;
+    store.insert(&record).await.unwrap();
+
+    // Stored as is: the core hides it (is_live), the sweep finds it.
+    let got = store.get(&record.client_id).await.unwrap().unwrap();
+    assert!(!got.is_live(now));
+    assert!(
+        store
+            .list_due(now, 1000)
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| r == &record)
+    );
+    let item = raw_item(&aws, &record.client_id).await.unwrap();
+    assert_eq!(n(&item, TTL_ATTRIBUTE), Some(record.expires_at + TTL_GRACE));
+    // The id stays taken until the record is really gone.
+    assert!(matches!(
+        store.insert(&record).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    store
+        .delete(&record.client_id, record.version)
+        .await
+        .unwrap();
+    assert_eq!(store.get(&record.client_id).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn sweep_removes_expired_and_half_written_clients_with_their_secrets() {
+    let Some(aws) = MotoAws::from_env().await else {
+        return;
+    };
+    let app = aws.app(dcr_core::Config::default());
+    let clients = aws.client_store();
+    let secrets = aws.secret_store();
+    let now = SystemClock.now();
+
+    let mut expired = full_record(&unique("sweep-expired"), ClientState::Active);
+    expired.expires_at = now - 1;
+    expired.sweep_at = now - 1;
+    let mut pending = full_record(&unique("sweep-pending"), ClientState::Pending);
+    pending.sweep_at = now - 1;
+    let mut live = full_record(&unique("sweep-live"), ClientState::Active);
+    live.sweep_at = 0;
+    for r in [&expired, &pending, &live] {
+        clients.insert(r).await.unwrap();
+        secrets.put(&r.client_id, &secret("s3cr3t")).await.unwrap();
+    }
+
+    let report = app.service().sweep(100).await.unwrap();
+    assert_eq!(
+        (report.expired_removed, report.pending_removed),
+        (1, 1),
+        "{report:?}"
+    );
+    for gone in [&expired, &pending] {
+        assert_eq!(clients.get(&gone.client_id).await.unwrap(), None);
+        assert_eq!(secret_value(&secrets, &gone.client_id).await, None);
+    }
+    assert!(clients.get(&live.client_id).await.unwrap().is_some());
+    assert_eq!(
+        secret_value(&secrets, &live.client_id).await.as_deref(),
+        Some("s3cr3t")
+    );
+}
+
+// ---------------------------------------------------------------------------
+// conditional writes across instances
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn version_conflict_between_two_instances() {
+    let Some(aws) = MotoAws::from_env().await else {
+        return;
+    };
+    // Two containers: separate SDK clients, one table.
+    let a = aws.client_store();
+    let b = DynamoClientStore::new(aws_sdk_dynamodb::Client::new(&aws.sdk), &aws.table);
+    let record = full_record(&unique("conflict"), ClientState::Active);
+    a.insert(&record).await.unwrap();
+
+    let seen_a = a.get(&record.client_id).await.unwrap().unwrap();
+    let seen_b = b.get(&record.client_id).await.unwrap().unwrap();
+    let mut write_a = seen_a.clone();
+    write_a.version += 1;
+    write_a
+        .metadata
+        .insert("client_name".into(), "from a".into());
+    let mut write_b = seen_b.clone();
+    write_b.version += 1;
+    write_b
+        .metadata
+        .insert("client_name".into(), "from b".into());
+
+    a.replace(&write_a, seen_a.version).await.unwrap();
+    assert!(matches!(
+        b.replace(&write_b, seen_b.version).await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(matches!(
+        b.delete(&record.client_id, seen_b.version).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        b.get(&record.client_id).await.unwrap().as_ref(),
+        Some(&write_a)
+    );
+    b.delete(&record.client_id, write_a.version).await.unwrap();
+    assert!(matches!(
+        a.replace(&write_a, write_a.version).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(a.get(&record.client_id).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn once_key_replay_is_refused_on_every_instance_until_it_expires() {
+    let Some(aws) = MotoAws::from_env().await else {
+        return;
+    };
+    let start = SystemClock.now();
+    let clock = Arc::new(ManualClock::at(start));
+    let a = aws.client_store_with_clock(clock.clone());
+    let b = aws.client_store_with_clock(clock.clone());
+    let key = unique("jti");
+
+    assert!(a.remember_once(&key, start + 60).await.unwrap());
+    assert!(
+        !b.remember_once(&key, start + 60).await.unwrap(),
+        "a replay on another instance"
+    );
+    assert!(
+        !a.remember_once(&key, start + 600).await.unwrap(),
+        "a replay with a later expiry"
+    );
+    clock.advance(59);
+    assert!(
+        !b.remember_once(&key, start + 600).await.unwrap(),
+        "one second before expiry"
+    );
+    clock.advance(1);
+    assert!(
+        b.remember_once(&key, start + 600).await.unwrap(),
+        "at expiry the key is free again"
+    );
+    assert!(
+        !a.remember_once(&key, start + 600).await.unwrap(),
+        "and remembered anew"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Secrets Manager specifics
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn secret_is_named_by_prefix_and_tagged_with_the_client_id() {
+    let Some(aws) = MotoAws::from_env().await else {
+        return;
+    };
+    let store = aws.secret_store();
+    let id = unique("tagged");
+    store.put(&id, &secret("v1")).await.unwrap();
+    let out = aws
+        .secretsmanager()
+        .describe_secret()
+        .secret_id(format!("{}{id}", aws.secret_prefix))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.name(),
+        Some(format!("{}{id}", aws.secret_prefix).as_str())
+    );
+    let tags: Vec<(&str, &str)> = out
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap_or(""), t.value().unwrap_or("")))
+        .collect();
+    assert_eq!(tags, [(CLIENT_ID_TAG, id.as_str())]);
+}
+
+#[tokio::test]
+async fn secret_scheduled_for_deletion_is_restored_by_put() {
+    let Some(aws) = MotoAws::from_env().await else {
+        return;
+    };
+    let store = aws.secret_store().with_recovery_days(Some(7));
+    let id = unique("restore");
+    let name = store.secret_name(&id);
+    store.put(&id, &secret("first")).await.unwrap();
+    store.delete(&id).await.unwrap();
+
+    let described = aws
+        .secretsmanager()
+        .describe_secret()
+        .secret_id(&name)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        described.deleted_date().is_some(),
+        "deleted with a recovery window: only scheduled"
+    );
+    assert_eq!(
+        secret_value(&store, &id).await,
+        None,
+        "a scheduled secret reads as absent"
+    );
+    store.delete(&id).await.unwrap();
+
+    store.put(&id, &secret("second")).await.unwrap();
+    let described = aws
+        .secretsmanager()
+        .describe_secret()
+        .secret_id(&name)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        described.deleted_date().is_none(),
+        "put must cancel the scheduled deletion"
+    );
+    assert_eq!(secret_value(&store, &id).await.as_deref(), Some("second"));
+}
+
+#[tokio::test]
+async fn force_deleted_secret_name_is_reusable_at_once() {
+    let Some(aws) = MotoAws::from_env().await else {
+        return;
+    };
+    let store = aws.secret_store();
+    let id = unique("reuse");
+    store.put(&id, &secret("first")).await.unwrap();
+    store.delete(&id).await.unwrap();
+    assert_eq!(secret_value(&store, &id).await, None);
+    store.put(&id, &secret("second")).await.unwrap();
+    assert_eq!(secret_value(&store, &id).await.as_deref(), Some("second"));
+}
+
+// ---------------------------------------------------------------------------
+// failures
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn backend_failures_are_unknown_and_name_no_table_or_secret() {
+    let Some(aws) = MotoAws::from_env().await else {
+        return;
+    };
+    let missing_table = format!("{}-absent", aws.table);
+    let store = DynamoClientStore::new(aws.dynamodb(), &missing_table);
+    let record = bare_record(&unique("fail"), ClientState::Active, 1);
+    let errors = [
+        store.get(&record.client_id).await.map(|_| ()),
+        store.insert(&record).await,
+        store.replace(&record, 1).await,
+        store.delete(&record.client_id, 1).await,
+        store.list_due(1, 10).await.map(|_| ()),
+        store.find_by_software_id("x").await.map(|_| ()),
+        store.remember_once("k", 10).await.map(|_| ()),
+    ];
+    for result in errors {
+        let Err(StoreError::Unknown(e)) = result else {
+            panic!("a missing table must be Unknown, got {result:?}")
+        };
+        let shown = StoreError::Unknown(e).to_string();
+        assert!(
+            !shown.contains(&missing_table),
+            "the top-level message must not name the table: {shown}"
+        );
+    }
+
+    // Secrets Manager unreachable (nothing listens on port 1): Unknown, value never echoed.
+    let dead = dcr_aws::testing::sdk_config("http://127.0.0.1:1").await;
+    let secrets = SecretsManagerStore::new(
+        aws_sdk_secretsmanager::Client::new(&dead),
+        &aws.secret_prefix,
+    );
+    let results = [
+        secrets.put("id", &secret("do-not-print-me")).await,
+        secrets.get("id").await.map(|_| ()),
+        secrets.delete("id").await,
+    ];
+    for result in results {
+        let Err(StoreError::Unknown(e)) = result else {
+            panic!("an unreachable Secrets Manager must be Unknown, got {result:?}")
+        };
+        let chain = format!("{e:#}");
+        assert!(!chain.contains("do-not-print-me"), "{chain}");
+        assert!(
+            !StoreError::Unknown(e)
+                .to_string()
+                .contains(&aws.secret_prefix)
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// the function's app on the AWS stores
+// ---------------------------------------------------------------------------
+
+fn request(method: &str, path: &str, token: Option<&str>, body: Body) -> Request {
+    let mut builder = lambda_http::http::Request::builder()
+        .method(method)
+        .uri(format!("https://dcr.example.com{path}"))
+        .header("host", "dcr.example.com")
+        .header("content-type", "application/json");
+    if let Some(token) = token {
+        builder = builder.header("authorization", format!("Bearer {token}"));
+    }
+    builder.body(body).unwrap()
+}
+
+fn json_body(response: &lambda_http::Response<Body>) -> serde_json::Value {
+    serde_json::from_slice(response.body().as_ref()).unwrap()
+}
+
+#[tokio::test]
+async fn lambda_app_registers_reads_and_deletes_on_aws_stores() {
+    use dcr_http::Operation;
+
+    let Some(aws) = MotoAws::from_env().await else {
+        return;
+    };
+    let config = dcr_core::Config::from_yaml("issuer: https://dcr.example.com\n").unwrap();
+    let app = aws.app(config);
+    let secrets = aws.secret_store();
+    let clients = aws.client_store();
+
+    let body =
+        Body::from(r#"{"redirect_uris":["https://client.example.org/cb"],"client_name":"moto"}"#);
+    let created = app
+        .handle_for(
+            Operation::Register,
+            request("POST", "/register", None, body),
+        )
+        .await;
+    assert_eq!(created.status(), 201, "{:?}", created.body());
+    let info = json_body(&created);
+    let id = info["client_id"].as_str().unwrap().to_owned();
+    let token = info["registration_access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let stored = clients.get(&id).await.unwrap().unwrap();
+    assert_eq!(stored.state, ClientState::Active);
+    assert_ne!(
+        stored.token_hash.as_deref(),
+        Some(token.as_str()),
+        "only the token's hash is stored"
+    );
+    if let Some(client_secret) = info["client_secret"].as_str() {
+        assert_eq!(
+            secret_value(&secrets, &id).await.as_deref(),
+            Some(client_secret)
+        );
+    }
+
+    let path = format!("/register/{id}");
+    let read = app
+        .handle_for(
+            Operation::Read,
+            request("GET", &path, Some(&token), Body::Empty),
+        )
+        .await;
+    assert_eq!(read.status(), 200, "{:?}", read.body());
+    assert_eq!(json_body(&read)["client_name"], "moto");
+
+    // Routed to the wrong function: not found, nothing happens.
+    let misrouted = app
+        .handle_for(
+            Operation::Read,
+            request("DELETE", &path, Some(&token), Body::Empty),
+        )
+        .await;
+    assert_eq!(misrouted.status(), 404);
+
+    let deleted = app
+        .handle_for(
+            Operation::Delete,
+            request("DELETE", &path, Some(&token), Body::Empty),
+        )
+        .await;
+    assert_eq!(deleted.status(), 204, "{:?}", deleted.body());
+    assert_eq!(clients.get(&id).await.unwrap(), None);
+    assert_eq!(secret_value(&secrets, &id).await, None);
+}
