@@ -156,3 +156,10 @@ impl Engine for ChildApp {
         self.base.clone()
     }
 }
+
+/// A request id unique within the test process.
+pub fn unique_request_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("req-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}

@@ -1,8 +1,9 @@
 //! Client-chosen credentials (config `allow_custom_client_creds`).
 //!
-//! A custom `client_id` ends up in a URL path (`/register/{client_id}`), so it
-//! is limited to RFC 3986 unreserved characters and may not be `.`-only (a
-//! dot segment). A custom secret must be long enough to resist guessing;
+//! A custom `client_id` ends up in a URL path (`/register/{client_id}`) and in
+//! a Secrets Manager secret name, so it is limited to the characters both
+//! accept (RFC 3986 unreserved minus `~`, which secret names refuse) and may
+//! not be `.`-only (a dot segment). A custom secret must be long enough to resist guessing;
 //! errors never echo it.
 
 use crate::error::MetadataError;
@@ -10,7 +11,7 @@ use crate::limits::{CLIENT_ID_MAX, SECRET_MAX, SECRET_MIN};
 
 /// Checks a client-chosen `client_id` (with `allow_custom_client_creds`).
 pub fn validate_custom_client_id(client_id: &str) -> Result<(), MetadataError> {
-    let unreserved = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '~' | '-');
+    let unreserved = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
     let ok = (1..=CLIENT_ID_MAX).contains(&client_id.len())
         && client_id.chars().all(unreserved)
         && !client_id.chars().all(|c| c == '.');
@@ -19,9 +20,7 @@ pub fn validate_custom_client_id(client_id: &str) -> Result<(), MetadataError> {
     } else {
         Err(MetadataError::metadata(
             "client_id",
-            format!(
-                "must be 1 to {CLIENT_ID_MAX} characters of A-Z a-z 0-9 . _ ~ - (not only dots)"
-            ),
+            format!("must be 1 to {CLIENT_ID_MAX} characters of A-Z a-z 0-9 . _ - (not only dots)"),
         ))
     }
 }
@@ -50,7 +49,7 @@ mod tests {
     fn custom_client_ids() {
         for ok in [
             "a",
-            "my-client_1.0~beta",
+            "my-client_1.0-beta",
             &"x".repeat(CLIENT_ID_MAX),
             "a.b",
             ".hidden",
@@ -66,6 +65,7 @@ mod tests {
             "ü",
             "a%2F",
             "a?b",
+            "tilde~",
             &"x".repeat(CLIENT_ID_MAX + 1),
         ] {
             let e = validate_custom_client_id(bad).unwrap_err();

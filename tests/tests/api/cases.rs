@@ -505,7 +505,17 @@ pub async fn custom_credentials_when_allowed(s: &dyn Spawner) {
         r.str("client_secret"),
         "a-long-client-chosen-secret-of-40-chars!"
     );
-    register(&*app, &body)
+    // Repeating the identical request is a retry: the same client, a new token.
+    let again = register(&*app, &body).await;
+    assert_eq!(again.status, 201);
+    assert_eq!(again.str("client_id"), "partner-app-1");
+    assert_ne!(
+        again.str("registration_access_token"),
+        r.str("registration_access_token")
+    );
+    let mut other = body.clone();
+    other["client_secret"] = json!("another-client-chosen-secret-of-40-chars");
+    register(&*app, &other)
         .await
         .assert_error(400, "invalid_client_metadata");
     let bad = json!({"client_id": "has space", "redirect_uris": ["https://app.example.com/cb"]});

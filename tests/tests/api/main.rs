@@ -7,8 +7,8 @@
 mod cases;
 mod local_only;
 
-/// Runs each listed case on the local engine (and on the Lambda engine where
-/// it is available).
+/// Runs each listed case on the local engine and on the Lambda engine (the
+/// functions over DynamoDB and Secrets Manager on moto).
 macro_rules! on_every_engine {
     ($($case:ident),* $(,)?) => {
         mod local {
@@ -16,6 +16,14 @@ macro_rules! on_every_engine {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
                     crate::cases::$case(&dcr_tests::Local).await;
+                }
+            )*
+        }
+        mod lambda {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::cases::$case(&dcr_tests::lambda::Lambda).await;
                 }
             )*
         }

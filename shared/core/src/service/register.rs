@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use crate::errors::RegisterError;
 use crate::model::{ClientRecord, ClientState};
 use crate::ports::{ClientSecret, StoreError};
-use crate::tokens::{CLIENT_ID_BYTES, SECRET_BYTES, hash_token, random_token};
+use crate::tokens::{CLIENT_ID_BYTES, SECRET_BYTES, ct_eq, hash_token, random_token};
 
 use super::{ClientInfo, Credential, SWEEP_GRACE, Service, deadline};
 
@@ -144,7 +144,10 @@ impl Service {
         };
 
         // 1. The pending record claims the id; it is invisible until step 3.
-        self.claim_id(&mut record).await?;
+        if let Some(done) = self.claim_id(&mut record, secret.as_ref()).await? {
+            // A retry of a registration whose response was lost.
+            return self.answer_retry(done, &request.issuer).await;
+        }
         // 2. The secret, under a record that exists.
         if let Some(secret) = &secret {
             self.secrets
@@ -171,10 +174,16 @@ impl Service {
     }
 
     /// Inserts the pending record; a client-chosen id may take over the pending
-    /// record of its own earlier, failed attempt, never a live client.
-    async fn claim_id(&self, record: &mut ClientRecord) -> Result<(), RegisterError> {
+    /// record of its own earlier, failed attempt, never a live client. Returns
+    /// the live record when the request repeats a registration that completed
+    /// (same id, same metadata, proven by the same client secret).
+    async fn claim_id(
+        &self,
+        record: &mut ClientRecord,
+        secret: Option<&ClientSecret>,
+    ) -> Result<Option<ClientRecord>, RegisterError> {
         match self.clients.insert(record).await {
-            Ok(()) => Ok(()),
+            Ok(()) => Ok(None),
             Err(StoreError::AlreadyExists) => {
                 let existing = self
                     .clients
@@ -188,7 +197,14 @@ impl Service {
                             .replace(record, old.version)
                             .await
                             .context("taking over a pending record")?;
-                        Ok(())
+                        Ok(None)
+                    }
+                    Some(old)
+                        if old.is_live(self.now())
+                            && old.metadata == record.metadata
+                            && self.same_secret(&old, secret).await? =>
+                    {
+                        Ok(Some(old))
                     }
                     _ => Err(invalid("client_id is already in use".into()).into()),
                 }
@@ -197,6 +213,60 @@ impl Service {
                 .context("inserting the pending record")
                 .into()),
         }
+    }
+
+    /// Whether `secret` is the stored secret of `record` (constant time).
+    async fn same_secret(
+        &self,
+        record: &ClientRecord,
+        secret: Option<&ClientSecret>,
+    ) -> Result<bool, RegisterError> {
+        let (Some(given), true) = (secret, record.has_secret) else {
+            return Ok(false);
+        };
+        let stored = self
+            .secrets
+            .get(&record.client_id)
+            .await
+            .context("reading the client secret")?;
+        Ok(stored.is_some_and(|s| ct_eq(s.expose(), given.expose())))
+    }
+
+    /// Answers a repeated registration: the same client, with a new registration
+    /// access token (only the old one's hash is kept, so it cannot be returned).
+    async fn answer_retry(
+        &self,
+        mut record: ClientRecord,
+        issuer: &str,
+    ) -> Result<ClientInfo, RegisterError> {
+        let secret = self
+            .secrets
+            .get(&record.client_id)
+            .await
+            .context("reading the client secret")?;
+        let token = if self.config.registration_access_token.generate {
+            let now = self.now();
+            let token =
+                random_token(SECRET_BYTES).context("drawing a registration access token")?;
+            let version = record.version;
+            record.token_hash = Some(hash_token(&token));
+            record.token_expires_at = deadline(now, self.config.registration_access_token.lifetime);
+            record.version += 1;
+            record.updated_at = now;
+            self.clients
+                .replace(&record, version)
+                .await
+                .context("renewing the registration access token")?;
+            Some(token)
+        } else {
+            None
+        };
+        Ok(ClientInfo::build(
+            &record,
+            secret.as_ref(),
+            token.as_deref(),
+            issuer,
+        ))
     }
 
     /// One client per `software_id` where the profile says so (AU CDR).

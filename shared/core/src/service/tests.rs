@@ -141,19 +141,42 @@ async fn custom_credentials_when_allowed() {
     let info = register(&f, m.clone()).await;
     assert_eq!(info.client_id(), "my-client");
     assert_eq!(s(&info, "client_secret"), "s".repeat(40));
-    let err = f
-        .service
-        .register(RegisterRequest {
-            metadata: m,
-            credential: Credential::None,
-            issuer: ISSUER.into(),
-        })
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, RegisterError::InvalidMetadata(_)),
-        "taken id: {err:?}"
+    // The same request again (its response was lost): the same client, a new token.
+    let again = register(&f, m.clone()).await;
+    assert_eq!(again.client_id(), "my-client");
+    assert_ne!(
+        s(&again, "registration_access_token"),
+        s(&info, "registration_access_token")
     );
+    assert_eq!(
+        again.0["client_id_issued_at"],
+        info.0["client_id_issued_at"]
+    );
+    f.service
+        .read("my-client", &bearer(&again), ISSUER)
+        .await
+        .unwrap();
+    // Another secret, or other metadata, for a taken id is refused.
+    for (key, value) in [
+        ("client_secret", json!("t".repeat(40))),
+        ("client_name", json!("Other")),
+    ] {
+        let mut other = m.clone();
+        other.insert(key.into(), value);
+        let err = f
+            .service
+            .register(RegisterRequest {
+                metadata: other,
+                credential: Credential::None,
+                issuer: ISSUER.into(),
+            })
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, RegisterError::InvalidMetadata(_)),
+            "taken id: {err:?}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -1,0 +1,193 @@
+//! The Lambda engine: each function's real `App` (built by `dcr_aws::bootstrap`
+//! over DynamoDB and Secrets Manager on moto), fed API Gateway HTTP API (v2)
+//! events parsed by `lambda_http` itself, routed the way the template routes.
+
+use std::collections::HashMap;
+
+use base64::Engine as _;
+use dcr_aws::testing::MotoAws;
+use dcr_http::{App, Operation};
+use lambda_http::Body;
+use serde_json::{Value, json};
+
+use crate::{Engine, Spawner, TestRequest, TestResponse};
+
+/// The host API Gateway would put in `Host`.
+pub const API_HOST: &str = "abc123.execute-api.us-east-1.amazonaws.com";
+
+/// One `App` per function, as in a deployment (each function its own container).
+pub struct LambdaApp {
+    functions: HashMap<&'static str, App>,
+    _aws: MotoAws,
+}
+
+/// The template's routes: (method, path template) → function.
+const ROUTES: &[(&str, &str, &str)] = &[
+    ("POST", "/register", "register"),
+    ("GET", "/register/{client_id}", "get"),
+    ("PUT", "/register/{client_id}", "update"),
+    ("DELETE", "/register/{client_id}", "delete"),
+    ("GET", "/.well-known/oauth-authorization-server", "metadata"),
+    ("GET", "/.well-known/openid-configuration", "metadata"),
+    ("OPTIONS", "/register", "metadata"),
+    ("OPTIONS", "/register/{client_id}", "metadata"),
+];
+
+/// The operation each function was built for.
+fn operation(function: &str) -> Operation {
+    match function {
+        "register" => Operation::Register,
+        "get" => Operation::Read,
+        "update" => Operation::Update,
+        "delete" => Operation::Delete,
+        _ => Operation::Metadata,
+    }
+}
+
+/// Matches like API Gateway: exact route, else `$default` (the metadata function).
+fn match_route(method: &str, path: &str) -> (String, &'static str, Option<String>) {
+    for (m, template, function) in ROUTES {
+        if *m != method {
+            continue;
+        }
+        if let Some(prefix) = template.strip_suffix("{client_id}") {
+            if let Some(id) = path.strip_prefix(prefix)
+                && !id.is_empty()
+                && !id.contains('/')
+            {
+                return (format!("{m} {template}"), function, Some(id.to_owned()));
+            }
+        } else if path == *template {
+            return (format!("{m} {template}"), function, None);
+        }
+    }
+    ("$default".into(), "metadata", None)
+}
+
+impl LambdaApp {
+    /// Fresh table and secret prefix on moto; `None` when moto is not running.
+    pub async fn spawn(config_yaml: &str) -> Option<Self> {
+        let aws = MotoAws::from_env().await?;
+        let mut functions = HashMap::new();
+        for name in ["register", "get", "update", "delete", "metadata"] {
+            let config = dcr_core::Config::from_yaml(config_yaml).unwrap();
+            functions.insert(name, aws.app(config));
+        }
+        Some(Self {
+            functions,
+            _aws: aws,
+        })
+    }
+
+    /// The API Gateway v2 event for a request.
+    fn event(request: &TestRequest) -> (Value, &'static str) {
+        let (path, query) = match request.path.split_once('?') {
+            Some((p, q)) => (p.to_owned(), q.to_owned()),
+            None => (request.path.clone(), String::new()),
+        };
+        let (route_key, function, client_id) = match_route(&request.method, &path);
+        let mut headers = serde_json::Map::new();
+        headers.insert("host".into(), json!(API_HOST));
+        headers.insert("x-forwarded-proto".into(), json!("https"));
+        headers.insert("x-forwarded-for".into(), json!("127.0.0.1"));
+        for (name, value) in &request.headers {
+            let name = name.to_ascii_lowercase();
+            let joined = match headers.get(&name).and_then(Value::as_str) {
+                Some(old) => format!("{old},{value}"),
+                None => value.clone(),
+            };
+            headers.insert(name, json!(joined));
+        }
+        let content_type = headers
+            .get("content-type")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let textual =
+            content_type.starts_with("application/json") || content_type.starts_with("text/");
+        let (body, encoded) = if request.body.is_empty() {
+            (Value::Null, false)
+        } else if textual && std::str::from_utf8(&request.body).is_ok() {
+            (json!(String::from_utf8_lossy(&request.body)), false)
+        } else {
+            (
+                json!(base64::engine::general_purpose::STANDARD.encode(&request.body)),
+                true,
+            )
+        };
+        let mut event = json!({
+            "version": "2.0",
+            "routeKey": route_key,
+            "rawPath": path,
+            "rawQueryString": query,
+            "headers": headers,
+            "requestContext": {
+                "accountId": "123456789012",
+                "apiId": "abc123",
+                "domainName": API_HOST,
+                "domainPrefix": "abc123",
+                "http": {
+                    "method": request.method,
+                    "path": path,
+                    "protocol": "HTTP/1.1",
+                    "sourceIp": "127.0.0.1",
+                    "userAgent": "dcr-tests"
+                },
+                "requestId": crate::local::unique_request_id(),
+                "routeKey": route_key,
+                "stage": "$default",
+                "time": "23/Nov/2026:00:00:00 +0000",
+                "timeEpoch": 1_795_392_000_000i64
+            },
+            "isBase64Encoded": encoded,
+        });
+        if !body.is_null() {
+            event["body"] = body;
+        }
+        if let Some(id) = client_id {
+            event["pathParameters"] = json!({"client_id": id});
+        }
+        (event, function)
+    }
+}
+
+#[async_trait::async_trait]
+impl Engine for LambdaApp {
+    async fn send(&self, request: TestRequest) -> TestResponse {
+        let (event, function) = Self::event(&request);
+        let req = lambda_http::request::from_str(&event.to_string())
+            .expect("a valid API Gateway v2 event");
+        let app = &self.functions[function];
+        let response = app.handle_for(operation(function), req).await;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_owned()))
+            .collect();
+        let body = match response.into_body() {
+            Body::Text(s) => s.into_bytes(),
+            Body::Binary(b) => b,
+            _ => Vec::new(),
+        };
+        TestResponse {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    fn issuer(&self) -> String {
+        format!("https://{API_HOST}")
+    }
+}
+
+/// The Lambda engine (needs moto: `DCR_TEST_MOTO_ENDPOINT`, set by scripts/test.sh).
+pub struct Lambda;
+
+#[async_trait::async_trait]
+impl Spawner for Lambda {
+    async fn spawn(&self, config_yaml: &str) -> Option<Box<dyn Engine>> {
+        let app = LambdaApp::spawn(config_yaml).await?;
+        Some(Box::new(app))
+    }
+}
