@@ -13,7 +13,7 @@ pub use config::Config;
 pub use errors::{AuthError, DeleteError, ReadError, RegisterError, UpdateError};
 pub use model::{ClientRecord, ClientState};
 pub use ports::{
-    AccessToken, ClientSecret, ClientStore, Clock, SecretStore, StoreError, SystemClock,
-    TokenVerifier,
+    AccessToken, ClientSecret, ClientStore, Clock, KeySource, SecretStore, StoreError, SystemClock,
+    TokenVerifier, UrlOrigin,
 };
 pub use service::{ClientInfo, Credential, RegisterRequest, Service, UpdateRequest};

@@ -125,3 +125,27 @@ pub trait TokenVerifier: Send + Sync {
     /// `AuthError::Invalid` for any token that is not a valid JWT from the issuer.
     async fn verify(&self, token: &str) -> Result<AccessToken, crate::errors::AuthError>;
 }
+
+/// Where a key set URL came from, which decides how far it may reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlOrigin {
+    /// Named by the configuration: trusted wherever it points (still https only).
+    Config,
+    /// Named by a request (a client's `jwks_uri`, a statement's
+    /// `software_jwks_endpoint`): never loopback, link-local, private or reserved.
+    Request,
+}
+
+/// JWK Sets fetched over the network and cached per process.
+#[async_trait]
+pub trait KeySource: Send + Sync {
+    /// Returns the JWK Set at `uri`, from the cache when it has one. With
+    /// `refresh` (an unknown `kid`), refetches unless this URI was fetched within
+    /// the last minute. MUST refuse URLs the contract's outbound rules forbid.
+    async fn key_set(
+        &self,
+        uri: &str,
+        origin: UrlOrigin,
+        refresh: bool,
+    ) -> Result<std::sync::Arc<dcr_trust::KeySet>, dcr_trust::KeyError>;
+}

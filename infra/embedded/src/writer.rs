@@ -1,0 +1,390 @@
+//! The single writer: every mutation goes through one thread that commits
+//! queued operations in groups, so that concurrent writers share one fsync.
+//!
+//! The loop: block for the first queued job, drain whatever else is queued (up to
+//! [`MAX_BATCH`]), apply every operation in ONE write transaction, commit it
+//! once with `Durability::Immediate`, then answer every waiter. While a commit is
+//! syncing, new jobs pile up in the channel and form the next group, so the
+//! group size adapts to the load with no timer and no added latency when idle.
+//!
+//! Each operation's outcome is decided on its own: its condition (`insert` on a
+//! free id, `replace`/`delete` at the expected version, an unexpired
+//! `remember_once` key) is checked against the transaction's view, which already
+//! includes the earlier operations of the same group, BEFORE it writes anything.
+//! A refused operation therefore writes nothing and leaves the others alone.
+//! Answers go out only after the commit, so a caller never hears `Ok` for, or
+//! is refused because of, a write that is not durable.
+//!
+//! A storage error while applying a group aborts the transaction and replays the
+//! group one operation per transaction, so one poisoned operation cannot fail its
+//! neighbours. A failed commit answers every operation of the group with
+//! `StoreError::Unknown`: whether it reached the disk is not known, so no retry.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::Receiver;
+
+use anyhow::{Context as _, anyhow};
+use dcr_core::{ClientRecord, ClientSecret, Clock, StoreError, SystemClock};
+use redb::{Database, Durability, ReadableTable, Table, WriteTransaction};
+use tokio::sync::oneshot;
+
+use crate::schema::{self, BY_SOFTWARE, BY_SWEEP_AT, CLIENTS, ONCE, ONCE_BY_EXPIRY, SECRETS};
+
+/// Most operations committed by one transaction.
+pub(crate) const MAX_BATCH: usize = 256;
+
+/// Most expired `remember_once` keys removed per commit (piggybacking on a
+/// commit that writes anyway, so pruning never costs an fsync of its own).
+const PRUNE_PER_COMMIT: usize = 64;
+
+/// A mutation, as queued for the writer.
+pub(crate) enum Op {
+    Insert(ClientRecord),
+    Replace {
+        record: ClientRecord,
+        expected_version: u64,
+    },
+    Delete {
+        client_id: String,
+        expected_version: u64,
+    },
+    RememberOnce {
+        key: String,
+        expires_at: i64,
+    },
+    PutSecret {
+        client_id: String,
+        secret: ClientSecret,
+    },
+    DeleteSecret {
+        client_id: String,
+    },
+}
+
+/// The answer to one operation: `Ok(true)` except for a replayed `remember_once`.
+pub(crate) type Outcome = Result<bool, StoreError>;
+
+/// An operation and where to send its outcome.
+pub(crate) struct Job {
+    pub(crate) op: Op,
+    pub(crate) reply: oneshot::Sender<Outcome>,
+}
+
+/// The writer thread's body; returns once every sender is gone and the queue is empty.
+pub(crate) fn run(db: Arc<Database>, jobs: Receiver<Job>, commits: Arc<AtomicU64>) {
+    // `recv` keeps delivering queued jobs after the last sender is dropped, so a
+    // closing store still flushes everything that was submitted.
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let (ops, replies): (Vec<Op>, Vec<_>) =
+            batch.into_iter().map(|job| (job.op, job.reply)).unzip();
+        let outcomes = write_group(&db, &ops, &commits);
+        for (reply, outcome) in replies.into_iter().zip(outcomes) {
+            // The caller may have given up waiting; the write stands anyway.
+            let _ = reply.send(outcome);
+        }
+    }
+    tracing::debug!("embedded store writer stopped");
+}
+
+/// Why a group could not be committed.
+enum Failure {
+    /// Before the commit: nothing was written, the group may be replayed.
+    Apply(anyhow::Error),
+    /// During the commit: the outcome on disk is unknown.
+    Commit(anyhow::Error),
+}
+
+/// Applies and commits a group, answering each operation.
+fn write_group(db: &Database, ops: &[Op], commits: &AtomicU64) -> Vec<Outcome> {
+    let all: Vec<&Op> = ops.iter().collect();
+    match try_group(db, &all, commits) {
+        Ok(outcomes) => outcomes,
+        Err(Failure::Apply(e)) if all.len() > 1 => {
+            tracing::warn!(error = %format!("{e:#}"), ops = all.len(), "group write failed; retrying one by one");
+            all.iter()
+                .map(|op| match try_group(db, &[*op], commits) {
+                    Ok(mut outcome) => outcome
+                        .pop()
+                        .unwrap_or_else(|| Err(anyhow!("no outcome for the operation").into())),
+                    Err(Failure::Apply(e) | Failure::Commit(e)) => Err(StoreError::Unknown(e)),
+                })
+                .collect()
+        }
+        Err(Failure::Apply(e) | Failure::Commit(e)) => {
+            let message = format!("{e:#}");
+            tracing::error!(error = %message, ops = all.len(), "embedded store write failed");
+            all.iter()
+                .map(|_| Err(anyhow!("embedded store write failed: {message}").into()))
+                .collect()
+        }
+    }
+}
+
+/// One write transaction for `ops`; commits only if something was written.
+fn try_group(db: &Database, ops: &[&Op], commits: &AtomicU64) -> Result<Vec<Outcome>, Failure> {
+    let now = SystemClock.now();
+    let mut txn = db
+        .begin_write()
+        .context("beginning a write transaction")
+        .map_err(Failure::Apply)?;
+    txn.set_durability(Durability::Immediate)
+        .context("asking for immediate durability")
+        .map_err(Failure::Apply)?;
+    let (outcomes, dirty) = {
+        let mut tables = WriteTables::open(&txn).map_err(Failure::Apply)?;
+        let mut outcomes = Vec::with_capacity(ops.len());
+        for op in ops {
+            outcomes.push(tables.apply(op, now).map_err(Failure::Apply)?);
+        }
+        if tables.dirty {
+            tables
+                .prune_expired_once_keys(now)
+                .map_err(Failure::Apply)?;
+        }
+        (outcomes, tables.dirty)
+    };
+    if dirty {
+        txn.commit()
+            .context("committing a write transaction")
+            .map_err(Failure::Commit)?;
+        commits.fetch_add(1, Ordering::Relaxed);
+    } else if let Err(e) = txn.abort() {
+        // Every operation was refused or a no-op: the answers stand whatever the abort did.
+        tracing::warn!(error = %e, "aborting a read-only write transaction failed");
+    }
+    Ok(outcomes)
+}
+
+/// The tables a group writes to, opened once per transaction.
+struct WriteTables<'txn> {
+    clients: Table<'txn, &'static str, &'static [u8]>,
+    by_software: Table<'txn, (&'static str, &'static str), ()>,
+    by_sweep_at: Table<'txn, (i64, &'static str), ()>,
+    secrets: Table<'txn, &'static str, &'static [u8]>,
+    once: Table<'txn, &'static str, i64>,
+    once_by_expiry: Table<'txn, (i64, &'static str), ()>,
+    /// Whether anything was written (else the transaction is aborted, saving an fsync).
+    dirty: bool,
+}
+
+/// `Ok(Err(_))`: the operation is refused, nothing written; `Err(_)`: storage failure.
+type Applied = anyhow::Result<Outcome>;
+
+impl<'txn> WriteTables<'txn> {
+    fn open(txn: &'txn WriteTransaction) -> anyhow::Result<Self> {
+        Ok(Self {
+            clients: txn.open_table(CLIENTS).context("opening clients")?,
+            by_software: txn
+                .open_table(BY_SOFTWARE)
+                .context("opening the software_id index")?,
+            by_sweep_at: txn
+                .open_table(BY_SWEEP_AT)
+                .context("opening the sweep_at index")?,
+            secrets: txn.open_table(SECRETS).context("opening client_secrets")?,
+            once: txn.open_table(ONCE).context("opening once")?,
+            once_by_expiry: txn
+                .open_table(ONCE_BY_EXPIRY)
+                .context("opening the once expiry index")?,
+            dirty: false,
+        })
+    }
+
+    fn apply(&mut self, op: &Op, now: i64) -> Applied {
+        match op {
+            Op::Insert(record) => self.insert(record),
+            Op::Replace {
+                record,
+                expected_version,
+            } => self.replace(record, *expected_version),
+            Op::Delete {
+                client_id,
+                expected_version,
+            } => self.delete(client_id, *expected_version),
+            Op::RememberOnce { key, expires_at } => self.remember_once(key, *expires_at, now),
+            Op::PutSecret { client_id, secret } => {
+                self.secrets
+                    .insert(client_id.as_str(), secret.expose().as_bytes())
+                    .context("writing a client secret")?;
+                self.dirty = true;
+                Ok(Ok(true))
+            }
+            Op::DeleteSecret { client_id } => {
+                if self
+                    .secrets
+                    .remove(client_id.as_str())
+                    .context("deleting a client secret")?
+                    .is_some()
+                {
+                    self.dirty = true;
+                }
+                Ok(Ok(true))
+            }
+        }
+    }
+
+    /// The stored bytes of a record, copied out of the table.
+    fn stored(&self, client_id: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        Ok(self
+            .clients
+            .get(client_id)
+            .with_context(|| format!("reading client {client_id}"))?
+            .map(|bytes| bytes.value().to_vec()))
+    }
+
+    /// The stored record, or why the operation on it is refused.
+    fn stored_record(
+        &self,
+        client_id: &str,
+    ) -> anyhow::Result<Result<Option<ClientRecord>, StoreError>> {
+        Ok(match self.stored(client_id)? {
+            None => Ok(None),
+            Some(bytes) => schema::decode(client_id, &bytes)
+                .map(Some)
+                .map_err(StoreError::Unknown),
+        })
+    }
+
+    fn insert(&mut self, record: &ClientRecord) -> Applied {
+        if self.stored(&record.client_id)?.is_some() {
+            return Ok(Err(StoreError::AlreadyExists));
+        }
+        let bytes = match schema::encode(record) {
+            Ok(bytes) => bytes,
+            Err(e) => return Ok(Err(StoreError::Unknown(e))),
+        };
+        self.write_record(record, &bytes)?;
+        Ok(Ok(true))
+    }
+
+    fn replace(&mut self, record: &ClientRecord, expected_version: u64) -> Applied {
+        let old = match self.stored_record(&record.client_id)? {
+            Ok(Some(old)) if old.version == expected_version => old,
+            Ok(_) => return Ok(Err(StoreError::Conflict)),
+            Err(refused) => return Ok(Err(refused)),
+        };
+        let bytes = match schema::encode(record) {
+            Ok(bytes) => bytes,
+            Err(e) => return Ok(Err(StoreError::Unknown(e))),
+        };
+        self.unindex(&old)?;
+        self.write_record(record, &bytes)?;
+        Ok(Ok(true))
+    }
+
+    fn delete(&mut self, client_id: &str, expected_version: u64) -> Applied {
+        let old = match self.stored_record(client_id)? {
+            Ok(None) => return Ok(Ok(true)),
+            Ok(Some(old)) if old.version == expected_version => old,
+            Ok(Some(_)) => return Ok(Err(StoreError::Conflict)),
+            Err(refused) => return Ok(Err(refused)),
+        };
+        self.unindex(&old)?;
+        self.clients
+            .remove(client_id)
+            .with_context(|| format!("deleting client {client_id}"))?;
+        self.dirty = true;
+        Ok(Ok(true))
+    }
+
+    /// Writes the row and its index entries.
+    fn write_record(&mut self, record: &ClientRecord, bytes: &[u8]) -> anyhow::Result<()> {
+        let id = record.client_id.as_str();
+        self.dirty = true;
+        self.clients
+            .insert(id, bytes)
+            .with_context(|| format!("writing client {id}"))?;
+        if let Some(software_id) = &record.software_id {
+            self.by_software
+                .insert((software_id.as_str(), id), ())
+                .context("writing the software_id index")?;
+        }
+        if record.sweep_at != 0 {
+            self.by_sweep_at
+                .insert((record.sweep_at, id), ())
+                .context("writing the sweep_at index")?;
+        }
+        Ok(())
+    }
+
+    /// Removes the index entries of a stored record.
+    fn unindex(&mut self, old: &ClientRecord) -> anyhow::Result<()> {
+        let id = old.client_id.as_str();
+        self.dirty = true;
+        if let Some(software_id) = &old.software_id {
+            self.by_software
+                .remove((software_id.as_str(), id))
+                .context("updating the software_id index")?;
+        }
+        if old.sweep_at != 0 {
+            self.by_sweep_at
+                .remove((old.sweep_at, id))
+                .context("updating the sweep_at index")?;
+        }
+        Ok(())
+    }
+
+    fn remember_once(&mut self, key: &str, expires_at: i64, now: i64) -> Applied {
+        let existing = self
+            .once
+            .get(key)
+            .context("reading a one-time key")?
+            .map(|v| v.value());
+        if let Some(old_expiry) = existing {
+            if old_expiry > now {
+                return Ok(Ok(false));
+            }
+            self.once_by_expiry
+                .remove((old_expiry, key))
+                .context("updating the once expiry index")?;
+        }
+        self.dirty = true;
+        self.once
+            .insert(key, expires_at)
+            .context("writing a one-time key")?;
+        self.once_by_expiry
+            .insert((expires_at, key), ())
+            .context("writing the once expiry index")?;
+        Ok(Ok(true))
+    }
+
+    /// Forgets a few keys whose expiry has passed, so the table does not grow forever.
+    fn prune_expired_once_keys(&mut self, now: i64) -> anyhow::Result<()> {
+        let mut expired = Vec::new();
+        for entry in self
+            .once_by_expiry
+            .iter()
+            .context("scanning the once expiry index")?
+        {
+            let (k, _) = entry.context("reading the once expiry index")?;
+            let (expiry, key) = k.value();
+            if expiry > now || expired.len() >= PRUNE_PER_COMMIT {
+                break;
+            }
+            expired.push((expiry, key.to_owned()));
+        }
+        for (expiry, key) in expired {
+            self.once_by_expiry
+                .remove((expiry, key.as_str()))
+                .context("pruning the once expiry index")?;
+            let current = self
+                .once
+                .get(key.as_str())
+                .context("reading a one-time key")?
+                .map(|v| v.value());
+            if current == Some(expiry) {
+                self.once
+                    .remove(key.as_str())
+                    .context("pruning a one-time key")?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,465 @@
+//! The embedded store against the store contract suite, plus what only a
+//! durable store must do: survive a reopen and a kill -9, keep its files
+//! owner-only, and commit concurrent writes in groups.
+
+#![allow(clippy::unwrap_used)] // helpers outside #[test] fns, e.g. `fresh()`
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dcr_core::testing::contract::{self, full_record, join_all, unique};
+use dcr_core::{ClientRecord, ClientSecret, ClientState, ClientStore, SecretStore, StoreError};
+use dcr_embedded::{DB_FILE_NAME, EmbeddedStore};
+
+fn fresh() -> (tempfile::TempDir, EmbeddedStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(&dir.path().join("data")).unwrap();
+    (dir, store)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn client_store_honours_the_contract() {
+    let (_dir, store) = fresh();
+    contract::client_store_contract(store.clients().as_ref()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn secret_store_honours_the_contract() {
+    let (_dir, store) = fresh();
+    contract::secret_store_contract(store.secrets().as_ref()).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn honours_the_contract_on_a_current_thread_runtime() {
+    let (_dir, store) = fresh();
+    contract::client_store_contract(store.clients().as_ref()).await;
+    contract::secret_store_contract(store.secrets().as_ref()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn everything_survives_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let software = unique("sw");
+    let now = dcr_core::Clock::now(&dcr_core::SystemClock);
+    let (records, replaced, deleted, jti) = {
+        let store = EmbeddedStore::open(&data).unwrap();
+        let clients = store.clients();
+        let secrets = store.secrets();
+        let mut records = Vec::new();
+        for (i, state) in [
+            ClientState::Pending,
+            ClientState::Active,
+            ClientState::Deleting,
+        ]
+        .into_iter()
+        .cycle()
+        .take(30)
+        .enumerate()
+        {
+            let mut r = full_record(&format!("client-{i:02}"), state);
+            r.software_id = Some(software.clone());
+            r.sweep_at = if i % 2 == 0 { 1_000 + i as i64 } else { 0 };
+            clients.insert(&r).await.unwrap();
+            secrets
+                .put(&r.client_id, &ClientSecret::new(format!("secret-{i}")))
+                .await
+                .unwrap();
+            records.push(r);
+        }
+        let mut replaced = records[4].clone();
+        replaced.version += 1;
+        replaced.state = ClientState::Active;
+        replaced.sweep_at = 0;
+        clients
+            .replace(&replaced, records[4].version)
+            .await
+            .unwrap();
+        records[4] = replaced.clone();
+        let deleted = records.remove(7);
+        clients
+            .delete(&deleted.client_id, deleted.version)
+            .await
+            .unwrap();
+        SecretStore::delete(store.secrets().as_ref(), &deleted.client_id)
+            .await
+            .unwrap();
+        let jti = unique("jti");
+        assert!(clients.remember_once(&jti, now + 3_600).await.unwrap());
+        (records, replaced, deleted, jti)
+        // every handle dropped here: the writer flushes and the file closes
+    };
+
+    let store = EmbeddedStore::open(&data).expect("reopen after drop must succeed");
+    let clients = store.clients();
+    let secrets = store.secrets();
+    for r in &records {
+        assert_eq!(clients.get(&r.client_id).await.unwrap().as_ref(), Some(r));
+        let secret = secrets.get(&r.client_id).await.unwrap().unwrap();
+        let i: usize = r.client_id["client-".len()..].parse().unwrap();
+        assert_eq!(secret.expose(), format!("secret-{i}"));
+    }
+    assert_eq!(
+        clients.get(&replaced.client_id).await.unwrap(),
+        Some(replaced)
+    );
+    assert_eq!(clients.get(&deleted.client_id).await.unwrap(), None);
+    assert!(secrets.get(&deleted.client_id).await.unwrap().is_none());
+
+    let mut found = clients.find_by_software_id(&software).await.unwrap();
+    found.sort();
+    let mut expected: Vec<String> = records.iter().map(|r| r.client_id.clone()).collect();
+    expected.sort();
+    assert_eq!(
+        found, expected,
+        "the software_id index must survive the reopen"
+    );
+
+    let due = clients.list_due(10_000, 1_000).await.unwrap();
+    let mut due_ids: Vec<&str> = due.iter().map(|r| r.client_id.as_str()).collect();
+    due_ids.sort_unstable();
+    let mut expected_due: Vec<&str> = records
+        .iter()
+        .filter(|r| r.sweep_at != 0)
+        .map(|r| r.client_id.as_str())
+        .collect();
+    expected_due.sort_unstable();
+    assert_eq!(
+        due_ids, expected_due,
+        "the sweep_at index must survive the reopen"
+    );
+    assert!(
+        due.windows(2).all(|w| w[0].sweep_at <= w[1].sweep_at),
+        "list_due returns the most overdue first"
+    );
+
+    assert!(
+        !clients.remember_once(&jti, now + 3_600).await.unwrap(),
+        "a remembered key must still be a replay after a restart"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_open_of_the_same_dir_fails_until_the_first_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = EmbeddedStore::open(dir.path()).unwrap();
+    let clone = first.clone();
+    let err = EmbeddedStore::open(dir.path())
+        .err()
+        .expect("a second open must fail while the first is alive");
+    assert!(
+        format!("{err:#}").contains("already open"),
+        "unexpected error: {err:#}"
+    );
+    drop(first);
+    assert!(
+        EmbeddedStore::open(dir.path()).is_err(),
+        "a remaining clone keeps the store open"
+    );
+    drop(clone);
+    EmbeddedStore::open(dir.path()).expect("the file lock must be released by the last drop");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dropping_the_store_flushes_queued_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let records: Vec<ClientRecord> = (0..100)
+        .map(|i| full_record(&format!("flush-{i:03}"), ClientState::Active))
+        .collect();
+    {
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let handles: Vec<_> = records
+            .iter()
+            .cloned()
+            .map(|r| {
+                let store = store.clone();
+                tokio::spawn(async move { ClientStore::insert(&store, &r).await })
+            })
+            .collect();
+        for h in handles {
+            h.await.unwrap().unwrap();
+        }
+    }
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    for r in &records {
+        assert_eq!(
+            ClientStore::get(&store, &r.client_id)
+                .await
+                .unwrap()
+                .as_ref(),
+            Some(r)
+        );
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn data_dir_is_0700_and_database_file_is_0600() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("parent").join("data");
+    let store = EmbeddedStore::open(&data).unwrap();
+    assert_eq!(mode(&data), 0o700, "the data dir must be owner-only");
+    assert_eq!(
+        mode(&dir.path().join("parent")),
+        0o700,
+        "created parents too"
+    );
+    assert_eq!(store.path(), data.join(DB_FILE_NAME));
+    assert_eq!(
+        mode(store.path()),
+        0o600,
+        "the database file must be owner-only"
+    );
+    let entries: Vec<_> = std::fs::read_dir(&data).unwrap().collect();
+    assert_eq!(entries.len(), 1, "one file in the data dir: {entries:?}");
+    drop(store);
+
+    // An existing file with loose permissions is narrowed on open.
+    std::fs::set_permissions(
+        data.join(DB_FILE_NAME),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let store = EmbeddedStore::open(&data).unwrap();
+    assert_eq!(
+        mode(store.path()),
+        0o600,
+        "open must narrow an existing file to 0600"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writes_share_commits() {
+    const N: u64 = 200;
+    let (_dir, store) = fresh();
+    let before = store.commit_count();
+    let handles: Vec<_> = (0..N)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let r = full_record(&format!("group-{i:03}"), ClientState::Pending);
+                ClientStore::insert(&store, &r).await
+            })
+        })
+        .collect();
+    for h in handles {
+        h.await.unwrap().unwrap();
+    }
+    let commits = store.commit_count() - before;
+    assert!(commits >= 1);
+    assert!(
+        commits < N,
+        "{N} concurrent inserts took {commits} commits: no group commit"
+    );
+    eprintln!("{N} concurrent inserts: {commits} commits");
+
+    // The same through the contract's single-task join: all requests queue at once.
+    let before = store.commit_count();
+    let records: Vec<ClientRecord> = (0..N)
+        .map(|i| full_record(&format!("joined-{i:03}"), ClientState::Pending))
+        .collect();
+    let clients = store.clients();
+    let results = join_all(records.iter().map(|r| clients.insert(r)).collect()).await;
+    assert!(results.iter().all(Result::is_ok));
+    let commits = store.commit_count() - before;
+    assert!(commits < N, "{N} joined inserts took {commits} commits");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_writes_in_a_group_do_not_fail_their_neighbours() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    let clients = store.clients();
+    let taken = full_record("taken", ClientState::Active);
+    clients.insert(&taken).await.unwrap();
+
+    // Interleave doomed duplicates with fresh inserts, all in flight at once.
+    let mut records = Vec::new();
+    for i in 0..40 {
+        records.push(if i % 2 == 0 {
+            taken.clone()
+        } else {
+            full_record(&format!("fresh-{i:02}"), ClientState::Active)
+        });
+    }
+    let results = join_all(records.iter().map(|r| clients.insert(r)).collect()).await;
+    for (r, result) in records.iter().zip(&results) {
+        if r.client_id == "taken" {
+            assert!(
+                matches!(result, Err(StoreError::AlreadyExists)),
+                "{result:?}"
+            );
+        } else {
+            assert!(result.is_ok(), "{}: {result:?}", r.client_id);
+        }
+    }
+
+    // A group where every operation is refused writes nothing and needs no commit.
+    let before = store.commit_count();
+    let dupes = vec![taken.clone(); 10];
+    let results = join_all(dupes.iter().map(|r| clients.insert(r)).collect()).await;
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, Err(StoreError::AlreadyExists)))
+    );
+    assert_eq!(
+        store.commit_count(),
+        before,
+        "refused writes must not cost a commit"
+    );
+
+    drop((clients, store));
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    for r in records.iter().filter(|r| r.client_id != "taken") {
+        assert_eq!(
+            ClientStore::get(&store, &r.client_id)
+                .await
+                .unwrap()
+                .as_ref(),
+            Some(r)
+        );
+    }
+    assert_eq!(
+        ClientStore::get(&store, "taken").await.unwrap(),
+        Some(taken)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expired_once_keys_are_pruned_and_can_be_reused() {
+    let (_dir, store) = fresh();
+    let now = dcr_core::Clock::now(&dcr_core::SystemClock);
+    let clients: Arc<dyn ClientStore> = store.clients();
+    for i in 0..300 {
+        assert!(
+            clients
+                .remember_once(&format!("old-{i}"), now - 5)
+                .await
+                .unwrap()
+        );
+    }
+    // Pruning rides on later writes; the keys stay reusable throughout.
+    for i in 0..300 {
+        assert!(
+            clients
+                .remember_once(&format!("new-{i}"), now + 60)
+                .await
+                .unwrap()
+        );
+    }
+    for i in 0..300 {
+        assert!(
+            clients
+                .remember_once(&format!("old-{i}"), now + 60)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !clients
+                .remember_once(&format!("old-{i}"), now + 60)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !clients
+                .remember_once(&format!("new-{i}"), now + 60)
+                .await
+                .unwrap()
+        );
+    }
+}
+
+const CRASH_CHILD_DIR: &str = "DCR_EMBEDDED_CRASH_CHILD_DIR";
+
+/// Not a test on its own: the child process of `acknowledged_writes_survive_kill_9`.
+/// Writes until killed, printing `acked {id}` after each record and secret are stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn crash_child_writer() {
+    let Ok(dir) = std::env::var(CRASH_CHILD_DIR) else {
+        return;
+    };
+    let store = EmbeddedStore::open(Path::new(&dir)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let tasks: Vec<_> = (0..8)
+        .map(|t| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for n in 0.. {
+                    if Instant::now() > deadline {
+                        break;
+                    }
+                    let id = format!("crash-{t}-{n}");
+                    let record = full_record(&id, ClientState::Active);
+                    ClientStore::insert(&store, &record).await.unwrap();
+                    SecretStore::put(&store, &id, &ClientSecret::new(format!("s-{id}")))
+                        .await
+                        .unwrap();
+                    println!("acked {id}");
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn acknowledged_writes_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "crash_child_writer",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CRASH_CHILD_DIR, dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut acked = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if let Some(id) = line.strip_prefix("acked ") {
+            acked.push(id.to_owned());
+            if acked.len() == 300 {
+                break;
+            }
+        }
+    }
+    child.kill().unwrap(); // SIGKILL, mid-write
+    child.wait().unwrap();
+    assert_eq!(
+        acked.len(),
+        300,
+        "the child stopped before acknowledging 300 writes"
+    );
+
+    let store = EmbeddedStore::open(dir.path()).expect("the database must reopen after kill -9");
+    for id in &acked {
+        let record = ClientStore::get(&store, id).await.unwrap();
+        assert_eq!(
+            record.map(|r| r.client_id),
+            Some(id.clone()),
+            "acknowledged record {id} lost"
+        );
+        let secret = SecretStore::get(&store, id).await.unwrap();
+        assert_eq!(
+            secret.map(|s| s.expose().to_owned()),
+            Some(format!("s-{id}"))
+        );
+    }
+    // And the reopened store still works.
+    contract::client_store_contract(store.clients().as_ref()).await;
+}
