@@ -1,0 +1,131 @@
+//! Signed request objects: `POST /register` with `Content-Type:
+//! application/jwt`, whose payload is the metadata (UK OB, AU CDR).
+//!
+//! The flow: [`crate::peek_claims`] (untrusted) finds the embedded
+//! `software_statement`; the caller verifies it, gets the client's keys from
+//! the statement's `jwks_uri` / `software_jwks_endpoint` (or its inline
+//! `jwks`), then calls [`verify_request_object`], then `remember_once` with
+//! [`RequestObject::replay`].
+//!
+//! | rule | default | fapi | uk-ob | au-cdr |
+//! |---|---|---|---|---|
+//! | algs | all asymmetric | PS256, ES256 | PS256, ES256 | PS256, ES256 |
+//! | `aud` if present | issuer, `{issuer}/register` | same | issuer | issuer |
+//! | required | – | – | `iss iat exp aud jti` | `iss iat exp aud jti` |
+//! | `iss` | – | – | statement's `software_id` | statement's `software_id` |
+//!
+//! (see [`crate::profiles`]). The signing key never comes from the header.
+
+use dcr_validation::Profile;
+use serde_json::{Map, Value};
+
+use crate::alg::{ALL_ALGS, Alg};
+use crate::claims::{JWT_ONLY_CLAIMS, jti, numeric_date, string_claim};
+use crate::error::JwtError;
+use crate::jws::{DEFAULT_SKEW, Policy, verify};
+use crate::keys::KeySet;
+use crate::profiles::rules;
+use crate::replay::Replay;
+use crate::statement::Statement;
+
+/// Size limit of a request object (it embeds a statement, so more than a plain token).
+pub const MAX_REQUEST_BYTES: usize = 48 * 1024;
+
+/// How request objects are checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestPolicy {
+    /// Our issuer: the expected `aud` (and `{issuer}/register` where the profile allows).
+    pub issuer: String,
+    /// The profile whose rules apply.
+    pub profile: Profile,
+    /// Accepted algorithms.
+    pub algs: Vec<Alg>,
+    /// Further accepted `aud` values (e.g. an id the directory gave this server).
+    pub audiences: Vec<String>,
+    /// Clock skew in seconds.
+    pub skew: i64,
+}
+
+impl RequestPolicy {
+    /// The profile's defaults for this issuer.
+    pub fn new(issuer: impl Into<String>, profile: Profile) -> RequestPolicy {
+        RequestPolicy {
+            issuer: issuer.into(),
+            profile,
+            algs: rules(profile).request_algs.unwrap_or(ALL_ALGS).to_vec(),
+            audiences: Vec::new(),
+            skew: DEFAULT_SKEW,
+        }
+    }
+}
+
+/// A verified request object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestObject {
+    /// Its claims minus the JWT-only ones (`iss sub aud iat exp nbf jti`): the metadata.
+    pub metadata: Map<String, Value>,
+    /// Its `iss`, if any.
+    pub iss: Option<String>,
+    /// Its `jti` until `exp` (+ skew), when it has both: pass to `remember_once`.
+    pub replay: Option<Replay>,
+}
+
+/// Verifies a request object with the client's `keys` under `policy`.
+/// `statement` is the verified software statement, needed where `iss` must be its `software_id`.
+pub fn verify_request_object(
+    jws: &str,
+    keys: &KeySet,
+    policy: &RequestPolicy,
+    statement: Option<&Statement>,
+    now: i64,
+) -> Result<RequestObject, JwtError> {
+    let rules = rules(policy.profile);
+    let issuer = if rules.request_iss_is_software_id {
+        let statement = statement.ok_or(JwtError::MissingClaim("software_statement"))?;
+        let software_id = statement
+            .software_id()
+            .ok_or(JwtError::MissingClaim("software_id"))?;
+        Some(software_id.to_owned())
+    } else {
+        None
+    };
+    let jwt_policy = Policy {
+        issuer,
+        audiences: Some(audiences(policy, rules.request_aud_endpoint)),
+        required: rules.request_claims.to_vec(),
+        skew: policy.skew,
+        max_bytes: MAX_REQUEST_BYTES,
+        ..Policy::new(&policy.algs)
+    };
+    let claims = verify(jws, keys, &jwt_policy, now)?.claims;
+    let iss = string_claim(&claims, "iss")?.map(str::to_owned);
+    let replay = match (jti(&claims)?, numeric_date(&claims, "exp")?) {
+        (Some(jti), Some(exp)) => Some(Replay::new(
+            "request",
+            iss.as_deref(),
+            jti,
+            exp,
+            policy.skew,
+        )),
+        _ => None,
+    };
+    let metadata = claims
+        .into_iter()
+        .filter(|(k, _)| !JWT_ONLY_CLAIMS.contains(&k.as_str()))
+        .collect();
+    Ok(RequestObject {
+        metadata,
+        iss,
+        replay,
+    })
+}
+
+/// The accepted `aud` values.
+fn audiences(policy: &RequestPolicy, with_endpoint: bool) -> Vec<String> {
+    let mut out = vec![policy.issuer.clone()];
+    if with_endpoint {
+        out.push(format!("{}/register", policy.issuer.trim_end_matches('/')));
+    }
+    out.extend(policy.audiences.iter().cloned());
+    out
+}
