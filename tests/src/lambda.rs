@@ -146,6 +146,15 @@ impl LambdaApp {
         if let Some(id) = client_id {
             event["pathParameters"] = json!({"client_id": id});
         }
+        if let Some(subject) = &request.client_cert {
+            event["requestContext"]["authentication"] = json!({"clientCert": {
+                "clientCertPem": "-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----",
+                "subjectDN": subject,
+                "issuerDN": "CN=Test CA",
+                "serialNumber": "1",
+                "validity": {"notBefore": "Jan 1 00:00:00 2026 GMT", "notAfter": "Jan 1 00:00:00 2030 GMT"}
+            }});
+        }
         (event, function)
     }
 }
@@ -178,6 +187,10 @@ impl Engine for LambdaApp {
 
     fn issuer(&self) -> String {
         format!("https://{API_HOST}")
+    }
+
+    fn has_mtls(&self) -> bool {
+        true
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod lambda;
 pub mod local;
+pub mod trust;
 
 use serde_json::Value;
 
@@ -15,6 +16,8 @@ pub struct TestRequest {
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// The subject DN of a client certificate API Gateway verified (Lambda engine only).
+    pub client_cert: Option<String>,
 }
 
 impl TestRequest {
@@ -40,6 +43,11 @@ impl TestRequest {
     pub fn raw(mut self, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
         self = self.header("content-type", content_type);
         self.body = body.into();
+        self
+    }
+
+    pub fn client_cert(mut self, subject_dn: &str) -> Self {
+        self.client_cert = Some(subject_dn.into());
         self
     }
 
@@ -104,6 +112,10 @@ pub trait Engine: Send + Sync {
     async fn send(&self, request: TestRequest) -> TestResponse;
     /// The issuer the engine's responses use.
     fn issuer(&self) -> String;
+    /// Whether requests can carry a verified client certificate (API Gateway mTLS).
+    fn has_mtls(&self) -> bool {
+        false
+    }
 }
 
 /// Starts engines of one kind with a given configuration.

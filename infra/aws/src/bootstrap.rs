@@ -9,6 +9,7 @@ use std::time::Duration;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use dcr_http::{App, Operation};
+use dcr_keys::{HttpKeySource, KeyFetchConfig};
 use lambda_http::{Body, Request, Response, service_fn};
 use tracing_subscriber::EnvFilter;
 
@@ -55,10 +56,14 @@ pub fn stores(settings: &Settings, sdk: &SdkConfig) -> (DynamoClientStore, Secre
     (clients, secrets)
 }
 
-/// The application over the AWS stores.
+/// The application over the AWS stores, with a per-container key cache.
 pub fn app(settings: Settings, sdk: &SdkConfig) -> App {
     let (clients, secrets) = stores(&settings, sdk);
-    App::new(settings.config, Arc::new(clients), Arc::new(secrets))
+    let keys = Arc::new(HttpKeySource::new(KeyFetchConfig {
+        allow_loopback_http: settings.config.allow_loopback_http,
+        ..KeyFetchConfig::default()
+    }));
+    App::new(settings.config, Arc::new(clients), Arc::new(secrets), keys)
 }
 
 /// Bounds on every SDK call, so a stuck backend becomes an opaque 500 well within

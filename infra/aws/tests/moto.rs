@@ -610,3 +610,26 @@ async fn lambda_app_registers_reads_and_deletes_on_aws_stores() {
     assert_eq!(clients.get(&id).await.unwrap(), None);
     assert_eq!(secret_value(&secrets, &id).await, None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_injection_on_dynamodb_and_secrets_manager() {
+    let Some(aws) = MotoAws::from_env().await else {
+        return;
+    };
+    let report = dcr_core::testing::faults::run_fault_suite(
+        Arc::new(aws.client_store()),
+        Arc::new(aws.secret_store()),
+    )
+    .await;
+    println!(
+        "fault injection (DynamoDB + Secrets Manager on moto): {} faults injected, {} invariants broken",
+        report.injected,
+        report.violations.len()
+    );
+    assert!(
+        report.injected > 50,
+        "only {} faults injected",
+        report.injected
+    );
+    assert!(report.violations.is_empty(), "{:#?}", report.violations);
+}

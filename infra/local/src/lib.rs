@@ -13,6 +13,7 @@ use bytes::Bytes;
 use dcr_core::Config;
 use dcr_embedded::EmbeddedStore;
 use dcr_http::{App, MAX_BODY_BYTES};
+use dcr_keys::{HttpKeySource, KeyFetchConfig};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
@@ -74,7 +75,11 @@ impl Server {
         }
         let store = EmbeddedStore::open(&options.data_dir)
             .with_context(|| format!("opening the store in {}", options.data_dir.display()))?;
-        let app = Arc::new(App::new(config, store.clients(), store.secrets()));
+        let keys = Arc::new(HttpKeySource::new(KeyFetchConfig {
+            allow_loopback_http: config.allow_loopback_http,
+            ..KeyFetchConfig::default()
+        }));
+        let app = Arc::new(App::new(config, store.clients(), store.secrets(), keys));
         drop(store);
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(serve(listener, app, stopped));

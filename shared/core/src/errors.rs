@@ -31,6 +31,12 @@ pub enum RegisterError {
     /// The request is not acceptable as a whole (`invalid_request`).
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// The body's media type is not accepted here (`415`).
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(String),
+    /// The request lacks a verified TLS client certificate (`require_mtls`).
+    #[error("a verified TLS client certificate is required")]
+    CertificateRequired,
     /// The initial access token is missing or not good enough.
     #[error(transparent)]
     Unauthorized(#[from] AuthError),
@@ -45,6 +51,9 @@ pub enum ReadError {
     /// Not authenticated for this client (or no such client).
     #[error(transparent)]
     Unauthorized(#[from] AuthError),
+    /// The request lacks a verified TLS client certificate (`require_mtls`).
+    #[error("a verified TLS client certificate is required")]
+    CertificateRequired,
     /// A backend failure.
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
@@ -68,6 +77,12 @@ pub enum UpdateError {
     /// The body contradicts the client (`client_id` or `client_secret` mismatch).
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// The body's media type is not accepted here (`415`).
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(String),
+    /// The request lacks a verified TLS client certificate (`require_mtls`).
+    #[error("a verified TLS client certificate is required")]
+    CertificateRequired,
     /// Another update won the race; the caller should read and retry.
     #[error("the client was modified concurrently")]
     Conflict,
@@ -82,6 +97,9 @@ pub enum DeleteError {
     /// Not authenticated for this client (or no such client).
     #[error(transparent)]
     Unauthorized(#[from] AuthError),
+    /// The request lacks a verified TLS client certificate (`require_mtls`).
+    #[error("a verified TLS client certificate is required")]
+    CertificateRequired,
     /// Another write won the race; the caller may retry.
     #[error("the client was modified concurrently")]
     Conflict,

@@ -16,4 +16,7 @@ pub use ports::{
     AccessToken, ClientSecret, ClientStore, Clock, KeySource, SecretStore, StoreError, SystemClock,
     TokenVerifier, UrlOrigin,
 };
-pub use service::{ClientInfo, Credential, RegisterRequest, Service, UpdateRequest};
+pub use service::{
+    Body, Caller, ClientInfo, Credential, JwtVerifier, RegisterRequest, Service, SweepReport,
+    UpdateRequest,
+};

@@ -12,14 +12,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use dcr_core::{
-    ClientStore, Clock, Config, RegisterRequest, SecretStore, Service, SystemClock, UpdateRequest,
+    Caller, ClientStore, Clock, Config, KeySource, RegisterRequest, SecretStore, Service,
+    SystemClock, UpdateRequest,
 };
 use lambda_http::{Body, Request, Response};
 
 pub use response::MAX_BODY_BYTES;
 pub use routing::Operation;
 
-use request::{Input, RequestError, bearer, issuer_of, read_metadata};
+use request::{bearer, client_certificate, issuer_of, read_metadata};
 use response::Reply;
 use routing::Route;
 
@@ -30,15 +31,16 @@ pub struct App {
 }
 
 impl App {
-    /// An app over the given stores, on the system clock.
+    /// An app over the given stores and key source, on the system clock.
     pub fn new(
         config: Config,
         clients: Arc<dyn ClientStore>,
         secrets: Arc<dyn SecretStore>,
+        keys: Arc<dyn KeySource>,
     ) -> Self {
         let config = Arc::new(config);
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let service = Service::new(config.clone(), clients, secrets, clock);
+        let service = Service::new(config.clone(), clients, secrets, clock).with_key_source(keys);
         Self { service, config }
     }
 
@@ -126,15 +128,16 @@ impl App {
     async fn register(&self, req: Request) -> Reply {
         let issuer = issuer_of(&self.config, &req);
         let credential = bearer(&req);
-        let metadata = match read_metadata(req) {
-            Ok(Input::Json(m)) => m,
-            Ok(Input::Jwt) => return Reply::from(RequestError::JwtUnsupported),
+        let client_certificate = client_certificate(&req);
+        let body = match read_metadata(req) {
+            Ok(input) => input.into(),
             Err(e) => return Reply::from(e),
         };
         let request = RegisterRequest {
-            metadata,
+            body,
             credential,
             issuer,
+            client_certificate,
         };
         match self.service.register(request).await {
             Ok(info) => Reply::client_info(201, info),
@@ -144,32 +147,35 @@ impl App {
 
     async fn manage(&self, client_id: &str, req: Request) -> Reply {
         let issuer = issuer_of(&self.config, &req);
-        let credential = bearer(&req);
+        let caller = Caller {
+            credential: bearer(&req),
+            client_certificate: client_certificate(&req),
+        };
         match req.method().as_str() {
-            "GET" => match self.service.read(client_id, &credential, &issuer).await {
+            "GET" => match self.service.read(client_id, &caller, &issuer).await {
                 Ok(info) => Reply::client_info(200, info),
                 Err(e) => Reply::from(e),
             },
             "PUT" => {
                 // Body errors (413, 415, 400) come before authentication: they
                 // depend on the request alone, so they reveal nothing about clients.
-                let metadata = match read_metadata(req) {
-                    Ok(Input::Json(m)) => m,
-                    Ok(Input::Jwt) => return Reply::from(RequestError::JwtUnsupported),
+                let body = match read_metadata(req) {
+                    Ok(input) => input.into(),
                     Err(e) => return Reply::from(e),
                 };
                 let request = UpdateRequest {
                     client_id: client_id.to_owned(),
-                    credential,
-                    metadata,
+                    credential: caller.credential,
+                    body,
                     issuer,
+                    client_certificate: caller.client_certificate,
                 };
                 match self.service.update(request).await {
                     Ok(info) => Reply::client_info(200, info),
                     Err(e) => Reply::from(e),
                 }
             }
-            "DELETE" => match self.service.delete(client_id, &credential).await {
+            "DELETE" => match self.service.delete(client_id, &caller).await {
                 Ok(()) => Reply::deleted(),
                 Err(e) => Reply::from(e),
             },

@@ -16,8 +16,6 @@ pub(crate) enum RequestError {
     UnsupportedMediaType,
     /// Not a JSON object (or not a compact JWT): `400 invalid_request`.
     Invalid(String),
-    /// A signed request object while no key source is configured to check it.
-    JwtUnsupported,
 }
 
 /// A parsed body.
@@ -25,7 +23,7 @@ pub(crate) enum Input {
     /// `application/json`: the metadata object.
     Json(Map<String, Value>),
     /// `application/jwt`: a compact JWS (verified by the trust layer, not here).
-    Jwt,
+    Jwt(String),
 }
 
 fn media_type(req: &Request) -> Option<String> {
@@ -46,6 +44,28 @@ fn media_type(req: &Request) -> Option<String> {
 
 fn body_bytes(body: &Body) -> &[u8] {
     body.as_ref()
+}
+
+impl From<Input> for dcr_core::Body {
+    fn from(input: Input) -> Self {
+        match input {
+            Input::Json(m) => dcr_core::Body::Json(m),
+            Input::Jwt(t) => dcr_core::Body::Jwt(t),
+        }
+    }
+}
+
+/// The subject DN of the client certificate API Gateway verified (mutual TLS on
+/// a custom domain with a truststore). Only the gateway's request context counts:
+/// no header can claim a certificate.
+pub(crate) fn client_certificate(req: &Request) -> Option<String> {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => {
+            let cert = ctx.authentication.as_ref()?.client_cert.as_ref()?;
+            Some(cert.subject_dn.clone().unwrap_or_default())
+        }
+        _ => None,
+    }
 }
 
 /// Parses the body of `POST /register` or `PUT /register/{id}`.
@@ -77,7 +97,7 @@ pub(crate) fn read_metadata(req: Request) -> Result<Input, RequestError> {
                     "the body is not a compact JWT".into(),
                 ));
             }
-            Ok(Input::Jwt)
+            Ok(Input::Jwt(text.to_owned()))
         }
         _ => Err(RequestError::UnsupportedMediaType),
     }
@@ -273,7 +293,7 @@ mod tests {
         );
         assert!(matches!(
             read_metadata(body(Some("application/jwt"), "a.b.c")),
-            Ok(Input::Jwt)
+            Ok(Input::Jwt(t)) if t == "a.b.c"
         ));
         assert!(matches!(
             read_metadata(body(Some("application/jwt"), "a.b")),

@@ -175,13 +175,16 @@ impl From<RequestError> for Reply {
                 "Content-Type must be application/json or application/jwt",
             ),
             RequestError::Invalid(d) => Reply::error(400, "invalid_request", d),
-            RequestError::JwtUnsupported => Reply::error(
-                400,
-                "invalid_request",
-                "signed request objects need software_statement_validation to be configured",
-            ),
         }
     }
+}
+
+fn certificate_required() -> Reply {
+    Reply::error(
+        403,
+        "invalid_client",
+        "a verified TLS client certificate is required",
+    )
 }
 
 fn conflict() -> Reply {
@@ -203,6 +206,8 @@ impl From<RegisterError> for Reply {
                 Reply::error(400, "unapproved_software_statement", d)
             }
             RegisterError::InvalidRequest(d) => Reply::error(400, "invalid_request", d),
+            RegisterError::UnsupportedMediaType(d) => Reply::error(415, "invalid_request", d),
+            RegisterError::CertificateRequired => certificate_required(),
             RegisterError::Unauthorized(a) => a.into(),
             RegisterError::Unknown(cause) => Reply::internal(&cause),
         }
@@ -213,6 +218,7 @@ impl From<ReadError> for Reply {
     fn from(e: ReadError) -> Self {
         match e {
             ReadError::Unauthorized(a) => a.into(),
+            ReadError::CertificateRequired => certificate_required(),
             ReadError::Unknown(cause) => Reply::internal(&cause),
         }
     }
@@ -230,6 +236,8 @@ impl From<UpdateError> for Reply {
                 Reply::error(400, "unapproved_software_statement", d)
             }
             UpdateError::InvalidRequest(d) => Reply::error(400, "invalid_request", d),
+            UpdateError::UnsupportedMediaType(d) => Reply::error(415, "invalid_request", d),
+            UpdateError::CertificateRequired => certificate_required(),
             UpdateError::Conflict => conflict(),
             UpdateError::Unknown(cause) => Reply::internal(&cause),
         }
@@ -240,6 +248,7 @@ impl From<DeleteError> for Reply {
     fn from(e: DeleteError) -> Self {
         match e {
             DeleteError::Unauthorized(a) => a.into(),
+            DeleteError::CertificateRequired => certificate_required(),
             DeleteError::Conflict => conflict(),
             DeleteError::Unknown(cause) => Reply::internal(&cause),
         }

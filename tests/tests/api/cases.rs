@@ -311,7 +311,7 @@ pub async fn metadata_errors_carry_rfc_codes(s: &dyn Spawner) {
             "invalid_client_metadata",
         ),
         (
-            json!({"redirect_uris": ["https://a.example.com/cb"], "client_name": "x".repeat(100_00)}),
+            json!({"redirect_uris": ["https://a.example.com/cb"], "client_name": "x".repeat(10_000)}),
             "invalid_client_metadata",
         ),
     ];

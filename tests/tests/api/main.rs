@@ -6,6 +6,7 @@
 
 mod cases;
 mod local_only;
+mod trust;
 
 /// Runs each listed case on the local engine and on the Lambda engine (the
 /// functions over DynamoDB and Secrets Manager on moto).
@@ -15,7 +16,7 @@ macro_rules! on_every_engine {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    crate::cases::$case(&dcr_tests::Local).await;
+                    crate::$case(&dcr_tests::Local).await;
                 }
             )*
         }
@@ -23,12 +24,15 @@ macro_rules! on_every_engine {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    crate::cases::$case(&dcr_tests::lambda::Lambda).await;
+                    crate::$case(&dcr_tests::lambda::Lambda).await;
                 }
             )*
         }
     };
 }
+
+use cases::*;
+use trust::*;
 
 on_every_engine!(
     register_returns_client_information,
@@ -52,4 +56,14 @@ on_every_engine!(
     hostile_inputs_never_get_a_5xx,
     expired_clients_are_gone,
     signed_requests_without_trust_are_refused,
+    initial_access_tokens_guard_registration,
+    owners_and_clients_manage_with_access_tokens,
+    software_statements_are_verified_and_take_precedence,
+    statements_can_be_required,
+    unknown_kids_refresh_at_most_once_per_cooldown,
+    signed_request_objects_are_verified,
+    request_named_key_urls_obey_the_outbound_rules,
+    one_fetch_of_each_key_set_under_load,
+    au_cdr_takes_signed_requests_and_cdr_tokens_only,
+    mtls_is_required_when_configured,
 );

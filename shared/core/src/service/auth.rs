@@ -6,7 +6,12 @@ use crate::model::{ClientRecord, ClientState};
 use crate::ports::{AccessToken, StoreError};
 use crate::tokens::{ct_eq, hash_token};
 
-use super::{Credential, Service};
+use dcr_validation::Profile;
+
+use super::{Caller, Credential, Service};
+
+/// The scope an AU CDR access token needs to manage a registration.
+pub const CDR_REGISTRATION_SCOPE: &str = "cdr:registration";
 
 /// How the caller proved its right.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +32,7 @@ pub(super) struct Authorized {
 #[derive(Debug)]
 pub(super) enum Failure {
     Auth(AuthError),
+    CertificateRequired,
     Store(anyhow::Error),
 }
 
@@ -48,6 +54,7 @@ macro_rules! failure_into {
             fn from(f: Failure) -> Self {
                 match f {
                     Failure::Auth(e) => <$t>::Unauthorized(e),
+                    Failure::CertificateRequired => <$t>::CertificateRequired,
                     Failure::Store(e) => <$t>::Unknown(e),
                 }
             }
@@ -66,10 +73,15 @@ impl Service {
     pub(super) async fn authorize(
         &self,
         client_id: &str,
-        credential: &Credential,
+        caller: &Caller,
         deleting_ok: bool,
     ) -> Result<Authorized, Failure> {
-        let Credential::Bearer(token) = credential else {
+        if self.config.management_endpoint_authentication.require_mtls == Some(true)
+            && caller.client_certificate.is_none()
+        {
+            return Err(Failure::CertificateRequired);
+        }
+        let Credential::Bearer(token) = &caller.credential else {
             return Err(AuthError::Missing.into());
         };
         let now = self.now();
@@ -80,7 +92,10 @@ impl Service {
         });
         // Hash before looking at the record so unknown and known clients cost the same.
         let presented = hash_token(token);
-        if let Some(r) = &record
+        // AU CDR manages clients with access tokens only (scope cdr:registration).
+        let token_accepted = self.config.profile != Profile::AuCdr;
+        if token_accepted
+            && let Some(r) = &record
             && let Some(stored) = &r.token_hash
             && ct_eq(stored, &presented)
             && (r.token_expires_at == 0 || r.token_expires_at > now)
@@ -130,11 +145,14 @@ impl Service {
     }
 
     fn require_scopes(&self, claims: &AccessToken) -> Result<(), AuthError> {
+        let cdr = (self.config.profile == Profile::AuCdr).then_some(CDR_REGISTRATION_SCOPE);
         let has_all = self
             .config
             .bearer_token
             .scopes
             .iter()
+            .map(String::as_str)
+            .chain(cdr)
             .all(|s| claims.scopes.iter().any(|c| c == s));
         if has_all {
             Ok(())

@@ -19,6 +19,7 @@ mod auth;
 mod info;
 mod register;
 mod sweep;
+mod trust;
 mod update;
 
 use std::sync::Arc;
@@ -28,10 +29,13 @@ use dcr_validation::Rules;
 pub use info::{ClientInfo, registration_client_uri};
 pub use register::RegisterRequest;
 pub use sweep::SweepReport;
+pub use trust::{Body, JwtVerifier};
 pub use update::UpdateRequest;
 
 use crate::config::Config;
-use crate::ports::{ClientStore, Clock, SecretStore, TokenVerifier};
+use dcr_trust::StatementPolicy;
+
+use crate::ports::{ClientStore, Clock, KeySource, SecretStore, TokenVerifier};
 
 /// Seconds a half-written record is left alone before the sweep undoes it;
 /// far longer than any single request may run.
@@ -55,6 +59,25 @@ impl std::fmt::Debug for Credential {
     }
 }
 
+/// Who is calling a management endpoint: its bearer token and, when the request
+/// came over mutual TLS, the subject DN of its verified client certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The `Authorization` header.
+    pub credential: Credential,
+    /// The verified client certificate's subject DN, if any.
+    pub client_certificate: Option<String>,
+}
+
+impl From<Credential> for Caller {
+    fn from(credential: Credential) -> Self {
+        Self {
+            credential,
+            client_certificate: None,
+        }
+    }
+}
+
 /// The registration service: configuration plus the ports it runs on.
 pub struct Service {
     config: Arc<Config>,
@@ -63,6 +86,8 @@ pub struct Service {
     secrets: Arc<dyn SecretStore>,
     clock: Arc<dyn Clock>,
     verifier: Option<Arc<dyn TokenVerifier>>,
+    keys: Option<Arc<dyn KeySource>>,
+    statement_policy: Option<StatementPolicy>,
 }
 
 impl Service {
@@ -74,6 +99,7 @@ impl Service {
         clock: Arc<dyn Clock>,
     ) -> Self {
         let rules = config.rules();
+        let statement_policy = trust::statement_policy(&config);
         Self {
             config,
             rules,
@@ -81,7 +107,22 @@ impl Service {
             secrets,
             clock,
             verifier: None,
+            keys: None,
+            statement_policy,
         }
+    }
+
+    /// Adds the source of JWK Sets: software statements, request objects, and
+    /// JWT access tokens of `bearer_token.issuer` can then be verified.
+    pub fn with_key_source(mut self, keys: Arc<dyn KeySource>) -> Self {
+        if self.verifier.is_none()
+            && let Some(verifier) =
+                JwtVerifier::from_config(&self.config, keys.clone(), self.clock.clone())
+        {
+            self.verifier = Some(Arc::new(verifier));
+        }
+        self.keys = Some(keys);
+        self
     }
 
     /// Adds the verifier of JWT access tokens (initial access tokens, owner tokens).

@@ -12,17 +12,19 @@ use crate::model::{ClientRecord, ClientState};
 use crate::ports::{ClientSecret, StoreError};
 use crate::tokens::{CLIENT_ID_BYTES, SECRET_BYTES, ct_eq, hash_token, random_token};
 
-use super::{ClientInfo, Credential, SWEEP_GRACE, Service, deadline};
+use super::{Body, ClientInfo, Credential, SWEEP_GRACE, Service, deadline};
 
 /// A registration request, as the HTTP layer parsed it.
 #[derive(Debug, Clone)]
 pub struct RegisterRequest {
-    /// The metadata object (for `application/jwt`, the verified payload).
-    pub metadata: Map<String, Value>,
+    /// The body: metadata, or a signed request object.
+    pub body: Body,
     /// The `Authorization` header: an initial access token, when required.
     pub credential: Credential,
     /// The issuer the response's URIs are built from.
     pub issuer: String,
+    /// The subject DN of a verified TLS client certificate, if the request had one.
+    pub client_certificate: Option<String>,
 }
 
 /// Server-owned members a client may send but never sets (RFC 7591 §3.2.1, RFC 7592 §2.2).
@@ -62,18 +64,24 @@ impl Service {
     /// Registers a client: validates, stores record and secret crash-safely, and
     /// returns the client information with its credentials.
     pub async fn register(&self, request: RegisterRequest) -> Result<ClientInfo, RegisterError> {
+        if self
+            .config
+            .registration_endpoint_authentication
+            .require_mtls
+            == Some(true)
+            && request.client_certificate.is_none()
+        {
+            return Err(RegisterError::CertificateRequired);
+        }
         let owner = self.authorize_registration(&request.credential).await?;
-        let mut raw = request.metadata;
-        if raw.contains_key("software_statement") {
-            return Err(RegisterError::UnapprovedSoftwareStatement(
-                "this server trusts no software statement issuer".into(),
-            ));
-        }
-        if self.config.require_software_statement() {
-            return Err(RegisterError::InvalidSoftwareStatement(
-                "a software statement is required".into(),
-            ));
-        }
+        let admitted = self
+            .admit(
+                request.body,
+                &request.issuer,
+                self.config.require_software_statement(),
+            )
+            .await?;
+        let mut raw = admitted.metadata;
         let (custom_id, custom_secret) = take_server_owned(&mut raw)?;
         if (custom_id.is_some() || custom_secret.is_some())
             && !self.config.allow_custom_client_creds()
@@ -136,7 +144,7 @@ impl Service {
             },
             owner,
             software_id,
-            software_statement: None,
+            software_statement: admitted.statement,
             expires_at,
             version: 1,
             updated_at: now,

@@ -48,9 +48,10 @@ fn web_client() -> Map<String, Value> {
 async fn register(f: &Fixture, metadata: Map<String, Value>) -> ClientInfo {
     f.service
         .register(RegisterRequest {
-            metadata,
+            body: Body::Json(metadata),
             credential: Credential::None,
             issuer: ISSUER.into(),
+            client_certificate: None,
         })
         .await
         .unwrap()
@@ -123,9 +124,10 @@ async fn server_owned_fields_are_ignored_or_refused() {
     let err = f
         .service
         .register(RegisterRequest {
-            metadata: m,
+            body: Body::Json(m),
             credential: Credential::None,
             issuer: ISSUER.into(),
+            client_certificate: None,
         })
         .await
         .unwrap_err();
@@ -153,7 +155,7 @@ async fn custom_credentials_when_allowed() {
         info.0["client_id_issued_at"]
     );
     f.service
-        .read("my-client", &bearer(&again), ISSUER)
+        .read("my-client", &Caller::from(bearer(&again).clone()), ISSUER)
         .await
         .unwrap();
     // Another secret, or other metadata, for a taken id is refused.
@@ -166,9 +168,10 @@ async fn custom_credentials_when_allowed() {
         let err = f
             .service
             .register(RegisterRequest {
-                metadata: other,
+                body: Body::Json(other),
                 credential: Credential::None,
                 issuer: ISSUER.into(),
+                client_certificate: None,
             })
             .await
             .unwrap_err();
@@ -185,7 +188,11 @@ async fn read_returns_token_and_secret() {
     let info = register(&f, web_client()).await;
     let read = f
         .service
-        .read(info.client_id(), &bearer(&info), ISSUER)
+        .read(
+            info.client_id(),
+            &Caller::from(bearer(&info).clone()),
+            ISSUER,
+        )
         .await
         .unwrap();
     assert_eq!(read, info);
@@ -198,7 +205,11 @@ async fn read_refuses_missing_wrong_and_foreign_tokens_alike() {
     let b = register(&f, web_client()).await;
     let missing = f
         .service
-        .read(a.client_id(), &Credential::None, ISSUER)
+        .read(
+            a.client_id(),
+            &Caller::from(Credential::None.clone()),
+            ISSUER,
+        )
         .await
         .unwrap_err();
     assert!(matches!(
@@ -210,7 +221,11 @@ async fn read_refuses_missing_wrong_and_foreign_tokens_alike() {
         (a.client_id(), bearer(&b)),
         ("unknown", bearer(&a)),
     ] {
-        let err = f.service.read(id, &cred, ISSUER).await.unwrap_err();
+        let err = f
+            .service
+            .read(id, &Caller::from(cred.clone()), ISSUER)
+            .await
+            .unwrap_err();
         assert!(
             matches!(err, ReadError::Unauthorized(AuthError::Invalid)),
             "{err:?}"
@@ -231,8 +246,9 @@ async fn update_replaces_metadata_and_resets_omitted_fields() {
         .update(UpdateRequest {
             client_id: info.client_id().into(),
             credential: bearer(&info),
-            metadata: body,
+            body: Body::Json(body),
             issuer: ISSUER.into(),
+            client_certificate: None,
         })
         .await
         .unwrap();
@@ -260,8 +276,9 @@ async fn update(f: &Fixture, info: &ClientInfo, body: Value) -> Result<ClientInf
         .update(UpdateRequest {
             client_id: info.client_id().into(),
             credential: bearer(info),
-            metadata: obj(body),
+            body: Body::Json(obj(body)),
             issuer: ISSUER.into(),
+            client_certificate: None,
         })
         .await
 }
@@ -342,12 +359,20 @@ async fn rotate_on_update_kills_the_old_token() {
     );
     let err = f
         .service
-        .read(info.client_id(), &bearer(&info), ISSUER)
+        .read(
+            info.client_id(),
+            &Caller::from(bearer(&info).clone()),
+            ISSUER,
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, ReadError::Unauthorized(AuthError::Invalid)));
     f.service
-        .read(info.client_id(), &bearer(&updated), ISSUER)
+        .read(
+            info.client_id(),
+            &Caller::from(bearer(&updated).clone()),
+            ISSUER,
+        )
         .await
         .unwrap();
 }
@@ -358,13 +383,21 @@ async fn token_lifetime_expires_the_token() {
     let info = register(&f, web_client()).await;
     f.clock.advance(59);
     f.service
-        .read(info.client_id(), &bearer(&info), ISSUER)
+        .read(
+            info.client_id(),
+            &Caller::from(bearer(&info).clone()),
+            ISSUER,
+        )
         .await
         .unwrap();
     f.clock.advance(1);
     let err = f
         .service
-        .read(info.client_id(), &bearer(&info), ISSUER)
+        .read(
+            info.client_id(),
+            &Caller::from(bearer(&info).clone()),
+            ISSUER,
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, ReadError::Unauthorized(AuthError::Invalid)));
@@ -399,19 +432,27 @@ async fn client_lifetime_makes_the_client_vanish_and_the_sweep_removes_it() {
     let f = fixture("client_lifetime: 30\n");
     let info = register(&f, web_client()).await;
     f.service
-        .read(info.client_id(), &bearer(&info), ISSUER)
+        .read(
+            info.client_id(),
+            &Caller::from(bearer(&info).clone()),
+            ISSUER,
+        )
         .await
         .unwrap();
     f.clock.advance(30);
     let err = f
         .service
-        .read(info.client_id(), &bearer(&info), ISSUER)
+        .read(
+            info.client_id(),
+            &Caller::from(bearer(&info).clone()),
+            ISSUER,
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, ReadError::Unauthorized(AuthError::Invalid)));
     let err = f
         .service
-        .delete(info.client_id(), &bearer(&info))
+        .delete(info.client_id(), &Caller::from(bearer(&info)))
         .await
         .unwrap_err();
     assert!(matches!(err, DeleteError::Unauthorized(AuthError::Invalid)));
@@ -426,14 +467,14 @@ async fn delete_removes_record_and_secret() {
     let f = fixture("");
     let info = register(&f, web_client()).await;
     f.service
-        .delete(info.client_id(), &bearer(&info))
+        .delete(info.client_id(), &Caller::from(bearer(&info)))
         .await
         .unwrap();
     assert!(f.clients.all().is_empty());
     assert!(f.secrets.ids().is_empty());
     let err = f
         .service
-        .delete(info.client_id(), &bearer(&info))
+        .delete(info.client_id(), &Caller::from(bearer(&info)))
         .await
         .unwrap_err();
     assert!(matches!(err, DeleteError::Unauthorized(AuthError::Invalid)));
@@ -459,7 +500,11 @@ async fn sweep_leaves_fresh_pending_records_and_removes_stale_ones() {
     assert!(f.secrets.get("half-done").await.unwrap().is_none());
     assert!(f.clients.get("half-done").await.unwrap().is_none());
     f.service
-        .read(info.client_id(), &bearer(&info), ISSUER)
+        .read(
+            info.client_id(),
+            &Caller::from(bearer(&info).clone()),
+            ISSUER,
+        )
         .await
         .unwrap();
 }
@@ -497,9 +542,10 @@ async fn initial_access_token_is_required_and_names_the_owner() {
     let err = f
         .service
         .register(RegisterRequest {
-            metadata: web_client(),
+            body: Body::Json(web_client()),
             credential: Credential::None,
             issuer: ISSUER.into(),
+            client_certificate: None,
         })
         .await
         .unwrap_err();
@@ -510,9 +556,10 @@ async fn initial_access_token_is_required_and_names_the_owner() {
     let err = f
         .service
         .register(RegisterRequest {
-            metadata: web_client(),
+            body: Body::Json(web_client()),
             credential: Credential::Bearer("bad".into()),
             issuer: ISSUER.into(),
+            client_certificate: None,
         })
         .await
         .unwrap_err();
@@ -523,9 +570,10 @@ async fn initial_access_token_is_required_and_names_the_owner() {
     let info = f
         .service
         .register(RegisterRequest {
-            metadata: web_client(),
+            body: Body::Json(web_client()),
             credential: Credential::Bearer("header.payload.sig".into()),
             issuer: ISSUER.into(),
+            client_certificate: None,
         })
         .await
         .unwrap();
@@ -535,7 +583,7 @@ async fn initial_access_token_is_required_and_names_the_owner() {
     let jwt = Credential::Bearer("header.payload.sig".into());
     let read = f
         .service
-        .read(info.client_id(), &jwt, ISSUER)
+        .read(info.client_id(), &Caller::from(jwt.clone()), ISSUER)
         .await
         .unwrap();
     assert!(!read.0.contains_key("registration_access_token"));
@@ -547,9 +595,10 @@ async fn jwt_without_scope_is_forbidden_and_foreign_jwt_is_invalid() {
     let err = f
         .service
         .register(RegisterRequest {
-            metadata: web_client(),
+            body: Body::Json(web_client()),
             credential: Credential::Bearer("header.payload.sig".into()),
             issuer: ISSUER.into(),
+            client_certificate: None,
         })
         .await
         .unwrap_err();
@@ -563,7 +612,7 @@ async fn jwt_without_scope_is_forbidden_and_foreign_jwt_is_invalid() {
     let jwt = Credential::Bearer("header.payload.sig".into());
     let err = f
         .service
-        .read(info.client_id(), &jwt, ISSUER)
+        .read(info.client_id(), &Caller::from(jwt.clone()), ISSUER)
         .await
         .unwrap_err();
     assert!(
@@ -580,9 +629,10 @@ async fn software_statements_are_refused_until_trust_is_configured() {
     let err = f
         .service
         .register(RegisterRequest {
-            metadata: m,
+            body: Body::Json(m),
             credential: Credential::None,
             issuer: ISSUER.into(),
+            client_certificate: None,
         })
         .await
         .unwrap_err();

@@ -2,7 +2,6 @@
 
 use anyhow::Context;
 use dcr_validation::validate;
-use serde_json::{Map, Value};
 
 use crate::errors::{DeleteError, ReadError, UpdateError};
 use crate::model::{ClientRecord, ClientState};
@@ -11,7 +10,7 @@ use crate::tokens::{SECRET_BYTES, ct_eq, hash_token, random_token};
 
 use super::auth::Via;
 use super::register::take_server_owned;
-use super::{ClientInfo, Credential, SWEEP_GRACE, Service, deadline};
+use super::{Body, Caller, ClientInfo, Credential, SWEEP_GRACE, Service, deadline};
 
 /// A full-replacement update (RFC 7592 §2.2).
 #[derive(Debug, Clone)]
@@ -20,10 +19,13 @@ pub struct UpdateRequest {
     pub client_id: String,
     /// The `Authorization` header.
     pub credential: Credential,
-    /// The new metadata: every field the client wants to keep.
-    pub metadata: Map<String, Value>,
+    /// The new metadata (every field the client wants to keep), or a signed
+    /// request object carrying it.
+    pub body: Body,
     /// The issuer the response's URIs are built from.
     pub issuer: String,
+    /// The subject DN of a verified TLS client certificate, if the request had one.
+    pub client_certificate: Option<String>,
 }
 
 impl Service {
@@ -31,10 +33,10 @@ impl Service {
     pub async fn read(
         &self,
         client_id: &str,
-        credential: &Credential,
+        caller: &Caller,
         issuer: &str,
     ) -> Result<ClientInfo, ReadError> {
-        let auth = self.authorize(client_id, credential, false).await?;
+        let auth = self.authorize(client_id, caller, false).await?;
         let secret = self.load_secret(&auth.record).await?;
         let token = match &auth.via {
             Via::RegistrationToken(t) => Some(t.as_str()),
@@ -50,26 +52,21 @@ impl Service {
 
     /// Replaces a client's metadata: omitted fields are reset to their defaults.
     pub async fn update(&self, request: UpdateRequest) -> Result<ClientInfo, UpdateError> {
-        let auth = self
-            .authorize(&request.client_id, &request.credential, false)
-            .await?;
+        let caller = Caller {
+            credential: request.credential,
+            client_certificate: request.client_certificate,
+        };
+        let auth = self.authorize(&request.client_id, &caller, false).await?;
         let old = auth.record;
-        let mut raw = request.metadata;
-        if raw.contains_key("software_statement") {
-            return Err(UpdateError::UnapprovedSoftwareStatement(
-                "this server trusts no software statement issuer".into(),
-            ));
-        }
-        if self
+        let statement_required = self
             .config
             .management_endpoint_authentication
             .require_software_statement
-            == Some(true)
-        {
-            return Err(UpdateError::InvalidSoftwareStatement(
-                "a software statement is required".into(),
-            ));
-        }
+            == Some(true);
+        let admitted = self
+            .admit(request.body, &request.issuer, statement_required)
+            .await?;
+        let mut raw = admitted.metadata;
         let (body_id, body_secret) = take_server_owned(&mut raw)?;
         if body_id.as_deref().is_some_and(|id| id != old.client_id) {
             return Err(UpdateError::InvalidRequest(
@@ -131,6 +128,9 @@ impl Service {
             },
             token_hash,
             token_expires_at,
+            software_statement: admitted
+                .statement
+                .or_else(|| old.software_statement.clone()),
             version: old.version + 1,
             updated_at: now,
             ..old.clone()
@@ -168,12 +168,8 @@ impl Service {
 
     /// Deletes a client and its secret (RFC 7592 §2.3); a retry resumes a delete
     /// that failed half-way.
-    pub async fn delete(
-        &self,
-        client_id: &str,
-        credential: &Credential,
-    ) -> Result<(), DeleteError> {
-        let auth = self.authorize(client_id, credential, true).await?;
+    pub async fn delete(&self, client_id: &str, caller: &Caller) -> Result<(), DeleteError> {
+        let auth = self.authorize(client_id, caller, true).await?;
         let mut record = auth.record;
         if record.state != ClientState::Deleting {
             let version = record.version;

@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::model::{ClientRecord, ClientState};
 use crate::ports::{ClientSecret, ClientStore, SecretStore, StoreError};
 use crate::service::{
-    ClientInfo, Credential, RegisterRequest, SWEEP_GRACE, Service, UpdateRequest,
+    Body, Caller, ClientInfo, Credential, RegisterRequest, SWEEP_GRACE, Service, UpdateRequest,
 };
 use crate::testing::memory::ManualClock;
 
@@ -264,9 +264,10 @@ impl Bench {
         }
         self.service
             .register(RegisterRequest {
-                metadata: m,
+                body: Body::Json(m),
                 credential: Credential::None,
                 issuer: ISSUER.into(),
+                client_certificate: None,
             })
             .await
             .map_err(|e| format!("{e:#}"))
@@ -294,7 +295,7 @@ impl Bench {
                 .map(|_| ()),
             (Op::DeleteConfidential | Op::DeletePublic, Some(info)) => self
                 .service
-                .delete(info.client_id(), &token(info))
+                .delete(info.client_id(), &Caller::from(token(info)))
                 .await
                 .map_err(|e| format!("{e:#}")),
             (_, Some(info)) => {
@@ -308,8 +309,9 @@ impl Bench {
                     .update(UpdateRequest {
                         client_id: info.client_id().into(),
                         credential: token(info),
-                        metadata: m,
+                        body: Body::Json(m),
                         issuer: ISSUER.into(),
+                        client_certificate: None,
                     })
                     .await
                     .map(|_| ())
