@@ -34,4 +34,6 @@ cargo test --workspace --all-targets --locked
 echo "==> SAM template"
 bash scripts/check-template.sh
 
+# (API property tests: scripts/schemathesis.sh; fuzzing: scripts/fuzz.sh)
+
 echo "==> all checks passed"
