@@ -172,6 +172,19 @@ pub struct FaultReport {
     pub violations: Vec<String>,
 }
 
+impl FaultReport {
+    /// Prints the figures and fails unless enough faults ran and none broke an invariant.
+    pub fn assert_clean(&self, stores: &str) {
+        println!(
+            "fault injection ({stores}): {} faults injected, {} invariants broken",
+            self.injected,
+            self.violations.len()
+        );
+        assert!(self.injected > 50, "only {} faults injected", self.injected);
+        assert!(self.violations.is_empty(), "{:#?}", self.violations);
+    }
+}
+
 /// An operation under test, set up fresh for every fault.
 #[derive(Debug, Clone, Copy)]
 enum Op {
