@@ -183,3 +183,100 @@ impl App {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dcr_core::testing::memory::MemorySecretStore;
+    use dcr_core::{ClientRecord, StoreError, UrlOrigin};
+
+    /// A client store whose backend is down, with a cause that names internals.
+    struct Down;
+
+    fn down() -> StoreError {
+        StoreError::Unknown(anyhow::anyhow!(
+            "DynamoDB table dcr-prod-clients: AccessDeniedException arn:aws:iam::123:role/x"
+        ))
+    }
+
+    #[async_trait::async_trait]
+    impl ClientStore for Down {
+        async fn insert(&self, _: &ClientRecord) -> Result<(), StoreError> {
+            Err(down())
+        }
+        async fn get(&self, _: &str) -> Result<Option<ClientRecord>, StoreError> {
+            Err(down())
+        }
+        async fn replace(&self, _: &ClientRecord, _: u64) -> Result<(), StoreError> {
+            Err(down())
+        }
+        async fn delete(&self, _: &str, _: u64) -> Result<(), StoreError> {
+            Err(down())
+        }
+        async fn find_by_software_id(&self, _: &str) -> Result<Vec<String>, StoreError> {
+            Err(down())
+        }
+        async fn list_due(&self, _: i64, _: usize) -> Result<Vec<ClientRecord>, StoreError> {
+            Err(down())
+        }
+        async fn remember_once(&self, _: &str, _: i64) -> Result<bool, StoreError> {
+            Err(down())
+        }
+    }
+
+    struct NoKeys;
+
+    #[async_trait::async_trait]
+    impl KeySource for NoKeys {
+        async fn key_set(
+            &self,
+            _: &str,
+            _: UrlOrigin,
+            _: bool,
+        ) -> Result<Arc<dcr_trust::KeySet>, dcr_trust::KeyError> {
+            Err(dcr_trust::KeyError::Unavailable("none".into()))
+        }
+    }
+
+    fn request(method: &str, path: &str, body: &str) -> Request {
+        http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json")
+            .header("authorization", "Bearer some-token")
+            .body(lambda_http::Body::Text(body.into()))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn backend_failures_are_opaque_500s() {
+        let app = App::new(
+            Config::default(),
+            Arc::new(Down),
+            Arc::new(MemorySecretStore::default()),
+            Arc::new(NoKeys),
+        );
+        let body = r#"{"redirect_uris": ["https://app.example.com/cb"]}"#;
+        for (method, path) in [
+            ("POST", "/register"),
+            ("GET", "/register/abc"),
+            ("PUT", "/register/abc"),
+            ("DELETE", "/register/abc"),
+        ] {
+            let response = app.handle(request(method, path, body)).await;
+            assert_eq!(response.status(), 500, "{method} {path}");
+            let text = String::from_utf8_lossy(response.body().as_ref()).to_string();
+            let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(json["error"], "server_error");
+            for leak in [
+                "DynamoDB",
+                "dcr-prod-clients",
+                "arn:aws",
+                "AccessDenied",
+                "some-token",
+            ] {
+                assert!(!text.contains(leak), "{method} {path} leaks {leak}: {text}");
+            }
+        }
+    }
+}

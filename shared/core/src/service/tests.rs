@@ -638,3 +638,80 @@ async fn software_statements_are_refused_until_trust_is_configured() {
         .unwrap_err();
     assert!(matches!(err, RegisterError::UnapprovedSoftwareStatement(_)));
 }
+
+/// A store where another writer changes the record right after every `get`.
+struct RacingStore(Arc<MemoryClientStore>);
+
+#[async_trait::async_trait]
+impl ClientStore for RacingStore {
+    async fn insert(&self, record: &crate::ClientRecord) -> Result<(), crate::StoreError> {
+        self.0.insert(record).await
+    }
+    async fn get(&self, client_id: &str) -> Result<Option<crate::ClientRecord>, crate::StoreError> {
+        let seen = self.0.get(client_id).await?;
+        if let Some(record) = &seen {
+            let mut newer = record.clone();
+            newer.version += 1;
+            self.0.replace(&newer, record.version).await?;
+        }
+        Ok(seen)
+    }
+    async fn replace(
+        &self,
+        record: &crate::ClientRecord,
+        expected: u64,
+    ) -> Result<(), crate::StoreError> {
+        self.0.replace(record, expected).await
+    }
+    async fn delete(&self, client_id: &str, expected: u64) -> Result<(), crate::StoreError> {
+        self.0.delete(client_id, expected).await
+    }
+    async fn find_by_software_id(&self, id: &str) -> Result<Vec<String>, crate::StoreError> {
+        self.0.find_by_software_id(id).await
+    }
+    async fn list_due(
+        &self,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<crate::ClientRecord>, crate::StoreError> {
+        self.0.list_due(now, limit).await
+    }
+    async fn remember_once(&self, key: &str, expires_at: i64) -> Result<bool, crate::StoreError> {
+        self.0.remember_once(key, expires_at).await
+    }
+}
+
+#[tokio::test]
+async fn a_concurrent_write_is_a_conflict_not_a_silent_overwrite() {
+    let f = fixture("");
+    let info = register(&f, web_client()).await;
+    let racing = Service::new(
+        Arc::new(Config::default()),
+        Arc::new(RacingStore(f.clients.clone())),
+        f.secrets.clone(),
+        f.clock.clone(),
+    );
+    let err = racing
+        .update(UpdateRequest {
+            client_id: info.client_id().into(),
+            credential: bearer(&info),
+            body: Body::Json(obj(json!({"redirect_uris": ["https://a.example.com/cb"]}))),
+            issuer: ISSUER.into(),
+            client_certificate: None,
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, UpdateError::Conflict), "{err:?}");
+    let err = racing
+        .delete(info.client_id(), &Caller::from(bearer(&info)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DeleteError::Conflict), "{err:?}");
+    // The racing writer's version stands; nothing was overwritten or deleted.
+    let record = f.clients.get(info.client_id()).await.unwrap().unwrap();
+    assert_eq!(record.state, ClientState::Active);
+    assert_eq!(
+        record.metadata["redirect_uris"],
+        json!(["https://app.example.com/cb"])
+    );
+}
