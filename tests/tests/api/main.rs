@@ -66,4 +66,5 @@ on_every_engine!(
     one_fetch_of_each_key_set_under_load,
     au_cdr_takes_signed_requests_and_cdr_tokens_only,
     mtls_is_required_when_configured,
+    uk_ob_registration_from_a_directory_statement,
 );

@@ -445,3 +445,74 @@ pub async fn mtls_is_required_when_configured(s: &dyn Spawner) {
         .await;
     assert_eq!(r.status, 200);
 }
+
+pub async fn uk_ob_registration_from_a_directory_statement(s: &dyn Spawner) {
+    let trust = Trust::start().await;
+    let app = engine_or_skip!(s, trust.config("profile: uk-ob\n"));
+    let aud = app.issuer();
+    let ssa = trust.statement(json!({
+        "software_id": "ob-software-1",
+        "software_client_name": "OB App",
+        "software_redirect_uris": ["https://ob.example.com/cb", "https://ob.example.com/cb2"],
+        "software_jwks_endpoint": trust.server.url(dcr_tests::trust::CLIENT_PATH),
+        "software_roles": ["AISP", "PISP"],
+        "org_id": "0015800001041REAAY",
+        "jwks_uri": null,
+        "redirect_uris": null,
+        "client_name": null,
+    }));
+    let request = |claims: Value| {
+        let mut base = json!({
+            "iss": "ob-software-1", "aud": aud, "iat": now(), "exp": now() + 300, "jti": unique("ob"),
+            "software_statement": ssa, "token_endpoint_auth_method": "private_key_jwt",
+            "grant_types": ["authorization_code", "client_credentials"],
+        });
+        dcr_tests::trust::merge(&mut base, claims);
+        trust.client.sign(&base, None)
+    };
+    // JSON is refused: UK OB registrations are signed request objects.
+    post(&*app, &json!({"software_statement": ssa}), None)
+        .await
+        .assert_error(415, "invalid_request");
+    let info = created(&post_jwt(&*app, &request(json!({}))).await);
+    assert_eq!(info["client_name"], "OB App");
+    assert_eq!(
+        info["jwks_uri"],
+        json!(trust.server.url(dcr_tests::trust::CLIENT_PATH))
+    );
+    assert_eq!(
+        info["redirect_uris"],
+        json!(["https://ob.example.com/cb", "https://ob.example.com/cb2"]),
+        "default to the statement's"
+    );
+    assert_eq!(info["response_types"], json!(["code id_token"]));
+    // Within the statement's: accepted; outside: refused.
+    created(
+        &post_jwt(
+            &*app,
+            &request(json!({"redirect_uris": ["https://ob.example.com/cb2"]})),
+        )
+        .await,
+    );
+    post_jwt(
+        &*app,
+        &request(json!({"redirect_uris": ["https://evil.example.com/cb"]})),
+    )
+    .await
+    .assert_error(400, "invalid_redirect_uri");
+    // iss must be the software_id; jti, aud, exp are required.
+    for claims in [
+        json!({"iss": "someone-else"}),
+        json!({"jti": null}),
+        json!({"aud": null}),
+        json!({"exp": null}),
+    ] {
+        let r = post_jwt(&*app, &request(claims.clone())).await;
+        assert_eq!(
+            r.status,
+            400,
+            "{claims}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+}
