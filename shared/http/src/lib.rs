@@ -44,12 +44,6 @@ impl App {
         Self { service, config }
     }
 
-    /// An app around an already built service (tests, custom clocks, verifiers).
-    pub fn from_service(service: Service) -> Self {
-        let config = Arc::new(service.config().clone());
-        Self { service, config }
-    }
-
     /// The service behind the app (for the sweep).
     pub fn service(&self) -> &Service {
         &self.service
@@ -130,7 +124,7 @@ impl App {
         let credential = bearer(&req);
         let client_certificate = client_certificate(&req);
         let body = match read_metadata(req) {
-            Ok(input) => input.into(),
+            Ok(body) => body,
             Err(e) => return Reply::from(e),
         };
         let request = RegisterRequest {
@@ -160,7 +154,7 @@ impl App {
                 // Body errors (413, 415, 400) come before authentication: they
                 // depend on the request alone, so they reveal nothing about clients.
                 let body = match read_metadata(req) {
-                    Ok(input) => input.into(),
+                    Ok(body) => body,
                     Err(e) => return Reply::from(e),
                 };
                 let request = UpdateRequest {

@@ -1,9 +1,9 @@
 //! Reading a request: body, media type, bearer token, issuer, request id.
 
-use dcr_core::{Config, Credential};
+use dcr_core::{Body, Config, Credential};
 use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, RequestExt};
-use serde_json::{Map, Value};
+use lambda_http::{Request, RequestExt};
+use serde_json::Value;
 
 use crate::response::MAX_BODY_BYTES;
 
@@ -16,14 +16,6 @@ pub(crate) enum RequestError {
     UnsupportedMediaType,
     /// Not a JSON object (or not a compact JWT): `400 invalid_request`.
     Invalid(String),
-}
-
-/// A parsed body.
-pub(crate) enum Input {
-    /// `application/json`: the metadata object.
-    Json(Map<String, Value>),
-    /// `application/jwt`: a compact JWS (verified by the trust layer, not here).
-    Jwt(String),
 }
 
 fn media_type(req: &Request) -> Option<String> {
@@ -42,17 +34,8 @@ fn media_type(req: &Request) -> Option<String> {
     )
 }
 
-fn body_bytes(body: &Body) -> &[u8] {
+fn body_bytes(body: &lambda_http::Body) -> &[u8] {
     body.as_ref()
-}
-
-impl From<Input> for dcr_core::Body {
-    fn from(input: Input) -> Self {
-        match input {
-            Input::Json(m) => dcr_core::Body::Json(m),
-            Input::Jwt(t) => dcr_core::Body::Jwt(t),
-        }
-    }
 }
 
 /// The subject DN of the client certificate API Gateway verified (mutual TLS on
@@ -69,7 +52,7 @@ pub(crate) fn client_certificate(req: &Request) -> Option<String> {
 }
 
 /// Parses the body of `POST /register` or `PUT /register/{id}`.
-pub(crate) fn read_metadata(req: Request) -> Result<Input, RequestError> {
+pub(crate) fn read_metadata(req: Request) -> Result<Body, RequestError> {
     let media = media_type(&req);
     let bytes = body_bytes(req.body());
     if bytes.len() > MAX_BODY_BYTES {
@@ -81,7 +64,7 @@ pub(crate) fn read_metadata(req: Request) -> Result<Input, RequestError> {
                 RequestError::Invalid(format!("the body is not valid JSON ({})", e.classify_str()))
             })?;
             match value {
-                Value::Object(map) => Ok(Input::Json(map)),
+                Value::Object(map) => Ok(Body::Json(map)),
                 _ => Err(RequestError::Invalid(
                     "the body must be a JSON object".into(),
                 )),
@@ -97,7 +80,7 @@ pub(crate) fn read_metadata(req: Request) -> Result<Input, RequestError> {
                     "the body is not a compact JWT".into(),
                 ));
             }
-            Ok(Input::Jwt(text.to_owned()))
+            Ok(Body::Jwt(text.to_owned()))
         }
         _ => Err(RequestError::UnsupportedMediaType),
     }
@@ -206,7 +189,7 @@ mod tests {
         http::Request::builder()
             .uri("/register")
             .header(name, value)
-            .body(Body::Empty)
+            .body(lambda_http::Body::Empty)
             .unwrap()
     }
 
@@ -239,7 +222,7 @@ mod tests {
         let req = http::Request::builder()
             .header("host", "api.example.com")
             .header("x-forwarded-proto", "https")
-            .body(Body::Empty)
+            .body(lambda_http::Body::Empty)
             .unwrap();
         assert_eq!(issuer_of(&config, &req), "https://api.example.com");
         let req = with_header("host", "evil.example/path");
@@ -253,18 +236,18 @@ mod tests {
         if let Some(ct) = ct {
             b = b.header("content-type", ct);
         }
-        b.body(Body::Text(body.into())).unwrap()
+        b.body(lambda_http::Body::Text(body.into())).unwrap()
     }
 
     #[test]
     fn body_rules() {
         assert!(matches!(
             read_metadata(body(Some("application/json"), "{}")),
-            Ok(Input::Json(_))
+            Ok(Body::Json(_))
         ));
         assert!(matches!(
             read_metadata(body(Some("Application/JSON; charset=utf-8"), "{\"a\":1}")),
-            Ok(Input::Json(_))
+            Ok(Body::Json(_))
         ));
         assert!(matches!(
             read_metadata(body(Some("application/json"), "[]")),
@@ -293,7 +276,7 @@ mod tests {
         );
         assert!(matches!(
             read_metadata(body(Some("application/jwt"), "a.b.c")),
-            Ok(Input::Jwt(t)) if t == "a.b.c"
+            Ok(Body::Jwt(t)) if t == "a.b.c"
         ));
         assert!(matches!(
             read_metadata(body(Some("application/jwt"), "a.b")),

@@ -52,6 +52,6 @@ impl ClientInfo {
 }
 
 /// `{issuer}/register/{client_id}`.
-pub fn registration_client_uri(issuer: &str, client_id: &str) -> String {
+fn registration_client_uri(issuer: &str, client_id: &str) -> String {
     format!("{}/register/{client_id}", issuer.trim_end_matches('/'))
 }

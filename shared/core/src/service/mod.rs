@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use dcr_validation::Rules;
 
-pub use info::{ClientInfo, registration_client_uri};
+pub use info::ClientInfo;
 pub use register::RegisterRequest;
 pub use sweep::SweepReport;
 pub use trust::{Body, JwtVerifier};
@@ -129,11 +129,6 @@ impl Service {
     pub fn with_token_verifier(mut self, verifier: Arc<dyn TokenVerifier>) -> Self {
         self.verifier = Some(verifier);
         self
-    }
-
-    /// The configuration the service runs with.
-    pub fn config(&self) -> &Config {
-        &self.config
     }
 
     fn now(&self) -> i64 {
