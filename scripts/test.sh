@@ -35,5 +35,7 @@ echo "==> SAM template"
 bash scripts/check-template.sh
 
 # (API property tests: scripts/schemathesis.sh; fuzzing: scripts/fuzz.sh)
+bash scripts/fuzz.sh
+bash scripts/schemathesis.sh
 
 echo "==> all checks passed"

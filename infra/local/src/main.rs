@@ -2,6 +2,7 @@
 //!
 //! `dcr-local [--listen ADDR] [--data-dir DIR] [--config FILE]`
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -11,7 +12,8 @@ use tokio::signal::unix::{SignalKind, signal};
 const USAGE: &str = "usage: dcr-local [--listen ADDR] [--data-dir DIR] [--config FILE]
   --listen ADDR    address to listen on (env DCR_LISTEN, default 127.0.0.1:3000)
   --data-dir DIR   where clients and secrets are kept (env DCR_DATA_DIR, default .dcr-local)
-  --config FILE    YAML configuration (env DCR_CONFIG_FILE, default: open registration)";
+  --config FILE    YAML configuration (env DCR_CONFIG_FILE, default: open registration)
+Logs go to stderr: RUST_LOG filters them, DCR_LOG_FORMAT=json makes them JSON lines.";
 
 fn parse_args() -> Result<Options, String> {
     let mut options = Options::default();
@@ -50,15 +52,30 @@ fn parse_args() -> Result<Options, String> {
     Ok(options)
 }
 
+/// Logs to stderr (stdout carries only the `listening on` line): text, or JSON
+/// lines like the Lambda functions' with `DCR_LOG_FORMAT=json`; filtered by
+/// `RUST_LOG` (default `info`).
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    if std::env::var("DCR_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .init();
+    } else {
+        builder.with_ansi(std::io::stderr().is_terminal()).init();
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    init_logs();
     let options = match parse_args() {
         Ok(o) => o,
         Err(message) => {
