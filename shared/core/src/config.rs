@@ -2,7 +2,7 @@
 //! unknown keys and bad values refused with a message naming the key.
 
 use dcr_validation::{Policy, Profile, Rules};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// A configuration that could not be loaded; the message names the offending key.
@@ -25,7 +25,7 @@ impl ConfigError {
 }
 
 /// `registration_endpoint_authentication`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegistrationAuth {
     /// Require a verified client certificate on `POST /register`.
@@ -39,7 +39,7 @@ pub struct RegistrationAuth {
 }
 
 /// `management_endpoint_authentication`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ManagementAuth {
     /// Require a verified client certificate on management calls.
@@ -49,7 +49,7 @@ pub struct ManagementAuth {
 }
 
 /// `registration_access_token`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RegistrationTokenConfig {
     /// Issue a registration access token.
@@ -71,7 +71,7 @@ impl Default for RegistrationTokenConfig {
 }
 
 /// `bearer_token`: how initial access tokens and management JWTs are checked.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct BearerTokenConfig {
     /// Expected `iss`.
@@ -86,7 +86,7 @@ pub struct BearerTokenConfig {
 }
 
 /// `software_statement_validation`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StatementConfig {
     /// Where the directory's signing keys are.
@@ -108,7 +108,7 @@ impl Default for StatementConfig {
 }
 
 /// The configuration document as written (contract §3).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The issuer; when absent it is derived from the listen address or the request.
@@ -254,6 +254,34 @@ impl Config {
         dcr_validation::validate_defaults(&self.defaults)
             .map_err(|e| ConfigError::new("defaults", e.description))?;
         Ok(())
+    }
+
+    /// Every key of the configuration type as a dotted path
+    /// (`registration_access_token.lifetime`), sorted, with its default value:
+    /// the source of truth that `docs/configuration.md` is checked against.
+    /// Open maps (`defaults`, `server_metadata`) are one key each.
+    pub fn key_paths() -> Vec<(String, Value)> {
+        fn walk(prefix: &str, value: &Value, out: &mut Vec<(String, Value)>) {
+            match value {
+                Value::Object(map) if !map.is_empty() => {
+                    for (key, child) in map {
+                        let path = if prefix.is_empty() {
+                            key.clone()
+                        } else {
+                            format!("{prefix}.{key}")
+                        };
+                        walk(&path, child, out);
+                    }
+                }
+                leaf => out.push((prefix.to_owned(), leaf.clone())),
+            }
+        }
+        let mut out = Vec::new();
+        // Serializing plain data with derived impls cannot fail.
+        let default = serde_json::to_value(Config::default()).unwrap_or_default();
+        walk("", &default, &mut out);
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
     }
 
     /// The validation rules this configuration implies.

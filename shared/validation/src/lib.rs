@@ -40,7 +40,7 @@ mod profile;
 mod redirect;
 mod uri;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use creds::{validate_custom_client_id, validate_custom_client_secret};
@@ -50,7 +50,7 @@ use document::{Draft, Unknown, parse_document};
 use profile::ProfileRules;
 
 /// The security profile whose extra metadata rules apply.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Profile {
     /// Plain RFC 7591 / OIDC DCR.
@@ -65,7 +65,7 @@ pub enum Profile {
 }
 
 /// Allowed values from the `policy` config key; `None` means anything known is allowed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     /// Allowed `grant_types` values.
