@@ -9,8 +9,11 @@
 //!   checksummed commit slots, so a crash (kill -9, power loss) leaves either
 //!   the previous or the new state, never a torn one; the file is repaired on
 //!   the next open.
-//! - `fsync` on commit (`Durability::Immediate`, the default, set explicitly
-//!   here): a call that returned `Ok` is on disk and survives a kill -9.
+//! - `fsync` on commit (`Durability::Immediate`): a call that returned `Ok` is
+//!   on disk and survives a kill -9, except two invisible steps of a
+//!   registration (the `Pending` insert, and a secret put under a `Pending`
+//!   record), which become durable with the activation that follows them (see
+//!   the `writer` module); a `201` still means record and secret are on disk.
 //! - One file, locked by the process that opens it: two servers cannot share a
 //!   data dir by accident (the second open fails with a clear message).
 //!
@@ -32,7 +35,8 @@
 //! Every mutation is queued to a single writer thread that drains the queue,
 //! applies up to 256 operations in one write transaction (each operation's
 //! condition checked, and its outcome decided, on its own) and commits once,
-//! so N concurrent writers share one fsync instead of paying one each. See the
+//! so N concurrent writers share one fsync instead of paying one each; groups
+//! made only of deferred writes commit without an fsync. See the
 //! `writer` module. Reads open their own redb read transaction (a consistent
 //! snapshot, never blocked by the writer) on Tokio's blocking pool.
 //!

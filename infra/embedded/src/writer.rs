@@ -13,7 +13,25 @@
 //! includes the earlier operations of the same group, BEFORE it writes anything.
 //! A refused operation therefore writes nothing and leaves the others alone.
 //! Answers go out only after the commit, so a caller never hears `Ok` for, or
-//! is refused because of, a write that is not durable.
+//! is refused because of, a write that is not durable (but for the deferred
+//! writes below, which no caller can see).
+//!
+//! # Deferred durability
+//!
+//! Two writes are acknowledged before they are on disk: the insert of a
+//! `Pending` record, and a secret put while the client's record is `Pending`.
+//! Neither is visible to any caller (a `Pending` client is invisible), and the
+//! only way such a client becomes visible is a later `replace` to `Active`,
+//! which is always durable: a durable redb commit persists every earlier
+//! non-durable commit of the same database. So a registration pays one fsync
+//! (its activation) instead of three, and a `201` still means that the record
+//! and its secret are on disk. A crash loses at most some `Pending` records and
+//! their secrets, which a crash between those steps could leave half-written
+//! anyway (the sweep and the retry deal with both). A group commits with
+//! `Durability::None` only when every operation in it is such a deferred write;
+//! any other operation, refusals and no-ops included, makes the whole group
+//! durable, so no answer ever rests on a state that is not on disk. On shutdown
+//! a last durable commit flushes what is deferred.
 //!
 //! A storage error while applying a group aborts the transaction and replays the
 //! group one operation per transaction, so one poisoned operation cannot fail its
@@ -25,7 +43,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Receiver;
 
 use anyhow::{Context as _, anyhow};
-use dcr_core::{ClientRecord, ClientSecret, Clock, StoreError, SystemClock};
+use dcr_core::{ClientRecord, ClientSecret, ClientState, Clock, StoreError, SystemClock};
 use redb::{Database, Durability, ReadableTable, Table, WriteTransaction};
 use tokio::sync::oneshot;
 
@@ -73,6 +91,8 @@ pub(crate) struct Job {
 
 /// The writer thread's body; returns once every sender is gone and the queue is empty.
 pub(crate) fn run(db: Arc<Database>, jobs: Receiver<Job>, commits: Arc<AtomicU64>) {
+    // Whether the last commit was non-durable (deferred writes not yet on disk).
+    let mut unsynced = false;
     // `recv` keeps delivering queued jobs after the last sender is dropped, so a
     // closing store still flushes everything that was submitted.
     while let Ok(first) = jobs.recv() {
@@ -85,13 +105,25 @@ pub(crate) fn run(db: Arc<Database>, jobs: Receiver<Job>, commits: Arc<AtomicU64
         }
         let (ops, replies): (Vec<Op>, Vec<_>) =
             batch.into_iter().map(|job| (job.op, job.reply)).unzip();
-        let outcomes = write_group(&db, &ops, &commits);
+        let outcomes = write_group(&db, &ops, &commits, &mut unsynced);
         for (reply, outcome) in replies.into_iter().zip(outcomes) {
             // The caller may have given up waiting; the write stands anyway.
             let _ = reply.send(outcome);
         }
     }
+    if unsynced && let Err(e) = sync(&db) {
+        tracing::error!(error = %format!("{e:#}"), "the final durable commit failed");
+    }
     tracing::debug!("embedded store writer stopped");
+}
+
+/// An empty durable commit: persists every earlier non-durable commit.
+fn sync(db: &Database) -> anyhow::Result<()> {
+    let mut txn = db.begin_write().context("beginning a write transaction")?;
+    txn.set_durability(Durability::Immediate)
+        .context("asking for immediate durability")?;
+    txn.commit().context("committing a durable transaction")?;
+    Ok(())
 }
 
 /// Why a group could not be committed.
@@ -103,14 +135,19 @@ enum Failure {
 }
 
 /// Applies and commits a group, answering each operation.
-fn write_group(db: &Database, ops: &[Op], commits: &AtomicU64) -> Vec<Outcome> {
+fn write_group(
+    db: &Database,
+    ops: &[Op],
+    commits: &AtomicU64,
+    unsynced: &mut bool,
+) -> Vec<Outcome> {
     let all: Vec<&Op> = ops.iter().collect();
-    match try_group(db, &all, commits) {
+    match try_group(db, &all, commits, unsynced) {
         Ok(outcomes) => outcomes,
         Err(Failure::Apply(e)) if all.len() > 1 => {
             tracing::warn!(error = %format!("{e:#}"), ops = all.len(), "group write failed; retrying one by one");
             all.iter()
-                .map(|op| match try_group(db, &[*op], commits) {
+                .map(|op| match try_group(db, &[*op], commits, unsynced) {
                     Ok(mut outcome) => outcome
                         .pop()
                         .unwrap_or_else(|| Err(anyhow!("no outcome for the operation").into())),
@@ -128,33 +165,52 @@ fn write_group(db: &Database, ops: &[Op], commits: &AtomicU64) -> Vec<Outcome> {
     }
 }
 
-/// One write transaction for `ops`; commits only if something was written.
-fn try_group(db: &Database, ops: &[&Op], commits: &AtomicU64) -> Result<Vec<Outcome>, Failure> {
+/// One write transaction for `ops`: durable unless every operation is a deferred
+/// write (see the module docs); aborted if nothing was written and nothing
+/// deferred is waiting for a durable commit.
+fn try_group(
+    db: &Database,
+    ops: &[&Op],
+    commits: &AtomicU64,
+    unsynced: &mut bool,
+) -> Result<Vec<Outcome>, Failure> {
     let now = SystemClock.now();
     let mut txn = db
         .begin_write()
         .context("beginning a write transaction")
         .map_err(Failure::Apply)?;
-    txn.set_durability(Durability::Immediate)
-        .context("asking for immediate durability")
-        .map_err(Failure::Apply)?;
-    let (outcomes, dirty) = {
+    let (outcomes, dirty, durable) = {
         let mut tables = WriteTables::open(&txn).map_err(Failure::Apply)?;
         let mut outcomes = Vec::with_capacity(ops.len());
+        let mut durable = false;
         for op in ops {
-            outcomes.push(tables.apply(op, now).map_err(Failure::Apply)?);
+            let deferred = tables.is_deferred(op).map_err(Failure::Apply)?;
+            let outcome = tables.apply(op, now).map_err(Failure::Apply)?;
+            // A refused deferred write is an answer like any other: it must rest on disk.
+            durable |= !(deferred && matches!(outcome, Ok(true)));
+            outcomes.push(outcome);
         }
         if tables.dirty {
             tables
                 .prune_expired_once_keys(now)
                 .map_err(Failure::Apply)?;
         }
-        (outcomes, tables.dirty)
+        (outcomes, tables.dirty, durable)
     };
-    if dirty {
+    // Answers given now must not rest on deferred writes that are not yet on disk.
+    let commit = dirty || (durable && *unsynced);
+    if commit {
+        txn.set_durability(if durable {
+            Durability::Immediate
+        } else {
+            Durability::None
+        })
+        .context("setting the commit's durability")
+        .map_err(Failure::Apply)?;
         txn.commit()
             .context("committing a write transaction")
             .map_err(Failure::Commit)?;
+        *unsynced = !durable;
         commits.fetch_add(1, Ordering::Relaxed);
     } else if let Err(e) = txn.abort() {
         // Every operation was refused or a no-op: the answers stand whatever the abort did.
@@ -194,6 +250,19 @@ impl<'txn> WriteTables<'txn> {
                 .open_table(ONCE_BY_EXPIRY)
                 .context("opening the once expiry index")?,
             dirty: false,
+        })
+    }
+
+    /// Whether `op` may be acknowledged before it is durable: the insert of a
+    /// `Pending` record, or a secret put while the client's record is `Pending`.
+    fn is_deferred(&self, op: &Op) -> anyhow::Result<bool> {
+        Ok(match op {
+            Op::Insert(record) => record.state == ClientState::Pending,
+            Op::PutSecret { client_id, .. } => matches!(
+                self.stored_record(client_id)?,
+                Ok(Some(record)) if record.state == ClientState::Pending
+            ),
+            _ => false,
         })
     }
 

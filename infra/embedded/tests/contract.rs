@@ -463,3 +463,97 @@ async fn acknowledged_writes_survive_kill_9() {
     // And the reopened store still works.
     contract::client_store_contract(store.clients().as_ref()).await;
 }
+
+const REGISTER_CHILD_DIR: &str = "DCR_EMBEDDED_REGISTER_CHILD_DIR";
+
+/// Not a test on its own: the child process of `acknowledged_registrations_survive_kill_9`.
+/// Registers as the core does (insert `Pending`, put the secret, replace as
+/// `Active`) until killed, printing `acked {id}` after each activation: the first
+/// two writes are deferred, only the activation is durable on its own.
+#[tokio::test(flavor = "multi_thread")]
+async fn crash_child_registrar() {
+    let Ok(dir) = std::env::var(REGISTER_CHILD_DIR) else {
+        return;
+    };
+    let store = EmbeddedStore::open(Path::new(&dir)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let tasks: Vec<_> = (0..8)
+        .map(|t| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for n in 0.. {
+                    if Instant::now() > deadline {
+                        break;
+                    }
+                    let id = format!("reg-{t}-{n}");
+                    let mut record = full_record(&id, ClientState::Pending);
+                    ClientStore::insert(&store, &record).await.unwrap();
+                    SecretStore::put(&store, &id, &ClientSecret::new(format!("s-{id}")))
+                        .await
+                        .unwrap();
+                    let pending = record.version;
+                    record.state = ClientState::Active;
+                    record.version += 1;
+                    ClientStore::replace(&store, &record, pending)
+                        .await
+                        .unwrap();
+                    println!("acked {id}");
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn acknowledged_registrations_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "crash_child_registrar",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(REGISTER_CHILD_DIR, dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut acked = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        if let Some(id) = line.unwrap().strip_prefix("acked ") {
+            acked.push(id.to_owned());
+            if acked.len() == 300 {
+                break;
+            }
+        }
+    }
+    child.kill().unwrap(); // SIGKILL, mid-registration
+    child.wait().unwrap();
+    assert_eq!(
+        acked.len(),
+        300,
+        "the child stopped before 300 registrations"
+    );
+
+    let store = EmbeddedStore::open(dir.path()).expect("the database must reopen after kill -9");
+    for id in &acked {
+        let record = ClientStore::get(&store, id).await.unwrap();
+        assert_eq!(
+            record.map(|r| (r.client_id, r.state)),
+            Some((id.clone(), ClientState::Active)),
+            "acknowledged registration {id} lost"
+        );
+        let secret = SecretStore::get(&store, id).await.unwrap();
+        assert_eq!(
+            secret.map(|s| s.expose().to_owned()),
+            Some(format!("s-{id}")),
+            "the secret of acknowledged registration {id} lost"
+        );
+    }
+}

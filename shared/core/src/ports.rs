@@ -27,7 +27,10 @@ pub enum StoreError {
 #[async_trait]
 pub trait ClientStore: Send + Sync {
     /// Stores a new record durably. MUST return `AlreadyExists` if any record with
-    /// the same `client_id` exists, whatever its state.
+    /// the same `client_id` exists, whatever its state. A store whose records and
+    /// secrets share one ordered log MAY acknowledge a `Pending` record before it
+    /// is durable, if its next durable write persists it (the record is invisible
+    /// until a `replace` to `Active`, which is always durable).
     async fn insert(&self, record: &ClientRecord) -> Result<(), StoreError>;
 
     /// Returns the record with this id in any state, or `None`. MAY return records
@@ -80,7 +83,9 @@ impl fmt::Debug for ClientSecret {
 /// Durable storage of client secrets, keyed by `client_id`.
 #[async_trait]
 pub trait SecretStore: Send + Sync {
-    /// Stores the secret durably, creating it or overwriting an existing one.
+    /// Stores the secret durably, creating it or overwriting an existing one. While
+    /// the client's record is `Pending`, a store sharing one ordered log with the
+    /// records MAY acknowledge before it is durable, as for `ClientStore::insert`.
     async fn put(&self, client_id: &str, secret: &ClientSecret) -> Result<(), StoreError>;
 
     /// Returns the secret, or `None` if there is none.

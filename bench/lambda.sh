@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The Lambda start measure of issue 5: each function binary, started under a
+# local Lambda Runtime API emulator (bench/lambda_start.py) against moto, from
+# process start to its first answered invocation; its peak RSS; its size.
+#
+#   bash bench/lambda.sh            # RUNS=5 by default
+#
+# Needs python3 (the project venv with moto: scripts/lib/venv.sh). Builds the
+# functions with `cargo build --release` for the host (x86_64). Not a test.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+RUNS="${RUNS:-5}"
+OUT="$ROOT/bench/results/lambda-$(date +%Y%m%d-%H%M%S)"
+mkdir -p "$OUT"
+cd "$ROOT"
+
+PKGS=(register-client get-client update-client delete-client server-metadata)
+echo "== building ${PKGS[*]} (release)" >&2
+cargo build --release -q $(printf -- '-p %s ' "${PKGS[@]}")
+
+# shellcheck source=../scripts/lib/venv.sh
+source scripts/lib/venv.sh && dcr_venv
+# shellcheck source=../scripts/lib/moto.sh
+source scripts/lib/moto.sh && dcr_moto_start
+trap dcr_moto_stop EXIT
+
+export AWS_ENDPOINT_URL="$DCR_TEST_MOTO_ENDPOINT"
+export DCR_CLIENTS_TABLE="bench-clients"
+export DCR_SECRET_PREFIX="bench/dcr/"
+python3 - <<'PY'
+import os, boto3
+ddb = boto3.client("dynamodb", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+S, N = "S", "N"
+attr = lambda n, t: {"AttributeName": n, "AttributeType": t}
+key = lambda n, k="HASH": {"AttributeName": n, "KeyType": k}
+gsi = lambda name, keys, proj: {"IndexName": name, "KeySchema": keys, "Projection": {"ProjectionType": proj}}
+# The schema of infra/aws/src/testing.rs `create_clients_table` (and template.yaml).
+ddb.create_table(
+    TableName=os.environ["DCR_CLIENTS_TABLE"], BillingMode="PAY_PER_REQUEST",
+    AttributeDefinitions=[attr("client_id", S), attr("software_id", S), attr("owner", S),
+                          attr("unsettled", S), attr("sweep_at", N)],
+    KeySchema=[key("client_id")],
+    GlobalSecondaryIndexes=[
+        gsi("software_id-index", [key("software_id")], "KEYS_ONLY"),
+        gsi("owner-index", [key("owner")], "KEYS_ONLY"),
+        gsi("unsettled-index", [key("unsettled"), key("sweep_at", "RANGE")], "ALL"),
+    ])
+PY
+
+python3 bench/lambda_start.py "$ROOT/target/release" "$RUNS" "$OUT/lambda.json"
+echo "results: $OUT/lambda.json" >&2
