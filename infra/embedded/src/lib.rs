@@ -165,27 +165,19 @@ impl EmbeddedStore {
             .map_err(|_| anyhow!("the embedded store writer dropped a request"))?
     }
 
-    /// Runs `read` in a fresh read transaction, off the async runtime's workers.
+    /// Runs a read transaction in place: redb reads are MVCC snapshots that never
+    /// wait for the writer, and this store's working set stays in the page cache,
+    /// so a read costs microseconds, less than a hop to the blocking pool.
     async fn read<T, F>(&self, what: String, read: F) -> Result<T, StoreError>
     where
-        T: Send + 'static,
-        F: FnOnce(&ReadTransaction) -> anyhow::Result<T> + Send + 'static,
+        F: FnOnce(&ReadTransaction) -> anyhow::Result<T>,
     {
-        let db = Arc::clone(&self.inner.db);
-        let work = move || {
-            let txn = db.begin_read().context("beginning a read transaction")?;
-            read(&txn)
-        };
-        let result = match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => runtime
-                .spawn_blocking(work)
-                .await
-                .map_err(|e| anyhow!("the read task failed: {e}"))
-                .and_then(|r| r),
-            // Outside a Tokio runtime there is no blocking pool: read in place.
-            Err(_) => work(),
-        };
-        result
+        let txn = self
+            .inner
+            .db
+            .begin_read()
+            .context("beginning a read transaction");
+        txn.and_then(|txn| read(&txn))
             .with_context(|| format!("embedded store: {what}"))
             .map_err(StoreError::Unknown)
     }
