@@ -229,6 +229,19 @@ impl ClientStore for EmbeddedStore {
         self.submit(Op::Insert(record.clone())).await.map(drop)
     }
 
+    /// One handle is both stores, so a registration is one durable write.
+    async fn insert_with_secret(
+        &self,
+        record: &ClientRecord,
+        secret: Option<&ClientSecret>,
+    ) -> Result<bool, StoreError> {
+        self.submit(Op::InsertWithSecret {
+            record: record.clone(),
+            secret: secret.cloned(),
+        })
+        .await
+    }
+
     async fn get(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
         self.get_client(client_id).await
     }

@@ -59,6 +59,11 @@ const PRUNE_PER_COMMIT: usize = 64;
 /// A mutation, as queued for the writer.
 pub(crate) enum Op {
     Insert(ClientRecord),
+    /// A new record and its secret, atomically (one registration, one write).
+    InsertWithSecret {
+        record: ClientRecord,
+        secret: Option<ClientSecret>,
+    },
     Replace {
         record: ClientRecord,
         expected_version: u64,
@@ -269,6 +274,17 @@ impl<'txn> WriteTables<'txn> {
     fn apply(&mut self, op: &Op, now: i64) -> Applied {
         match op {
             Op::Insert(record) => self.insert(record),
+            Op::InsertWithSecret { record, secret } => {
+                let inserted = self.insert(record)?;
+                if inserted.is_ok()
+                    && let Some(secret) = secret
+                {
+                    self.secrets
+                        .insert(record.client_id.as_str(), secret.expose().as_bytes())
+                        .context("writing a client secret")?;
+                }
+                Ok(inserted)
+            }
             Op::Replace {
                 record,
                 expected_version,

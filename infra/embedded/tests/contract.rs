@@ -557,3 +557,58 @@ async fn acknowledged_registrations_survive_kill_9() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registration_is_one_atomic_durable_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    let id = unique("atomic");
+    let record = full_record(&id, ClientState::Active);
+    let secret = ClientSecret::new("the-secret-of-an-atomic-registration".into());
+    let before = store.commit_count();
+    assert!(
+        store
+            .insert_with_secret(&record, Some(&secret))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.commit_count(),
+        before + 1,
+        "one commit for record and secret"
+    );
+    // A duplicate id writes nothing: the first secret stays.
+    let other = ClientSecret::new("another-secret-that-must-not-land".into());
+    let err = store
+        .insert_with_secret(&record, Some(&other))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::AlreadyExists), "{err:?}");
+    // A public client: a record and no secret.
+    let public_id = unique("atomic-public");
+    let public = full_record(&public_id, ClientState::Active);
+    assert!(store.insert_with_secret(&public, None).await.unwrap());
+    drop(store);
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    assert_eq!(ClientStore::get(&store, &id).await.unwrap(), Some(record));
+    assert_eq!(
+        SecretStore::get(&store, &id)
+            .await
+            .unwrap()
+            .unwrap()
+            .expose(),
+        "the-secret-of-an-atomic-registration"
+    );
+    assert!(
+        ClientStore::get(&store, &public_id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        SecretStore::get(&store, &public_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}

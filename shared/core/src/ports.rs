@@ -33,6 +33,20 @@ pub trait ClientStore: Send + Sync {
     /// until a `replace` to `Active`, which is always durable).
     async fn insert(&self, record: &ClientRecord) -> Result<(), StoreError>;
 
+    /// Stores a new `Active` record and its secret (if any) in one atomic, durable
+    /// write, when this store is also the [`SecretStore`] in use (one database for
+    /// both). Returns `Ok(false)`, writing nothing, when it is not: the caller then
+    /// uses the crash-safe order of separate writes. Otherwise as `insert`
+    /// (`AlreadyExists` on a duplicate id, and then nothing is written).
+    async fn insert_with_secret(
+        &self,
+        record: &ClientRecord,
+        secret: Option<&ClientSecret>,
+    ) -> Result<bool, StoreError> {
+        let _ = (record, secret);
+        Ok(false)
+    }
+
     /// Returns the record with this id in any state, or `None`. MAY return records
     /// whose `expires_at` has passed; callers filter with [`ClientRecord::is_live`].
     async fn get(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError>;

@@ -110,6 +110,7 @@ impl Service {
         }
 
         let now = self.now();
+        let custom_id_chosen = custom_id.is_some();
         let secret = match (metadata.needs_secret(), custom_secret) {
             (false, _) => None,
             (true, Some(s)) => Some(ClientSecret::new(s)),
@@ -150,6 +151,27 @@ impl Service {
             updated_at: now,
             sweep_at: now + SWEEP_GRACE,
         };
+
+        // A store that also keeps the secret registers in one atomic write. A
+        // client-chosen id takes the general path, which handles retries.
+        if !custom_id_chosen {
+            let mut active = record.clone();
+            active.state = ClientState::Active;
+            active.sweep_at = expires_at;
+            let done = self
+                .clients
+                .insert_with_secret(&active, secret.as_ref())
+                .await
+                .context("storing the client and its secret")?;
+            if done {
+                return Ok(ClientInfo::build(
+                    &active,
+                    secret.as_ref(),
+                    token.as_deref(),
+                    &request.issuer,
+                ));
+            }
+        }
 
         // 1. The pending record claims the id; it is invisible until step 3.
         if let Some(done) = self.claim_id(&mut record, secret.as_ref()).await? {

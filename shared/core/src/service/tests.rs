@@ -715,3 +715,27 @@ async fn a_concurrent_write_is_a_conflict_not_a_silent_overwrite() {
         json!(["https://app.example.com/cb"])
     );
 }
+
+#[tokio::test]
+async fn stores_without_the_atomic_path_get_the_three_step_order() {
+    // The memory stores are two objects: the client store cannot write the
+    // secret, so it declines and the crash-safe order runs (record, then secret).
+    let f = fixture("");
+    assert!(
+        !f.clients
+            .insert_with_secret(
+                &crate::testing::contract::full_record("x", ClientState::Active),
+                None
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        f.clients.get("x").await.unwrap().is_none(),
+        "declining writes nothing"
+    );
+    let info = register(&f, web_client()).await;
+    let record = f.clients.get(info.client_id()).await.unwrap().unwrap();
+    assert_eq!(record.version, 2, "inserted Pending, then activated");
+    assert!(f.secrets.get(info.client_id()).await.unwrap().is_some());
+}
