@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use dcr_core::testing::contract::join_all;
 use dcr_tests::local::LocalApp;
 use dcr_tests::trust::{Trust, now};
 use dcr_tests::{Engine, TestRequest, TestResponse};
@@ -613,31 +614,4 @@ async fn every_status_the_server_answers_is_documented() {
             }
         }
     }
-}
-
-/// Polls all futures concurrently on the current task.
-async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut handles: Vec<_> = futures.into_iter().map(|f| Some(Box::pin(f))).collect();
-    let mut outputs: Vec<Option<F::Output>> = handles.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (slot, out) in handles.iter_mut().zip(outputs.iter_mut()) {
-            if let Some(fut) = slot {
-                match fut.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => {
-                        *out = Some(v);
-                        *slot = None;
-                    }
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    outputs.into_iter().map(|o| o.unwrap()).collect()
 }

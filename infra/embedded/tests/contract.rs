@@ -265,7 +265,7 @@ async fn concurrent_writes_share_commits() {
         .map(|i| full_record(&format!("joined-{i:03}"), ClientState::Pending))
         .collect();
     let clients = store.clients();
-    let results = join_all(records.iter().map(|r| clients.insert(r)).collect()).await;
+    let results = join_all(records.iter().map(|r| clients.insert(r))).await;
     assert!(results.iter().all(Result::is_ok));
     let commits = store.commit_count() - before;
     assert!(commits < N, "{N} joined inserts took {commits} commits");
@@ -288,7 +288,7 @@ async fn refused_writes_in_a_group_do_not_fail_their_neighbours() {
             full_record(&format!("fresh-{i:02}"), ClientState::Active)
         });
     }
-    let results = join_all(records.iter().map(|r| clients.insert(r)).collect()).await;
+    let results = join_all(records.iter().map(|r| clients.insert(r))).await;
     for (r, result) in records.iter().zip(&results) {
         if r.client_id == "taken" {
             assert!(
@@ -303,7 +303,7 @@ async fn refused_writes_in_a_group_do_not_fail_their_neighbours() {
     // A group where every operation is refused writes nothing and needs no commit.
     let before = store.commit_count();
     let dupes = vec![taken.clone(); 10];
-    let results = join_all(dupes.iter().map(|r| clients.insert(r)).collect()).await;
+    let results = join_all(dupes.iter().map(|r| clients.insert(r))).await;
     assert!(
         results
             .iter()

@@ -1,7 +1,7 @@
 //! The service configuration (contract §3): one YAML document, every key optional,
 //! unknown keys and bad values refused with a message naming the key.
 
-use dcr_validation::{Policy, Profile, Rules};
+use dcr_validation::{Policy, Profile, Rules, SERVER_OWNED};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -314,16 +314,6 @@ impl Config {
             .unwrap_or(false)
     }
 }
-
-/// Fields only the server sets.
-pub const SERVER_OWNED: &[&str] = &[
-    "client_id",
-    "client_secret",
-    "client_id_issued_at",
-    "client_secret_expires_at",
-    "registration_access_token",
-    "registration_client_uri",
-];
 
 fn strip_location(message: &str) -> String {
     // serde_yaml_ng appends " at line L column C"; keep it, it helps the operator.

@@ -44,7 +44,7 @@ pub use jws::{
     verify,
 };
 pub use keys::{KeySet, MAX_DOCUMENT_BYTES, MAX_KEYS};
-pub use merge::{MergeError, NEVER_MERGED, merge_statement};
+pub use merge::{MergeError, merge_statement};
 pub use replay::Replay;
 pub use request::{MAX_REQUEST_BYTES, RequestObject, RequestPolicy, verify_request_object};
 pub use statement::{Statement, StatementError, StatementPolicy, verify_software_statement};

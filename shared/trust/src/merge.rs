@@ -19,22 +19,17 @@
 //!   `software_roles`, ...) are copied and left to `dcr-validation`, which
 //!   drops unknown fields.
 
-use dcr_validation::Profile;
+use dcr_validation::{Profile, SERVER_OWNED};
 use serde_json::{Map, Value};
 
 use crate::claims::JWT_ONLY_CLAIMS;
 use crate::profiles::rules;
 
-/// Fields a statement never sets.
-pub const NEVER_MERGED: &[&str] = &[
-    "client_id",
-    "client_secret",
-    "client_id_issued_at",
-    "client_secret_expires_at",
-    "registration_access_token",
-    "registration_client_uri",
-    "software_statement",
-];
+/// Whether a statement claim names a field a statement never sets: the
+/// server-owned ones, and the statement itself.
+fn never_merged(name: &str) -> bool {
+    name == "software_statement" || SERVER_OWNED.contains(&name)
+}
 
 /// Why a statement's claims could not be merged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -67,7 +62,7 @@ pub fn merge_statement(
     let renamed = |k: &str| rules.statement_renames.iter().any(|(from, _)| *from == k);
     for (name, value) in statement {
         let skip = JWT_ONLY_CLAIMS.contains(&name.as_str())
-            || NEVER_MERGED.contains(&name.as_str())
+            || never_merged(name)
             || renamed(name)
             || rules.redirect_bound == Some(name.as_str());
         if !skip {

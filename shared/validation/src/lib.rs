@@ -49,6 +49,16 @@ pub use error::{ErrorCode, MetadataError};
 use document::{Draft, Unknown, parse_document};
 use profile::ProfileRules;
 
+/// Members of client information that only the server sets (RFC 7591 §3.2.1, RFC 7592 §3).
+pub const SERVER_OWNED: &[&str] = &[
+    "client_id",
+    "client_secret",
+    "client_id_issued_at",
+    "client_secret_expires_at",
+    "registration_access_token",
+    "registration_client_uri",
+];
+
 /// The security profile whose extra metadata rules apply.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]

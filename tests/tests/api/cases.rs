@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use dcr_core::testing::contract::join_all;
 use dcr_tests::{Engine, Spawner, TestRequest, TestResponse};
 use serde_json::{Value, json};
 
@@ -527,7 +528,7 @@ pub async fn custom_credentials_when_allowed(s: &dyn Spawner) {
 pub async fn concurrent_registrations_are_distinct_and_readable(s: &dyn Spawner) {
     let app = engine_or_skip!(s, "");
     let app: &dyn Engine = &*app;
-    let results = futures_join_all((0..200).map(|i| async move {
+    let results = join_all((0..200).map(|i| async move {
         let body = json!({"redirect_uris": [format!("https://app{i}.example.com/cb")]});
         register(app, &body).await
     }))
@@ -537,7 +538,7 @@ pub async fn concurrent_registrations_are_distinct_and_readable(s: &dyn Spawner)
         assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
         assert!(ids.insert(r.str("client_id")), "duplicate client_id");
     }
-    let reads = futures_join_all(results.iter().map(|r| async move {
+    let reads = join_all(results.iter().map(|r| async move {
         let info = r.json();
         let read = app
             .send(TestRequest::new("GET", &path(&info)).bearer(token(&info)))
@@ -549,36 +550,6 @@ pub async fn concurrent_registrations_are_distinct_and_readable(s: &dyn Spawner)
         assert_eq!(read.status, 200);
         assert_eq!(read.json(), info);
     }
-}
-
-/// Polls all futures concurrently on the current task.
-async fn futures_join_all<F: std::future::Future>(
-    futures: impl IntoIterator<Item = F>,
-) -> Vec<F::Output> {
-    let handles: Vec<_> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = handles.iter().map(|_| None).collect();
-    let mut handles: Vec<_> = handles.into_iter().map(Some).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (slot, out) in handles.iter_mut().zip(outputs.iter_mut()) {
-            if let Some(fut) = slot {
-                match fut.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => {
-                        *out = Some(v);
-                        *slot = None;
-                    }
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    outputs.into_iter().map(|o| o.unwrap()).collect()
 }
 
 pub async fn hostile_inputs_never_get_a_5xx(s: &dyn Spawner) {

@@ -331,15 +331,11 @@ pub async fn one_fetch_of_each_key_set_under_load(s: &dyn Spawner) {
         .map(|i| trust.statement(json!({"software_id": format!("sw-{i}")})))
         .collect();
     for chunk in statements.chunks(100) {
-        let results = dcr_core::testing::contract::join_all(
-            chunk
-                .iter()
-                .map(|st| {
-                    let body = json!({"redirect_uris": ["https://app.example.com/cb"], "software_statement": st});
-                    Box::pin(async move { post(app, &body, None).await }) as std::pin::Pin<Box<dyn std::future::Future<Output = TestResponse> + Send + '_>>
-                })
-                .collect(),
-        )
+        let results = dcr_core::testing::contract::join_all(chunk.iter().map(|st| {
+            let body =
+                json!({"redirect_uris": ["https://app.example.com/cb"], "software_statement": st});
+            async move { post(app, &body, None).await }
+        }))
         .await;
         for r in results {
             assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));

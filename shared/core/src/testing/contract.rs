@@ -32,35 +32,15 @@ mod secrets;
 pub use clients::*;
 pub use secrets::*;
 
-/// A boxed, sendable future: what `async_trait` methods return.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
 /// Runs every future concurrently on the current task and returns their outputs
 /// in order: a dependency-free `join_all`.
-pub async fn join_all<'a, T>(futures: Vec<BoxFuture<'a, T>>) -> Vec<T> {
-    let done = futures.iter().map(|_| None).collect();
-    JoinAll {
-        pending: futures.into_iter().map(Some).collect(),
-        done,
-    }
-    .await
-}
-
-struct JoinAll<'a, T> {
-    pending: Vec<Option<BoxFuture<'a, T>>>,
-    done: Vec<Option<T>>,
-}
-
-// Every future is boxed and the outputs are never pinned, so moving the struct is fine.
-impl<T> Unpin for JoinAll<'_, T> {}
-
-impl<T> Future for JoinAll<'_, T> {
-    type Output = Vec<T>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Vec<T>> {
-        let this = self.get_mut();
+pub async fn join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut pending: Vec<Option<Pin<Box<F>>>> =
+        futures.into_iter().map(|f| Some(Box::pin(f))).collect();
+    let mut done: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx: &mut Context<'_>| {
         let mut all_done = true;
-        for (slot, out) in this.pending.iter_mut().zip(this.done.iter_mut()) {
+        for (slot, out) in pending.iter_mut().zip(done.iter_mut()) {
             if let Some(future) = slot {
                 match future.as_mut().poll(cx) {
                     Poll::Ready(value) => {
@@ -72,11 +52,13 @@ impl<T> Future for JoinAll<'_, T> {
             }
         }
         if all_done {
-            Poll::Ready(this.done.drain(..).flatten().collect())
+            Poll::Ready(())
         } else {
             Poll::Pending
         }
-    }
+    })
+    .await;
+    done.into_iter().flatten().collect()
 }
 
 /// Runs every [`ClientStore`] check.

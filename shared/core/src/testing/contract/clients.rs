@@ -595,7 +595,7 @@ pub async fn concurrent_inserts_of_distinct_ids_all_succeed(store: &dyn ClientSt
     let records: Vec<ClientRecord> = (0..50)
         .map(|i| full_record(&unique(&format!("many{i}")), ClientState::Active))
         .collect();
-    let results = join_all(records.iter().map(|r| store.insert(r)).collect()).await;
+    let results = join_all(records.iter().map(|r| store.insert(r))).await;
     for (record, result) in records.iter().zip(&results) {
         assert!(
             result.is_ok(),
@@ -624,7 +624,7 @@ pub async fn concurrent_inserts_of_one_id_admit_exactly_one(store: &dyn ClientSt
             r
         })
         .collect();
-    let results = join_all(records.iter().map(|r| store.insert(r)).collect()).await;
+    let results = join_all(records.iter().map(|r| store.insert(r))).await;
     let winners: Vec<usize> = (0..results.len()).filter(|&i| results[i].is_ok()).collect();
     assert_eq!(
         winners.len(),
@@ -659,13 +659,7 @@ pub async fn concurrent_replaces_from_one_version_admit_exactly_one(store: &dyn 
             })
         })
         .collect();
-    let results = join_all(
-        attempts
-            .iter()
-            .map(|r| store.replace(r, original.version))
-            .collect(),
-    )
-    .await;
+    let results = join_all(attempts.iter().map(|r| store.replace(r, original.version))).await;
     let winners: Vec<usize> = (0..results.len()).filter(|&i| results[i].is_ok()).collect();
     assert_eq!(
         winners.len(),
@@ -690,12 +684,7 @@ pub async fn concurrent_replaces_from_one_version_admit_exactly_one(store: &dyn 
 pub async fn concurrent_remember_once_admits_exactly_one(store: &dyn ClientStore) {
     let key = unique("race-jti");
     let expires_at = SystemClock.now() + 3_600;
-    let results = join_all(
-        (0..20)
-            .map(|_| store.remember_once(&key, expires_at))
-            .collect(),
-    )
-    .await;
+    let results = join_all((0..20).map(|_| store.remember_once(&key, expires_at))).await;
     let firsts = results.iter().filter(|r| matches!(r, Ok(true))).count();
     let replays = results.iter().filter(|r| matches!(r, Ok(false))).count();
     assert_eq!(
