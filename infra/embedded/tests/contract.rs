@@ -415,14 +415,19 @@ async fn crash_child_writer() {
 #[tokio::test(flavor = "multi_thread")]
 async fn acknowledged_writes_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
+    let acked = kill_9_after_acks("crash_child_writer", CRASH_CHILD_DIR, dir.path(), 300);
+    let store = EmbeddedStore::open(dir.path()).expect("the database must reopen after kill -9");
+    assert_every_acked_client_is_active_with_its_secret(&store, &acked).await;
+    // And the reopened store still works.
+    contract::client_store_contract(store.clients().as_ref()).await;
+}
+
+/// Runs the child test `child_test` with `env` naming `dir`, reads its `acked {id}`
+/// lines until `n` have come, then SIGKILLs it mid-write; returns the acknowledged ids.
+fn kill_9_after_acks(child_test: &str, env: &str, dir: &Path, n: usize) -> Vec<String> {
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "crash_child_writer",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CRASH_CHILD_DIR, dir.path())
+        .args([child_test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(env, dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -430,10 +435,9 @@ async fn acknowledged_writes_survive_kill_9() {
     let stdout = child.stdout.take().unwrap();
     let mut acked = Vec::new();
     for line in BufReader::new(stdout).lines() {
-        let line = line.unwrap();
-        if let Some(id) = line.strip_prefix("acked ") {
+        if let Some(id) = line.unwrap().strip_prefix("acked ") {
             acked.push(id.to_owned());
-            if acked.len() == 300 {
+            if acked.len() == n {
                 break;
             }
         }
@@ -442,26 +446,31 @@ async fn acknowledged_writes_survive_kill_9() {
     child.wait().unwrap();
     assert_eq!(
         acked.len(),
-        300,
-        "the child stopped before acknowledging 300 writes"
+        n,
+        "{child_test} stopped before acknowledging {n} writes"
     );
+    acked
+}
 
-    let store = EmbeddedStore::open(dir.path()).expect("the database must reopen after kill -9");
-    for id in &acked {
-        let record = ClientStore::get(&store, id).await.unwrap();
+/// Every acknowledged client is on disk, `Active`, with its secret `s-{id}`.
+async fn assert_every_acked_client_is_active_with_its_secret(
+    store: &EmbeddedStore,
+    acked: &[String],
+) {
+    for id in acked {
+        let record = ClientStore::get(store, id).await.unwrap();
         assert_eq!(
-            record.map(|r| r.client_id),
-            Some(id.clone()),
-            "acknowledged record {id} lost"
+            record.map(|r| (r.client_id, r.state)),
+            Some((id.clone(), ClientState::Active)),
+            "acknowledged client {id} lost"
         );
-        let secret = SecretStore::get(&store, id).await.unwrap();
+        let secret = SecretStore::get(store, id).await.unwrap();
         assert_eq!(
             secret.map(|s| s.expose().to_owned()),
-            Some(format!("s-{id}"))
+            Some(format!("s-{id}")),
+            "the secret of acknowledged client {id} lost"
         );
     }
-    // And the reopened store still works.
-    contract::client_store_contract(store.clients().as_ref()).await;
 }
 
 const REGISTER_CHILD_DIR: &str = "DCR_EMBEDDED_REGISTER_CHILD_DIR";
@@ -511,51 +520,9 @@ async fn crash_child_registrar() {
 #[tokio::test(flavor = "multi_thread")]
 async fn acknowledged_registrations_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "crash_child_registrar",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(REGISTER_CHILD_DIR, dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut acked = Vec::new();
-    for line in BufReader::new(stdout).lines() {
-        if let Some(id) = line.unwrap().strip_prefix("acked ") {
-            acked.push(id.to_owned());
-            if acked.len() == 300 {
-                break;
-            }
-        }
-    }
-    child.kill().unwrap(); // SIGKILL, mid-registration
-    child.wait().unwrap();
-    assert_eq!(
-        acked.len(),
-        300,
-        "the child stopped before 300 registrations"
-    );
-
+    let acked = kill_9_after_acks("crash_child_registrar", REGISTER_CHILD_DIR, dir.path(), 300);
     let store = EmbeddedStore::open(dir.path()).expect("the database must reopen after kill -9");
-    for id in &acked {
-        let record = ClientStore::get(&store, id).await.unwrap();
-        assert_eq!(
-            record.map(|r| (r.client_id, r.state)),
-            Some((id.clone(), ClientState::Active)),
-            "acknowledged registration {id} lost"
-        );
-        let secret = SecretStore::get(&store, id).await.unwrap();
-        assert_eq!(
-            secret.map(|s| s.expose().to_owned()),
-            Some(format!("s-{id}")),
-            "the secret of acknowledged registration {id} lost"
-        );
-    }
+    assert_every_acked_client_is_active_with_its_secret(&store, &acked).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
