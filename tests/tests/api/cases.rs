@@ -42,6 +42,22 @@ fn token(info: &Value) -> &str {
     info["registration_access_token"].as_str().unwrap()
 }
 
+/// `GET` of a client with its own registration access token.
+async fn read_own(app: &dyn Engine, info: &Value) -> TestResponse {
+    app.send(TestRequest::new("GET", &path(info)).bearer(token(info)))
+        .await
+}
+
+/// `PUT` of `body` to a client with its own registration access token.
+async fn put_own(app: &dyn Engine, info: &Value, body: &Value) -> TestResponse {
+    app.send(
+        TestRequest::new("PUT", &path(info))
+            .bearer(token(info))
+            .json(body),
+    )
+    .await
+}
+
 fn assert_no_store(r: &TestResponse) {
     assert_eq!(r.header("cache-control"), Some("no-store"));
     assert_eq!(r.header("pragma"), Some("no-cache"));
@@ -102,9 +118,7 @@ pub async fn language_tags_kept_and_unknown_fields_dropped(s: &dyn Spawner) {
 pub async fn read_returns_the_registration(s: &dyn Spawner) {
     let app = engine_or_skip!(s, "");
     let info = registered(&*app).await;
-    let r = app
-        .send(TestRequest::new("GET", &path(&info)).bearer(token(&info)))
-        .await;
+    let r = read_own(&*app, &info).await;
     assert_eq!(r.status, 200);
     assert_no_store(&r);
     assert_eq!(r.json(), info);
@@ -172,13 +186,7 @@ pub async fn update_replaces_the_registration(s: &dyn Spawner) {
         "redirect_uris": ["https://app.example.com/new"],
         "token_endpoint_auth_method": "client_secret_post",
     });
-    let r = app
-        .send(
-            TestRequest::new("PUT", &path(&info))
-                .bearer(token(&info))
-                .json(&body),
-        )
-        .await;
+    let r = put_own(&*app, &info, &body).await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     assert_no_store(&r);
     let updated = r.json();
@@ -196,23 +204,13 @@ pub async fn update_replaces_the_registration(s: &dyn Spawner) {
         updated["registration_access_token"],
         info["registration_access_token"]
     );
-    let read = app
-        .send(TestRequest::new("GET", &path(&info)).bearer(token(&info)))
-        .await;
+    let read = read_own(&*app, &info).await;
     assert_eq!(read.json(), updated);
     // A bad update changes nothing.
     let bad = json!({"redirect_uris": ["https://app.example.com/x#frag"]});
-    let r = app
-        .send(
-            TestRequest::new("PUT", &path(&info))
-                .bearer(token(&info))
-                .json(&bad),
-        )
-        .await;
+    let r = put_own(&*app, &info, &bad).await;
     r.assert_error(400, "invalid_redirect_uri");
-    let read = app
-        .send(TestRequest::new("GET", &path(&info)).bearer(token(&info)))
-        .await;
+    let read = read_own(&*app, &info).await;
     assert_eq!(read.json(), updated);
 }
 
@@ -221,22 +219,10 @@ pub async fn update_refuses_a_foreign_client_id(s: &dyn Spawner) {
     let info = registered(&*app).await;
     let body =
         json!({"client_id": "someone-else", "redirect_uris": ["https://app.example.com/cb"]});
-    let r = app
-        .send(
-            TestRequest::new("PUT", &path(&info))
-                .bearer(token(&info))
-                .json(&body),
-        )
-        .await;
+    let r = put_own(&*app, &info, &body).await;
     r.assert_error(400, "invalid_request");
     let body = json!({"client_secret": "guess", "redirect_uris": ["https://app.example.com/cb"]});
-    let r = app
-        .send(
-            TestRequest::new("PUT", &path(&info))
-                .bearer(token(&info))
-                .json(&body),
-        )
-        .await;
+    let r = put_own(&*app, &info, &body).await;
     r.assert_error(400, "invalid_request");
     assert!(!String::from_utf8_lossy(&r.body).contains(info["client_secret"].as_str().unwrap()));
 }
@@ -249,9 +235,7 @@ pub async fn delete_removes_the_client(s: &dyn Spawner) {
         .await;
     assert_eq!(r.status, 204);
     assert!(r.body.is_empty());
-    let r = app
-        .send(TestRequest::new("GET", &path(&info)).bearer(token(&info)))
-        .await;
+    let r = read_own(&*app, &info).await;
     r.assert_error(401, "invalid_token");
     let r = app
         .send(TestRequest::new("DELETE", &path(&info)).bearer(token(&info)))
@@ -464,19 +448,11 @@ pub async fn unknown_routes_and_methods(s: &dyn Spawner) {
 pub async fn rotate_on_update_replaces_the_token(s: &dyn Spawner) {
     let app = engine_or_skip!(s, "registration_access_token:\n  rotate_on_update: true\n");
     let info = registered(&*app).await;
-    let r = app
-        .send(
-            TestRequest::new("PUT", &path(&info))
-                .bearer(token(&info))
-                .json(&web()),
-        )
-        .await;
+    let r = put_own(&*app, &info, &web()).await;
     assert_eq!(r.status, 200);
     let new_token = r.str("registration_access_token");
     assert_ne!(new_token, token(&info));
-    let r = app
-        .send(TestRequest::new("GET", &path(&info)).bearer(token(&info)))
-        .await;
+    let r = read_own(&*app, &info).await;
     r.assert_error(401, "invalid_token");
     let r = app
         .send(TestRequest::new("GET", &path(&info)).bearer(&new_token))
@@ -540,9 +516,7 @@ pub async fn concurrent_registrations_are_distinct_and_readable(s: &dyn Spawner)
     }
     let reads = join_all(results.iter().map(|r| async move {
         let info = r.json();
-        let read = app
-            .send(TestRequest::new("GET", &path(&info)).bearer(token(&info)))
-            .await;
+        let read = read_own(&*app, &info).await;
         (info, read)
     }))
     .await;
@@ -602,13 +576,7 @@ pub async fn hostile_inputs_never_get_a_5xx(s: &dyn Spawner) {
             body[field] = value.clone();
             let r = register(&*app, &body).await;
             assert!(r.status < 500, "POST {field}={value} -> {}", r.status);
-            let r = app
-                .send(
-                    TestRequest::new("PUT", &path(&info))
-                        .bearer(token(&info))
-                        .json(&body),
-                )
-                .await;
+            let r = put_own(&*app, &info, &body).await;
             assert!(r.status < 500, "PUT {field}={value} -> {}", r.status);
         }
     }
@@ -630,9 +598,7 @@ pub async fn expired_clients_are_gone(s: &dyn Spawner) {
     let info = registered(&*app).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let r = app
-            .send(TestRequest::new("GET", &path(&info)).bearer(token(&info)))
-            .await;
+        let r = read_own(&*app, &info).await;
         if r.status == 401 {
             r.assert_error(401, "invalid_token");
             break;
