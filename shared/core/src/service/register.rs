@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use dcr_validation::{
-    ErrorCode, MetadataError, Profile, validate, validate_custom_client_id,
+    ErrorCode, MetadataError, Profile, SERVER_OWNED, validate, validate_custom_client_id,
     validate_custom_client_secret,
 };
 use serde_json::{Map, Value};
@@ -27,30 +27,25 @@ pub struct RegisterRequest {
     pub client_certificate: Option<String>,
 }
 
-/// Server-owned members a client may send but never sets (RFC 7591 §3.2.1, RFC 7592 §2.2).
-const IGNORED: &[&str] = &[
-    "registration_access_token",
-    "registration_client_uri",
-    "client_id_issued_at",
-    "client_secret_expires_at",
-];
-
-/// Removes the server-owned members; returns the requested `client_id` and `client_secret`.
+/// Removes the server-owned members (RFC 7591 §3.2.1, RFC 7592 §2.2): the
+/// `client_id` and `client_secret` a request may choose are returned, the rest
+/// are ignored.
 pub(super) fn take_server_owned(
     metadata: &mut Map<String, Value>,
 ) -> Result<(Option<String>, Option<String>), MetadataError> {
-    for key in IGNORED {
-        metadata.remove(*key);
-    }
     let take = |metadata: &mut Map<String, Value>, key: &str| match metadata.remove(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
         Some(_) => Err(invalid(format!("{key} must be a string"))),
     };
-    Ok((
+    let chosen = (
         take(metadata, "client_id")?,
         take(metadata, "client_secret")?,
-    ))
+    );
+    for key in SERVER_OWNED {
+        metadata.remove(*key);
+    }
+    Ok(chosen)
 }
 
 pub(super) fn invalid(description: String) -> MetadataError {
