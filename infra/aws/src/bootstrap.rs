@@ -4,16 +4,17 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
-use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_types::SdkConfig;
 use dcr_http::{App, Operation};
 use dcr_keys::{HttpKeySource, KeyFetchConfig};
 use lambda_http::{Body, Request, Response, service_fn};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::dynamo::DynamoClientStore;
+use crate::sdk::AwsAccess;
 use crate::secrets::SecretsManagerStore;
 use crate::settings::Settings;
 
@@ -22,15 +23,15 @@ pub const SWEEP_BATCH: usize = 100;
 
 /// Installs JSON logs on stdout (CloudWatch stamps each line), filtered by
 /// `RUST_LOG`, else `AWS_LAMBDA_LOG_LEVEL`, else `info`. A second call does nothing.
+///
+/// The filter takes `level` and `target=level` directives (`info,dcr_core=debug`);
+/// it is a [`Targets`] list, not an `EnvFilter`, so no regex engine ships in the
+/// functions. An unreadable filter falls back to `info`.
 pub fn init_tracing() {
-    let directives = std::env::var("RUST_LOG").ok().or_else(|| {
-        std::env::var("AWS_LAMBDA_LOG_LEVEL")
-            .ok()
-            .map(|level| level.to_lowercase())
-    });
-    let filter = directives
-        .and_then(|d| EnvFilter::try_new(d).ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
+    let filter = log_filter(
+        std::env::var("RUST_LOG").ok().as_deref(),
+        std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref(),
+    );
     let _ = tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
@@ -39,8 +40,44 @@ pub fn init_tracing() {
         .with_target(true)
         .with_ansi(false)
         .without_time()
-        .with_env_filter(filter)
+        .with_max_level(LevelFilter::TRACE)
+        .finish()
+        .with(filter)
         .try_init();
+}
+
+/// The log filter of `RUST_LOG`, else of `AWS_LAMBDA_LOG_LEVEL`, else `info`.
+fn log_filter(rust_log: Option<&str>, lambda_level: Option<&str>) -> Targets {
+    // Lambda's levels include FATAL, which tracing calls error.
+    let level = |l: &str| match l.trim().to_lowercase().as_str() {
+        "trace" => Some(LevelFilter::TRACE),
+        "debug" => Some(LevelFilter::DEBUG),
+        "info" => Some(LevelFilter::INFO),
+        "warn" => Some(LevelFilter::WARN),
+        "error" | "fatal" => Some(LevelFilter::ERROR),
+        "off" => Some(LevelFilter::OFF),
+        _ => None,
+    };
+    // Every directive is `level` or `target=level` (a bare word would name a target).
+    let directives = |d: &str| {
+        d.split(',')
+            .all(|part| {
+                level(part).is_some()
+                    || part
+                        .split_once('=')
+                        .is_some_and(|(_, l)| level(l).is_some())
+            })
+            .then(|| d.to_lowercase().parse::<Targets>().ok())
+            .flatten()
+    };
+    rust_log
+        .and_then(directives)
+        .or_else(|| {
+            lambda_level
+                .and_then(level)
+                .map(|l| Targets::new().with_default(l))
+        })
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO))
 }
 
 /// Both stores of a deployment, built from its settings and SDK configuration.
@@ -66,16 +103,6 @@ pub fn app(settings: Settings, sdk: &SdkConfig) -> App {
     App::new(settings.config, Arc::new(clients), Arc::new(secrets), keys)
 }
 
-/// Bounds on every SDK call, so a stuck backend becomes an opaque 500 well within
-/// the function's timeout instead of a hung invocation (retries included).
-pub fn sdk_timeouts() -> TimeoutConfig {
-    TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(2))
-        .operation_attempt_timeout(Duration::from_secs(3))
-        .operation_timeout(Duration::from_secs(8))
-        .build()
-}
-
 /// Reads the environment and the SDK configuration: once per container.
 async fn init() -> Result<App, lambda_http::Error> {
     init_tracing();
@@ -84,10 +111,12 @@ async fn init() -> Result<App, lambda_http::Error> {
         // The runtime prints the error's Debug form: make it the readable message.
         lambda_http::Error::from(e.to_string())
     })?;
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .timeout_config(sdk_timeouts())
-        .load()
-        .await;
+    let sdk = AwsAccess::from_env()
+        .map_err(|e| {
+            tracing::error!(error = %e, "invalid AWS settings; refusing to start");
+            lambda_http::Error::from(e.to_string())
+        })?
+        .sdk_config();
     Ok(app(settings, &sdk))
 }
 
@@ -132,4 +161,57 @@ pub async fn run_sweep() -> Result<(), lambda_http::Error> {
         },
     ))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn level(filter: &Targets, target: &str) -> Option<LevelFilter> {
+        [
+            LevelFilter::TRACE,
+            LevelFilter::DEBUG,
+            LevelFilter::INFO,
+            LevelFilter::WARN,
+            LevelFilter::ERROR,
+        ]
+        .into_iter()
+        .find(|l| {
+            l.into_level()
+                .is_some_and(|level| filter.would_enable(target, &level))
+        })
+    }
+
+    #[test]
+    fn rust_log_directives_come_first() {
+        let f = log_filter(Some("warn,dcr_core=debug"), Some("ERROR"));
+        assert_eq!(level(&f, "dcr_core::service"), Some(LevelFilter::DEBUG));
+        assert_eq!(level(&f, "aws_smithy_runtime"), Some(LevelFilter::WARN));
+    }
+
+    #[test]
+    fn lambda_log_level_applies_without_rust_log() {
+        let f = log_filter(None, Some("DEBUG"));
+        assert_eq!(level(&f, "dcr_aws"), Some(LevelFilter::DEBUG));
+        let f = log_filter(Some(" "), Some("FATAL"));
+        assert_eq!(level(&f, "dcr_aws"), Some(LevelFilter::ERROR));
+    }
+
+    #[test]
+    fn unreadable_or_missing_filters_mean_info() {
+        for (rust_log, lambda) in [
+            (None, None),
+            (Some("dcr=loud"), None),
+            (Some("chatty"), None),
+            (Some(""), None),
+            (None, Some("chatty")),
+        ] {
+            let f = log_filter(rust_log, lambda);
+            assert_eq!(
+                level(&f, "dcr_aws"),
+                Some(LevelFilter::INFO),
+                "{rust_log:?} {lambda:?}"
+            );
+        }
+    }
 }

@@ -4,6 +4,8 @@
 
 pub mod bootstrap;
 pub mod dynamo;
+pub mod http_client;
+pub mod sdk;
 pub mod secrets;
 pub mod settings;
 #[cfg(feature = "testing")]
@@ -11,5 +13,6 @@ pub mod testing;
 
 pub use bootstrap::{run, run_sweep};
 pub use dynamo::DynamoClientStore;
+pub use sdk::AwsAccess;
 pub use secrets::SecretsManagerStore;
 pub use settings::{Settings, SettingsError};

@@ -12,19 +12,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context as _;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
+use aws_types::SdkConfig;
 use dcr_core::Clock;
 use dcr_http::App;
 
 use crate::dynamo::{
     DynamoClientStore, OWNER_INDEX, SOFTWARE_ID_INDEX, TTL_ATTRIBUTE, UNSETTLED_INDEX,
 };
+use crate::sdk::AwsAccess;
 use crate::secrets::SecretsManagerStore;
 use crate::settings::Settings;
 
@@ -70,7 +71,7 @@ impl MotoAws {
 
     /// Creates a uniquely named table with the production schema on `endpoint`.
     pub async fn start(endpoint: &str) -> anyhow::Result<Self> {
-        let sdk = sdk_config(endpoint).await;
+        let sdk = sdk_config(endpoint);
         let name = unique_name();
         let table = format!("dcr-test-{name}");
         create_clients_table(&aws_sdk_dynamodb::Client::new(&sdk), &table).await?;
@@ -136,20 +137,15 @@ impl MotoAws {
     }
 }
 
-/// SDK configuration for `endpoint`, region `us-east-1`, static credentials `test`/`test`.
-pub async fn sdk_config(endpoint: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
-            "test",
-            "test",
-            None,
-            None,
-            "dcr-aws-testing",
-        ))
-        .load()
-        .await
+/// SDK configuration for `endpoint`, region `us-east-1`, static credentials `test`/`test`:
+/// the functions' own configuration ([`AwsAccess::sdk_config`]) with test values.
+pub fn sdk_config(endpoint: &str) -> SdkConfig {
+    AwsAccess {
+        region: "us-east-1".to_owned(),
+        credentials: Credentials::new("test", "test", None, None, "dcr-aws-testing"),
+        endpoint_url: Some(endpoint.to_owned()),
+    }
+    .sdk_config()
 }
 
 /// A name no other test of any process uses: `{pid}-{nanos}-{counter}`.

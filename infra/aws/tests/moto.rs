@@ -496,7 +496,7 @@ async fn backend_failures_are_unknown_and_name_no_table_or_secret() {
     }
 
     // Secrets Manager unreachable (nothing listens on port 1): Unknown, value never echoed.
-    let dead = dcr_aws::testing::sdk_config("http://127.0.0.1:1").await;
+    let dead = dcr_aws::testing::sdk_config("http://127.0.0.1:1");
     let secrets = SecretsManagerStore::new(
         aws_sdk_secretsmanager::Client::new(&dead),
         &aws.secret_prefix,

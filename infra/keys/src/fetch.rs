@@ -21,8 +21,8 @@ fn unavailable(reason: impl Into<String>) -> KeyError {
     KeyError::Unavailable(reason.into())
 }
 
-/// Builds the TLS client configuration: aws-lc-rs, the OS root store, HTTP/1.1.
-pub(crate) fn default_tls_config() -> Result<Arc<rustls::ClientConfig>, KeyError> {
+/// The TLS client configuration of every outbound call: aws-lc-rs, the OS root store, HTTP/1.1.
+pub fn tls_client_config() -> Result<Arc<rustls::ClientConfig>, KeyError> {
     let loaded = rustls_native_certs::load_native_certs();
     if !loaded.errors.is_empty() {
         tracing::warn!(

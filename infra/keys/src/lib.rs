@@ -38,6 +38,7 @@ use dcr_core::ports::{KeySource, UrlOrigin};
 use dcr_trust::{KeyError, KeySet};
 use url::Url;
 
+pub use fetch::tls_client_config;
 pub use guard::{Resolve, SystemResolver, is_forbidden, vet_url};
 
 /// Limits and allowances of outbound key set fetches.
@@ -141,7 +142,7 @@ impl HttpKeySource {
     }
 
     fn tls(&self) -> Result<Arc<rustls::ClientConfig>, KeyError> {
-        self.tls.get_or_init(fetch::default_tls_config).clone()
+        self.tls.get_or_init(fetch::tls_client_config).clone()
     }
 
     async fn fetch(&self, url: &Url, origin: UrlOrigin) -> Result<Arc<KeySet>, KeyError> {
