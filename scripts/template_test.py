@@ -587,16 +587,19 @@ class Functions(unittest.TestCase):
         for name, fn in functions.items():
             with self.subTest(function=name):
                 self.assertEqual(fn["Properties"]["CodeUri"], ".")
-                self.assertEqual(fn["Metadata"]["BuildMethod"], "rust-cargolambda")
-                self.assertEqual(fn["Metadata"]["BuildProperties"], {"Binary": BINARIES[name]})
+                self.assertEqual(fn["Metadata"], {"BuildMethod": "makefile"})
                 for key in ("Runtime", "Handler", "Architectures", "Environment", "MemorySize", "Tracing"):
                     self.assertNotIn(key, fn["Properties"], "set in Globals only")
 
     def test_sam_build_can_find_every_binary(self):
-        """`sam build` runs `cargo lambda build --release [--arm64] --bin <Binary>`
-        in CodeUri (the workspace root), and cargo looks for `--bin` only in the
-        workspace's default-members when the workspace names any."""
-        workspace = tomllib.loads((ROOT / "Cargo.toml").read_text())["workspace"]
+        """`sam build` runs `make build-<LogicalId>` in CodeUri (the workspace
+        root); each target must build that function's binary with the
+        `function` profile and hand its bootstrap to SAM."""
+        makefile = (ROOT / "Makefile").read_text()
+        workspace = tomllib.loads((ROOT / "Cargo.toml").read_text())
+        self.assertIn("function", workspace.get("profile", {}), "Cargo.toml [profile.function]")
+        self.assertRegex(makefile, r"build --profile function \$\(ARCH_FLAG\) --bin \$\(1\)")
+        self.assertIn('cp target/lambda/$(1)/bootstrap "$(ARTIFACTS_DIR)/bootstrap"', makefile)
 
         def bins_of(members):
             found = {}
@@ -610,19 +613,14 @@ class Functions(unittest.TestCase):
                 found.update({b["name"]: member for b in cargo.get("bin", [])})
             return found
 
-        in_workspace = bins_of(workspace["members"])
-        searched = bins_of(workspace.get("default-members", workspace["members"]))
-        wanted = set(BINARIES.values())
-        absent = wanted - set(in_workspace)
-        self.assertEqual(absent - PENDING_BINARIES, set(), "binaries that are in no workspace member")
-        hidden = sorted(b for b in wanted & set(in_workspace) if b not in searched)
-        self.assertEqual(
-            hidden, [],
-            "`cargo lambda build --bin X` at the workspace root cannot see these: "
-            "add their crates to [workspace] default-members in Cargo.toml (or drop default-members)",
-        )
-        if absent:
-            self.skipTest(f"no workspace member yet for: {', '.join(sorted(absent))}")
+        in_workspace = bins_of(workspace["workspace"]["members"])
+        for name, binary in BINARIES.items():
+            with self.subTest(function=name):
+                target = re.search(rf"^build-{name}:\n\t\$\(call function,([a-z-]+)\)$", makefile, re.M)
+                self.assertIsNotNone(target, f"Makefile target build-{name}")
+                self.assertEqual(target.group(1), binary)
+                if binary not in PENDING_BINARIES:
+                    self.assertIn(binary, in_workspace, "a workspace member builds it")
 
 
 class Integrity(unittest.TestCase):
