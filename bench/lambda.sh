@@ -6,7 +6,8 @@
 #   bash bench/lambda.sh            # RUNS=5 by default
 #
 # Needs python3 (the project venv with moto: scripts/lib/venv.sh). Builds the
-# functions with `cargo build --release` for the host (x86_64). Not a test.
+# functions as they are deployed, `cargo build --profile function`, for the host
+# (x86_64). Not a test.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -16,8 +17,8 @@ mkdir -p "$OUT"
 cd "$ROOT"
 
 PKGS=(register-client get-client update-client delete-client server-metadata)
-echo "== building ${PKGS[*]} (release)" >&2
-cargo build --release -q $(printf -- '-p %s ' "${PKGS[@]}")
+echo "== building ${PKGS[*]} (profile function)" >&2
+cargo build --profile function -q $(printf -- '-p %s ' "${PKGS[@]}")
 
 # shellcheck source=../scripts/lib/venv.sh
 source scripts/lib/venv.sh && dcr_venv
@@ -48,5 +49,5 @@ ddb.create_table(
     ])
 PY
 
-python3 bench/lambda_start.py "$ROOT/target/release" "$RUNS" "$OUT/lambda.json"
+python3 bench/lambda_start.py "$ROOT/target/function" "$RUNS" "$OUT/lambda.json"
 echo "results: $OUT/lambda.json" >&2

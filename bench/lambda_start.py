@@ -5,7 +5,8 @@ pointing here, hand it one API Gateway v2 event on its first
 `GET /2018-06-01/runtime/invocation/next`, and record when
 `POST /2018-06-01/runtime/invocation/{id}/response` arrives. Reports the time
 from process start (just before fork/exec) to that answer, the status of the
-HTTP response inside it, peak RSS (VmHWM from /proc/<pid>/status, read after
+HTTP response inside it, the time to its first `next` poll (the end of its
+init), peak RSS (VmHWM from /proc/<pid>/status, read after
 the answer, before the process is killed) and the binary's size.
 
 usage: python3 lambda_start.py TARGET_DIR RUNS OUT_JSON
@@ -40,6 +41,7 @@ class Emulator(ThreadingHTTPServer):
         self.served = False
         self.answered = threading.Event()
         self.answer_at = None
+        self.next_at = None
         self.answer = None
         self.error = None
         self.release = threading.Event()
@@ -63,6 +65,8 @@ class Handler(BaseHTTPRequestHandler):
         srv: Emulator = self.server
         if self.path != f"{PREFIX}/invocation/next":
             return self._reply(404)
+        if srv.next_at is None:
+            srv.next_at = time.monotonic()
         if srv.served:
             # One invocation per process: hold the next poll until the run is over.
             srv.release.wait(30)
@@ -136,8 +140,19 @@ def run_once(binary: str, name: str, ev: dict) -> dict:
     srv = Emulator(("127.0.0.1", 0), Handler)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     srv.arm(ev)
-    env = dict(os.environ)
+    # The environment Lambda gives a function, not this machine's: its own
+    # variables, the function's settings (DCR_*, the emulator endpoint, static
+    # credentials) and nothing else (no SSL_CERT_DIR, proxies, HOME, ...).
+    env = {k: v for k, v in os.environ.items()
+           if k.startswith(("AWS_", "DCR_")) or k in ("RUST_LOG",)}
     env.update({
+        "PATH": "/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+        "LANG": "en_US.UTF-8",
+        "TZ": ":UTC",
+        "LAMBDA_TASK_ROOT": "/var/task",
+        "LAMBDA_RUNTIME_DIR": "/var/runtime",
+        "AWS_DEFAULT_REGION": os.environ.get("AWS_REGION", "us-east-1"),
+        "AWS_EXECUTION_ENV": "AWS_Lambda_provided.al2023",
         "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{srv.server_address[1]}",
         "AWS_LAMBDA_FUNCTION_NAME": name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
@@ -160,7 +175,8 @@ def run_once(binary: str, name: str, ev: dict) -> dict:
     if srv.error is not None:
         raise SystemExit(f"{name}: the function reported an error: {srv.error}")
     answer = json.loads(srv.answer)
-    return {"ms": (srv.answer_at - t0) * 1000, "rss_kib": rss,
+    return {"ms": (srv.answer_at - t0) * 1000, "init_ms": (srv.next_at - t0) * 1000,
+            "rss_kib": rss,
             "status": answer.get("statusCode"), "body": answer.get("body", "")}
 
 
@@ -184,6 +200,7 @@ def main() -> None:
             samples.append(r)
         ms = [s["ms"] for s in samples]
         results[pkg] = {
+            "init_ms_median": statistics.median(s["init_ms"] for s in samples),
             "first_invocation_ms_median": statistics.median(ms),
             "first_invocation_ms_min": min(ms), "first_invocation_ms_max": max(ms),
             "peak_rss_mib_max": max(s["rss_kib"] for s in samples) / 1024,
@@ -191,7 +208,8 @@ def main() -> None:
         }
         r = results[pkg]
         print(f"{pkg:16} first answer median {r['first_invocation_ms_median']:6.1f} ms "
-              f"(min {r['first_invocation_ms_min']:.1f}, max {r['first_invocation_ms_max']:.1f}), "
+              f"(min {r['first_invocation_ms_min']:.1f}, max {r['first_invocation_ms_max']:.1f}; "
+              f"init {r['init_ms_median']:.1f}), "
               f"peak RSS {r['peak_rss_mib_max']:.1f} MiB, bootstrap {r['bootstrap_bytes'] / 2**20:.2f} MiB",
               file=sys.stderr)
 
