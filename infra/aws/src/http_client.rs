@@ -159,7 +159,7 @@ impl Connector {
             .map_err(|e| ConnectorError::user(e.into()))?;
         *request.uri_mut() = target;
 
-        let mut sender = match self.idle(&endpoint.key) {
+        let mut sender = match self.idle(&endpoint.key).await {
             Some(sender) => sender,
             None => self.dial(&endpoint).await?,
         };
@@ -189,15 +189,18 @@ impl Connector {
     }
 
     /// An idle connection to `key` that is still open, if any.
-    fn idle(&self, key: &str) -> Option<SendRequest<SdkBody>> {
-        let mut idle = self.shared.idle.lock().ok()?;
-        let list = idle.get_mut(key)?;
-        while let Some(sender) = list.pop() {
-            if !sender.is_closed() && sender.is_ready() {
+    async fn idle(&self, key: &str) -> Option<SendRequest<SdkBody>> {
+        loop {
+            let mut sender = {
+                let mut idle = self.shared.idle.lock().ok()?;
+                idle.get_mut(key)?.pop()?
+            };
+            // Pooled connections finished their exchange: `ready` resolves at
+            // once, or fails if the server closed the connection meanwhile.
+            if !sender.is_closed() && sender.ready().await.is_ok() {
                 return Some(sender);
             }
         }
-        None
     }
 
     /// Returns a connection to the pool once its exchange is complete.
