@@ -10,29 +10,12 @@
 
 use std::sync::{Arc, LazyLock};
 
-use async_trait::async_trait;
-use dcr_core::testing::memory::{MemoryClientStore, MemorySecretStore};
-use dcr_core::{Config, KeySource, UrlOrigin};
+use dcr_core::Config;
+use dcr_core::testing::memory::{MemoryClientStore, MemorySecretStore, NoKeySets};
 use dcr_http::App;
 use lambda_http::{Body, Request};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-
-struct NoKeys;
-
-#[async_trait]
-impl KeySource for NoKeys {
-    async fn key_set(
-        &self,
-        _: &str,
-        _: UrlOrigin,
-        _: bool,
-    ) -> Result<Arc<dcr_trust::KeySet>, dcr_trust::KeyError> {
-        Err(dcr_trust::KeyError::Unavailable(
-            "no network in the fuzzer".into(),
-        ))
-    }
-}
 
 static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
     tokio::runtime::Builder::new_current_thread()
@@ -90,7 +73,7 @@ fuzz_target!(|data: &[u8]| {
         config,
         Arc::new(MemoryClientStore::default()),
         Arc::new(MemorySecretStore::default()),
-        Arc::new(NoKeys),
+        Arc::new(NoKeySets),
     );
     RUNTIME.block_on(async {
         let seed = br#"{"redirect_uris": ["https://app.example.com/cb"], "grant_types": ["authorization_code"]}"#;

@@ -181,8 +181,8 @@ impl App {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dcr_core::testing::memory::MemorySecretStore;
-    use dcr_core::{ClientRecord, StoreError, UrlOrigin};
+    use dcr_core::testing::memory::{MemorySecretStore, NoKeySets};
+    use dcr_core::{ClientRecord, StoreError};
 
     /// A client store whose backend is down, with a cause that names internals.
     struct Down;
@@ -218,20 +218,6 @@ mod tests {
         }
     }
 
-    struct NoKeys;
-
-    #[async_trait::async_trait]
-    impl KeySource for NoKeys {
-        async fn key_set(
-            &self,
-            _: &str,
-            _: UrlOrigin,
-            _: bool,
-        ) -> Result<Arc<dcr_trust::KeySet>, dcr_trust::KeyError> {
-            Err(dcr_trust::KeyError::Unavailable("none".into()))
-        }
-    }
-
     fn request(method: &str, path: &str, body: &str) -> Request {
         http::Request::builder()
             .method(method)
@@ -248,7 +234,7 @@ mod tests {
             Config::default(),
             Arc::new(Down),
             Arc::new(MemorySecretStore::default()),
-            Arc::new(NoKeys),
+            Arc::new(NoKeySets),
         );
         let body = r#"{"redirect_uris": ["https://app.example.com/cb"]}"#;
         for (method, path) in [

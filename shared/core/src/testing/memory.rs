@@ -1,13 +1,15 @@
 //! In-memory stores and a settable clock, for unit tests only.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
 use crate::model::ClientRecord;
-use crate::ports::{ClientSecret, ClientStore, Clock, SecretStore, StoreError};
+use crate::ports::{
+    ClientSecret, ClientStore, Clock, KeySource, SecretStore, StoreError, UrlOrigin,
+};
 
 /// A `ClientStore` in a `HashMap`.
 #[derive(Default)]
@@ -153,5 +155,23 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> i64 {
         self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// A `KeySource` with no key sets: every fetch fails as unavailable.
+#[derive(Debug, Default)]
+pub struct NoKeySets;
+
+#[async_trait]
+impl KeySource for NoKeySets {
+    async fn key_set(
+        &self,
+        _: &str,
+        _: UrlOrigin,
+        _: bool,
+    ) -> Result<Arc<dcr_trust::KeySet>, dcr_trust::KeyError> {
+        Err(dcr_trust::KeyError::Unavailable(
+            "no key sets in this test".into(),
+        ))
     }
 }
