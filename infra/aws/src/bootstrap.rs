@@ -16,7 +16,7 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 use crate::dynamo::DynamoClientStore;
 use crate::sdk::AwsAccess;
 use crate::secrets::SecretsManagerStore;
-use crate::settings::Settings;
+use crate::settings::{Settings, SettingsError};
 
 /// Records the sweep handles per invocation (a scheduled run goes on next time).
 pub const SWEEP_BATCH: usize = 100;
@@ -104,25 +104,23 @@ pub fn app(settings: Settings, sdk: &SdkConfig) -> App {
 }
 
 /// Reads the environment and the SDK configuration: once per container.
-async fn init() -> Result<App, lambda_http::Error> {
+fn init() -> Result<App, lambda_http::Error> {
     init_tracing();
-    let settings = Settings::from_env().map_err(|e| {
-        tracing::error!(error = %e, "invalid function settings; refusing to start");
-        // The runtime prints the error's Debug form: make it the readable message.
-        lambda_http::Error::from(e.to_string())
-    })?;
-    let sdk = AwsAccess::from_env()
-        .map_err(|e| {
-            tracing::error!(error = %e, "invalid AWS settings; refusing to start");
-            lambda_http::Error::from(e.to_string())
-        })?
-        .sdk_config();
+    let settings = Settings::from_env().map_err(refuse_to_start)?;
+    let sdk = AwsAccess::from_env().map_err(refuse_to_start)?.sdk_config();
     Ok(app(settings, &sdk))
+}
+
+/// Logs why the function cannot start and turns it into the runtime's error.
+fn refuse_to_start(e: SettingsError) -> lambda_http::Error {
+    tracing::error!(error = %e, "invalid function settings; refusing to start");
+    // The runtime prints the error's Debug form: make it the readable message.
+    lambda_http::Error::from(e.to_string())
 }
 
 /// Runs the function answering `op` until the runtime stops it.
 pub async fn run(op: Operation) -> Result<(), lambda_http::Error> {
-    let app = Arc::new(init().await?);
+    let app = Arc::new(init()?);
     lambda_http::run(service_fn(move |req: Request| {
         let app = Arc::clone(&app);
         async move { Ok::<Response<Body>, Infallible>(app.handle_for(op, req).await) }
@@ -133,7 +131,7 @@ pub async fn run(op: Operation) -> Result<(), lambda_http::Error> {
 /// Runs the scheduled sweep function: each invocation (an EventBridge event,
 /// whose body is ignored) sweeps up to [`SWEEP_BATCH`] due records.
 pub async fn run_sweep() -> Result<(), lambda_http::Error> {
-    let app = Arc::new(init().await?);
+    let app = Arc::new(init()?);
     lambda_http::lambda_runtime::run(service_fn(
         move |_event: lambda_http::LambdaEvent<serde_json::Value>| {
             let app = Arc::clone(&app);
