@@ -14,9 +14,7 @@ if [ -z "${BIN:-}" ]; then
     BIN=target/release/dcr-local
 fi
 D=$(mktemp -d); PORT=18555
-BODIES="$D/post-bodies.txt"
-# The three bodies of bench/run.sh.
-sed -n '/^cat >"$OUT\/post-bodies.txt" <<.EOF.$/,/^EOF$/p' bench/run.sh | sed '1d;$d' >"$BODIES"
+BODIES=bench/post-bodies.txt   # the bodies of bench/run.sh's POST load
 RUST_LOG=warn $BIN --listen 127.0.0.1:$PORT --data-dir $D/data > $D/log 2>&1 &
 PID=$!
 for i in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:$PORT/.well-known/oauth-authorization-server && break; sleep 0.1; done

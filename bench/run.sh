@@ -56,11 +56,8 @@ log "building dcr-local (release)"
 DCR_LOCAL="$ROOT/target/release/dcr-local"
 
 # ---- fixtures: the same bodies for both engines -------------------------------
-cat >"$OUT/post-bodies.txt" <<'EOF'
-{"redirect_uris":["https://app.example.com/cb"],"client_name":"Bench App","grant_types":["authorization_code"],"response_types":["code"],"token_endpoint_auth_method":"client_secret_basic"}
-{"redirect_uris":["https://app.example.com/cb","https://app.example.com/cb2"],"client_name":"Bench App 2","client_uri":"https://app.example.com","grant_types":["authorization_code","refresh_token"],"response_types":["code"],"token_endpoint_auth_method":"client_secret_post"}
-{"redirect_uris":["http://127.0.0.1/callback"],"client_name":"Bench Native","application_type":"native","token_endpoint_auth_method":"none"}
-EOF
+# POST bodies: bench/post-bodies.txt (one JSON document per line; post_cpu.sh uses them too).
+cp "$BENCH/post-bodies.txt" "$OUT/post-bodies.txt"
 head -n1 "$OUT/post-bodies.txt" >"$OUT/prereg-body.json"
 cat >"$OUT/put-body.json" <<'EOF'
 {"client_id":"CLIENT_ID","redirect_uris":["https://app.example.com/cb","https://app.example.com/new"],"client_name":"Bench App Updated","grant_types":["authorization_code"],"response_types":["code"],"token_endpoint_auth_method":"client_secret_basic"}
