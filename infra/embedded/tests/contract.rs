@@ -382,25 +382,39 @@ const CRASH_CHILD_DIR: &str = "DCR_EMBEDDED_CRASH_CHILD_DIR";
 /// Writes until killed, printing `acked {id}` after each record and secret are stored.
 #[tokio::test(flavor = "multi_thread")]
 async fn crash_child_writer() {
-    let Ok(dir) = std::env::var(CRASH_CHILD_DIR) else {
+    write_until_killed(CRASH_CHILD_DIR, "crash", |store, id| async move {
+        let record = full_record(&id, ClientState::Active);
+        ClientStore::insert(&store, &record).await.unwrap();
+        SecretStore::put(&store, &id, &ClientSecret::new(format!("s-{id}")))
+            .await
+            .unwrap();
+    })
+    .await;
+}
+
+/// The body of a kill -9 child (when `env` names its data dir): 8 tasks run
+/// `write` for ids `{prefix}-{task}-{n}` for up to 30 s, printing `acked {id}`
+/// after each.
+async fn write_until_killed<F, Fut>(env: &str, prefix: &str, write: F)
+where
+    F: Fn(EmbeddedStore, String) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let Ok(dir) = std::env::var(env) else {
         return;
     };
     let store = EmbeddedStore::open(Path::new(&dir)).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     let tasks: Vec<_> = (0..8)
         .map(|t| {
-            let store = store.clone();
+            let (store, write, prefix) = (store.clone(), write.clone(), prefix.to_owned());
             tokio::spawn(async move {
                 for n in 0.. {
                     if Instant::now() > deadline {
                         break;
                     }
-                    let id = format!("crash-{t}-{n}");
-                    let record = full_record(&id, ClientState::Active);
-                    ClientStore::insert(&store, &record).await.unwrap();
-                    SecretStore::put(&store, &id, &ClientSecret::new(format!("s-{id}")))
-                        .await
-                        .unwrap();
+                    let id = format!("{prefix}-{t}-{n}");
+                    write(store.clone(), id.clone()).await;
                     println!("acked {id}");
                 }
             })
@@ -481,39 +495,20 @@ const REGISTER_CHILD_DIR: &str = "DCR_EMBEDDED_REGISTER_CHILD_DIR";
 /// two writes are deferred, only the activation is durable on its own.
 #[tokio::test(flavor = "multi_thread")]
 async fn crash_child_registrar() {
-    let Ok(dir) = std::env::var(REGISTER_CHILD_DIR) else {
-        return;
-    };
-    let store = EmbeddedStore::open(Path::new(&dir)).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let tasks: Vec<_> = (0..8)
-        .map(|t| {
-            let store = store.clone();
-            tokio::spawn(async move {
-                for n in 0.. {
-                    if Instant::now() > deadline {
-                        break;
-                    }
-                    let id = format!("reg-{t}-{n}");
-                    let mut record = full_record(&id, ClientState::Pending);
-                    ClientStore::insert(&store, &record).await.unwrap();
-                    SecretStore::put(&store, &id, &ClientSecret::new(format!("s-{id}")))
-                        .await
-                        .unwrap();
-                    let pending = record.version;
-                    record.state = ClientState::Active;
-                    record.version += 1;
-                    ClientStore::replace(&store, &record, pending)
-                        .await
-                        .unwrap();
-                    println!("acked {id}");
-                }
-            })
-        })
-        .collect();
-    for t in tasks {
-        t.await.unwrap();
-    }
+    write_until_killed(REGISTER_CHILD_DIR, "reg", |store, id| async move {
+        let mut record = full_record(&id, ClientState::Pending);
+        ClientStore::insert(&store, &record).await.unwrap();
+        SecretStore::put(&store, &id, &ClientSecret::new(format!("s-{id}")))
+            .await
+            .unwrap();
+        let pending = record.version;
+        record.state = ClientState::Active;
+        record.version += 1;
+        ClientStore::replace(&store, &record, pending)
+            .await
+            .unwrap();
+    })
+    .await;
 }
 
 #[cfg(unix)]
