@@ -83,6 +83,7 @@ ENV = {
     "DCR_CLIENTS_TABLE": {"Ref": "ClientsTable"},
     "DCR_SECRET_PREFIX": {"Ref": "SecretPrefix"},
     "DCR_METRICS_NAMESPACE": {"Fn::Sub": "DCR/${AWS::StackName}"},
+    "AWS_ENDPOINT_URL": {"Ref": "EndpointUrl"},
     "DCR_CONFIG": {"Fn::If": ["HasDcrConfig", {"Ref": "DcrConfig"}, {"Ref": "AWS::NoValue"}]},
     "DCR_CONFIG_FILE": {"Fn::If": ["HasDcrConfigFile", {"Ref": "DcrConfigFile"}, {"Ref": "AWS::NoValue"}]},
     "DCR_SECRET_KMS_KEY_ID": {
@@ -509,6 +510,16 @@ class Integrity(unittest.TestCase):
                     self.assertIn(value[0], conditions)
                 elif key == "Condition" and isinstance(value, str) and len(path) == 2 and path[0] == "Resources":
                     self.assertIn(value, conditions)
+
+
+class SamLocal(unittest.TestCase):
+    def test_env_vars_file_names_only_declared_variables(self):
+        """`sam local --env-vars` only overrides variables the template declares."""
+        env = json.loads((ROOT / "events" / "env-vars.json").read_text())
+        declared = set(SOURCE["Globals"]["Function"]["Environment"]["Variables"])
+        self.assertEqual(set(env), {"Parameters"})
+        self.assertLessEqual(set(env["Parameters"]), declared)
+        self.assertEqual(SOURCE["Parameters"]["EndpointUrl"]["Default"], "")
 
 
 class Outputs(unittest.TestCase):

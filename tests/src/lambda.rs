@@ -197,12 +197,23 @@ impl LambdaApp {
     }
 }
 
-#[async_trait::async_trait]
-impl Engine for LambdaApp {
-    async fn send(&self, request: TestRequest) -> TestResponse {
-        let (event, function) = Self::event(&request);
-        let req = lambda_http::request::from_str(&event.to_string())
-            .expect("a valid API Gateway v2 event");
+impl LambdaApp {
+    /// Invokes the function API Gateway routes an HTTP API (payload 2.0) event
+    /// to (by its `routeKey`), as `sam local invoke` would, and returns its answer.
+    pub async fn invoke(&self, event: &str) -> TestResponse {
+        let parsed: Value = serde_json::from_str(event).expect("an event is JSON");
+        let route_key = parsed["routeKey"]
+            .as_str()
+            .expect("an event has a routeKey");
+        let function = ROUTES
+            .iter()
+            .find(|(m, path, _)| format!("{m} {path}") == route_key)
+            .map_or("metadata", |(_, _, f)| f);
+        self.call(function, event).await
+    }
+
+    async fn call(&self, function: &'static str, event: &str) -> TestResponse {
+        let req = lambda_http::request::from_str(event).expect("a valid API Gateway v2 event");
         let app = &self.functions[function];
         let response = app.handle_for(operation(function), req).await;
         let status = response.status().as_u16();
@@ -221,6 +232,14 @@ impl Engine for LambdaApp {
             headers,
             body,
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl Engine for LambdaApp {
+    async fn send(&self, request: TestRequest) -> TestResponse {
+        let (event, function) = Self::event(&request);
+        self.call(function, &event.to_string()).await
     }
 
     fn issuer(&self) -> String {
