@@ -5,6 +5,7 @@
 pub mod bootstrap;
 pub mod dynamo;
 pub mod http_client;
+pub mod metrics;
 pub mod permissions;
 pub mod sdk;
 pub mod secrets;

@@ -115,6 +115,7 @@ impl MotoAws {
             secret_prefix: self.secret_prefix.clone(),
             secret_kms_key_id: None,
             secret_recovery_days: None,
+            metrics_namespace: None,
             config,
         }
     }
