@@ -29,25 +29,7 @@ trap dcr_moto_stop EXIT
 export AWS_ENDPOINT_URL="$DCR_TEST_MOTO_ENDPOINT"
 export DCR_CLIENTS_TABLE="bench-clients"
 export DCR_SECRET_PREFIX="bench/dcr/"
-python3 - <<'PY'
-import os, boto3
-ddb = boto3.client("dynamodb", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
-S, N = "S", "N"
-attr = lambda n, t: {"AttributeName": n, "AttributeType": t}
-key = lambda n, k="HASH": {"AttributeName": n, "KeyType": k}
-gsi = lambda name, keys, proj: {"IndexName": name, "KeySchema": keys, "Projection": {"ProjectionType": proj}}
-# The schema of infra/aws/src/testing.rs `create_clients_table` (and template.yaml).
-ddb.create_table(
-    TableName=os.environ["DCR_CLIENTS_TABLE"], BillingMode="PAY_PER_REQUEST",
-    AttributeDefinitions=[attr("client_id", S), attr("software_id", S), attr("owner", S),
-                          attr("unsettled", S), attr("sweep_at", N)],
-    KeySchema=[key("client_id")],
-    GlobalSecondaryIndexes=[
-        gsi("software_id-index", [key("software_id")], "KEYS_ONLY"),
-        gsi("owner-index", [key("owner")], "KEYS_ONLY"),
-        gsi("unsettled-index", [key("unsettled"), key("sweep_at", "RANGE")], "ALL"),
-    ])
-PY
+python3 scripts/create_table.py "$AWS_ENDPOINT_URL" "$DCR_CLIENTS_TABLE"
 
 python3 bench/lambda_start.py "$ROOT/target/function" "$RUNS" "$OUT/lambda.json"
 echo "results: $OUT/lambda.json" >&2

@@ -65,54 +65,10 @@ def index(name):
     return {"Fn::Sub": "${ClientsTable.Arn}/index/" + name}
 
 
-def sm(*actions):
-    return tuple(sorted("secretsmanager:" + a for a in actions))
-
-
-def ddb(*actions):
-    return tuple(sorted("dynamodb:" + a for a in actions))
-
-
-# Every unconditional statement of each function: (sorted actions, resource).
-POLICIES = {
-    "RegisterFunction": [
-        (ddb("GetItem", "PutItem"), TABLE),
-        (ddb("Query"), index("software_id-index")),
-        (
-            sm("CreateSecret", "PutSecretValue", "TagResource", "DescribeSecret", "RestoreSecret", "DeleteSecret"),
-            SECRETS,
-        ),
-    ],
-    "GetFunction": [
-        (ddb("GetItem"), TABLE),
-        (sm("GetSecretValue"), SECRETS),
-    ],
-    "UpdateFunction": [
-        (ddb("GetItem", "PutItem"), TABLE),
-        (ddb("Query"), index("*")),
-        (
-            sm(
-                "GetSecretValue", "CreateSecret", "PutSecretValue", "TagResource", "DescribeSecret",
-                "RestoreSecret", "DeleteSecret",
-            ),
-            SECRETS,
-        ),
-    ],
-    "DeleteFunction": [
-        (ddb("GetItem", "PutItem", "DeleteItem"), TABLE),
-        (sm("DeleteSecret"), SECRETS),
-    ],
-    "MetadataFunction": [],
-    "SweepFunction": [
-        (ddb("GetItem", "PutItem", "DeleteItem"), TABLE),
-        (ddb("Query"), index("unsettled-index")),
-        (sm("DeleteSecret"), SECRETS),
-    ],
-}
-
-# Functions that read or write secret values get the KMS key, when one is set.
-KMS_FUNCTIONS = {"RegisterFunction", "GetFunction", "UpdateFunction"}
-KMS_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")
+# Which actions each function may take on which resource is not written here:
+# infra/aws/tests/permissions.rs checks every function's policy against the
+# table of what its code does (infra/aws/src/permissions.rs).
+FUNCTIONS = set(BINARIES)
 
 # The managed policies SAM itself attaches: logs (AWSLambdaBasicExecutionRole)
 # and X-Ray, for Tracing: Active. Both need Resource "*": CloudWatch Logs
@@ -126,6 +82,8 @@ ENV = {
     "RUST_LOG": {"Ref": "LogLevel"},
     "DCR_CLIENTS_TABLE": {"Ref": "ClientsTable"},
     "DCR_SECRET_PREFIX": {"Ref": "SecretPrefix"},
+    "DCR_METRICS_NAMESPACE": {"Fn::Sub": "DCR/${AWS::StackName}"},
+    "AWS_ENDPOINT_URL": {"Ref": "EndpointUrl"},
     "DCR_CONFIG": {"Fn::If": ["HasDcrConfig", {"Ref": "DcrConfig"}, {"Ref": "AWS::NoValue"}]},
     "DCR_CONFIG_FILE": {"Fn::If": ["HasDcrConfigFile", {"Ref": "DcrConfigFile"}, {"Ref": "AWS::NoValue"}]},
     "DCR_SECRET_KMS_KEY_ID": {
@@ -318,39 +276,8 @@ class Iam(unittest.TestCase):
         return out
 
     def test_functions_are_the_expected_six(self):
-        self.assertEqual(set(resources(OUT, "AWS::Lambda::Function")), set(POLICIES))
-        self.assertEqual(set(resources(OUT, "AWS::IAM::Role")), {f"{f}Role" for f in POLICIES})
-
-    def test_each_function_has_exactly_its_statements(self):
-        for function, expected in POLICIES.items():
-            with self.subTest(function=function):
-                plain, _ = self.split_policies(self.role(function))
-                got = [
-                    (tuple(sorted(as_list(st["Action"]))), st["Resource"]) for st in self.statements(plain)
-                ]
-                key = lambda s: json.dumps(s, sort_keys=True)  # noqa: E731
-                self.assertEqual(sorted(got, key=key), sorted(expected, key=key))
-                for st in self.statements(plain):
-                    self.assertNotIn("Condition", st)
-
-    def test_kms_key_only_for_secret_readers_and_writers_and_only_when_set(self):
-        for function in POLICIES:
-            with self.subTest(function=function):
-                _, conditional = self.split_policies(self.role(function))
-                if function not in KMS_FUNCTIONS:
-                    self.assertEqual(conditional, {})
-                    continue
-                self.assertEqual(set(conditional), {"HasSecretsKmsKey"})
-                (st,) = self.statements(conditional["HasSecretsKmsKey"])
-                self.assertEqual(tuple(sorted(as_list(st["Action"]))), KMS_ACTIONS)
-                self.assertEqual(st["Resource"], {"Ref": "SecretsKmsKeyArn"})
-                self.assertEqual(
-                    st.get("Condition"),
-                    {"StringEquals": {"kms:ViaService": {"Fn::Sub": "secretsmanager.${AWS::Region}.${AWS::URLSuffix}"}}},
-                )
-        cond = SOURCE["Conditions"]["HasSecretsKmsKey"]
-        self.assertEqual(cond, {"Fn::Not": [{"Fn::Equals": [{"Ref": "SecretsKmsKeyArn"}, ""]}]})
-        self.assertEqual(SOURCE["Parameters"]["SecretsKmsKeyArn"]["Default"], "")
+        self.assertEqual(set(resources(OUT, "AWS::Lambda::Function")), FUNCTIONS)
+        self.assertEqual(set(resources(OUT, "AWS::IAM::Role")), {f"{f}Role" for f in FUNCTIONS})
 
     def test_no_wildcards_and_resources_by_service(self):
         for name, role in resources(OUT, "AWS::IAM::Role").items():
@@ -377,9 +304,12 @@ class Iam(unittest.TestCase):
                                 res,
                             )
                         elif service == "secretsmanager":
-                            self.assertEqual(res, SECRETS)
+                            self.assertIn(res, (SECRETS, {"Ref": "IntrospectionSecretArn"}))
                         elif service == "kms":
-                            self.assertEqual(res, {"Ref": "SecretsKmsKeyArn"})
+                            self.assertIn(res, ({"Ref": "SecretsKmsKeyArn"}, {"Ref": "TableKmsKeyArn"}))
+                            self.assertIn("kms:ViaService", json.dumps(st.get("Condition")), "only through a service")
+                        elif service == "sqs":
+                            self.assertEqual(res, {"Fn::GetAtt": ["SweepDeadLetterQueue", "Arn"]})
                         else:
                             self.fail(f"unexpected service {service}")
 
@@ -458,93 +388,6 @@ class Table(unittest.TestCase):
             },
         )
 
-    def test_every_index_queried_exists(self):
-        names = {g["IndexName"] for g in self.table()["Properties"]["GlobalSecondaryIndexes"]}
-        for statements in POLICIES.values():
-            for _, res in statements:
-                sub = res.get("Fn::Sub", "") if isinstance(res, dict) else ""
-                if "/index/" in sub and not sub.endswith("*"):
-                    self.assertIn(sub.rsplit("/", 1)[1], names)
-
-
-AWS_ADAPTERS = ROOT / "infra" / "aws" / "src"
-
-# SDK operations, as the Rust SDK spells them, and the IAM action each needs.
-SDK_ACTIONS = {
-    "dynamodb": {
-        op: "dynamodb:" + "".join(w.title() for w in op.split("_"))
-        for op in (
-            "get_item", "put_item", "update_item", "delete_item", "query", "scan", "batch_get_item",
-            "batch_write_item", "transact_get_items", "transact_write_items", "describe_table",
-        )
-    },
-    "secretsmanager": {
-        op: "secretsmanager:" + "".join(w.title() for w in op.split("_"))
-        for op in (
-            "create_secret", "put_secret_value", "get_secret_value", "delete_secret", "restore_secret",
-            "describe_secret", "tag_resource", "untag_resource", "update_secret", "list_secrets",
-            "batch_get_secret_value", "rotate_secret", "get_random_password",
-        )
-    },
-}
-
-
-class MatchesTheAdapters(unittest.TestCase):
-    """The template against the Rust AWS adapters (infra/aws/src, test support
-    excluded): the same table schema, and IAM actions exactly for the SDK
-    calls the adapters make."""
-
-    def sources(self):
-        files = [
-            f for f in sorted(AWS_ADAPTERS.glob("*.rs"))
-            if f.name not in ("testing.rs", "tests.rs")
-        ]
-        if not files:
-            self.skipTest("no infra/aws/src yet")
-        return {f.name: f.read_text() for f in files}
-
-    def test_granted_actions_are_exactly_the_sdk_calls(self):
-        used = set()
-        for text in self.sources().values():
-            text = text.split("#[cfg(test)]", 1)[0]
-            for service, ops in SDK_ACTIONS.items():
-                for op, action in ops.items():
-                    if re.search(rf"\.{op}\(\)", text):
-                        used.add(action)
-            if re.search(r"\.create_secret\(\)[\s\S]{0,400}?\.tags\(", text):
-                used.add("secretsmanager:TagResource")  # CreateSecret with tags needs it
-        granted = set()
-        for role in resources(OUT, "AWS::IAM::Role").values():
-            plain, _ = Iam.split_policies(role["Properties"])  # the KMS grant is not an SDK call
-            for doc in plain:
-                for st in as_list(doc["Statement"]):
-                    granted.update(as_list(st["Action"]))
-        self.assertEqual(granted, used, "granted actions vs SDK calls of infra/aws")
-
-    def test_index_and_ttl_names(self):
-        text = "\n".join(self.sources().values())
-        consts = dict(re.findall(r'pub const (\w+): &str = "([^"]*)";', text))
-        table = SOURCE["Resources"]["ClientsTable"]["Properties"]
-        names = {g["IndexName"] for g in table["GlobalSecondaryIndexes"]}
-        self.assertEqual({v for k, v in consts.items() if k.endswith("_INDEX")}, names)
-        self.assertEqual(consts.get("TTL_ATTRIBUTE"), table["TimeToLiveSpecification"]["AttributeName"])
-
-    def test_schema_of_the_emulator_table(self):
-        testing = AWS_ADAPTERS / "testing.rs"
-        if not testing.exists():
-            self.skipTest("no infra/aws/src/testing.rs yet")
-        text = testing.read_text()
-        attrs = dict(re.findall(r'attr\("(\w+)", ScalarAttributeType::(\w)\)', text))
-        table = SOURCE["Resources"]["ClientsTable"]["Properties"]
-        self.assertEqual(attrs, {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]})
-        keys = set(re.findall(r'key\("(\w+)", KeyType::(Hash|Range)\)', text))
-        want = {
-            (k["AttributeName"], k["KeyType"].title())
-            for part in [table["KeySchema"]] + [g["KeySchema"] for g in table["GlobalSecondaryIndexes"]]
-            for k in part
-        }
-        self.assertEqual(keys, want)
-
 
 class Functions(unittest.TestCase):
     def test_globals(self):
@@ -579,7 +422,23 @@ class Functions(unittest.TestCase):
                 self.assertEqual(p["MemorySize"], GLOBALS["MemorySize"])
                 self.assertEqual(p["Timeout"], TIMEOUT_OVERRIDES.get(name, GLOBALS["Timeout"]))
                 self.assertEqual(p["TracingConfig"], {"Mode": "Active"})
-                self.assertEqual(p["Environment"]["Variables"], ENV)
+                env = dict(p["Environment"]["Variables"])
+                # Only the functions that authenticate tokens get the introspection secret.
+                introspection = env.pop("DCR_INTROSPECTION_SECRET_ID", None)
+                self.assertEqual(env, ENV)
+                if name in ("RegisterFunction", "GetFunction", "UpdateFunction", "DeleteFunction"):
+                    self.assertEqual(
+                        introspection,
+                        {"Fn::If": ["HasIntrospectionSecret", {"Ref": "IntrospectionSecretArn"}, {"Ref": "AWS::NoValue"}]},
+                    )
+                else:
+                    self.assertIsNone(introspection)
+                self.assertEqual(p["LoggingConfig"], {"LogGroup": {"Ref": f"{name}Logs"}})
+                self.assertEqual(
+                    p["ReservedConcurrentExecutions"],
+                    {"Fn::If": [f"Has{name[:-len('Function')]}Concurrency",
+                                {"Ref": f"{name[:-len('Function')]}Concurrency"}, {"Ref": "AWS::NoValue"}]},
+                )
 
     def test_build_metadata(self):
         functions = resources(SOURCE, "AWS::Serverless::Function")
@@ -587,8 +446,8 @@ class Functions(unittest.TestCase):
         for name, fn in functions.items():
             with self.subTest(function=name):
                 self.assertEqual(fn["Properties"]["CodeUri"], ".")
-                self.assertEqual(fn["Metadata"], {"BuildMethod": "makefile"})
-                for key in ("Runtime", "Handler", "Architectures", "Environment", "MemorySize", "Tracing"):
+                self.assertEqual(fn["Metadata"]["BuildMethod"], "makefile")
+                for key in ("Runtime", "Handler", "Architectures", "MemorySize", "Tracing", "KmsKeyArn"):
                     self.assertNotIn(key, fn["Properties"], "set in Globals only")
 
     def test_sam_build_can_find_every_binary(self):
@@ -653,13 +512,68 @@ class Integrity(unittest.TestCase):
                     self.assertIn(value, conditions)
 
 
+class SamLocal(unittest.TestCase):
+    def test_env_vars_file_names_only_declared_variables(self):
+        """`sam local --env-vars` only overrides variables the template declares."""
+        env = json.loads((ROOT / "events" / "env-vars.json").read_text())
+        declared = set(SOURCE["Globals"]["Function"]["Environment"]["Variables"])
+        self.assertEqual(set(env), {"Parameters"})
+        self.assertLessEqual(set(env["Parameters"]), declared)
+        self.assertEqual(SOURCE["Parameters"]["EndpointUrl"]["Default"], "")
+
+
 class Outputs(unittest.TestCase):
     def test_outputs(self):
         outputs = SOURCE["Outputs"]
-        self.assertEqual(set(outputs), {"ApiUrl", "RegistrationEndpoint", "ClientsTableName"})
-        self.assertEqual(outputs["ApiUrl"]["Value"], {"Fn::Sub": API_URL})
-        self.assertEqual(outputs["RegistrationEndpoint"]["Value"], {"Fn::Sub": API_URL + "/register"})
+        functions = {f"{f}Arn" for f in BINARIES}
+        self.assertEqual(
+            set(outputs),
+            {"ApiUrl", "RegistrationEndpoint", "HttpApiId", "RegionalDomainName", "ClientsTableName",
+             "ClientsTableArn", "SecretPrefix"} | functions,
+        )
+        self.assertEqual(
+            outputs["ApiUrl"]["Value"],
+            {"Fn::If": ["HasCustomDomain", {"Fn::Sub": "https://${DomainName}"}, {"Fn::Sub": API_URL}]},
+        )
         self.assertEqual(outputs["ClientsTableName"]["Value"], {"Ref": "ClientsTable"})
+        self.assertEqual(outputs["ClientsTableArn"]["Value"], {"Fn::GetAtt": ["ClientsTable", "Arn"]})
+        for name in functions:
+            self.assertEqual(outputs[name]["Value"], {"Fn::GetAtt": [name[: -len("Arn")], "Arn"]})
+        for name, output in outputs.items():
+            with self.subTest(output=name):
+                self.assertEqual(output["Export"], {"Name": {"Fn::Sub": "${AWS::StackName}-" + name}})
+
+
+class Mtls(unittest.TestCase):
+    """With a truststore, the custom domain checks client certificates and the
+    execute-api endpoint, which would not, is off."""
+
+    def test_truststore_disables_the_default_endpoint(self):
+        params = {
+            "DomainName": "dcr.example.com",
+            "CertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/abc",
+            "TruststoreUri": "s3://bucket/truststore.pem",
+        }
+        out = sam_transform.transform_file(str(TEMPLATE_PATH), params)
+        body = out["Resources"]["HttpApi"]["Properties"]["Body"]
+        disable = body["servers"][0]["x-amazon-apigateway-endpoint-configuration"]["disableExecuteApiEndpoint"]
+        self.assertEqual(disable, {"Fn::If": ["HasMtls", True, False]})
+        self.assertEqual(
+            SOURCE["Conditions"]["HasMtls"], {"Fn::Not": [{"Fn::Equals": [{"Ref": "TruststoreUri"}, ""]}]}
+        )
+        domain = SOURCE["Resources"]["ApiDomain"]
+        self.assertEqual(domain["Condition"], "HasCustomDomain")
+        mtls = domain["Properties"]["MutualTlsAuthentication"]["Fn::If"]
+        self.assertEqual(mtls[0], "HasMtls")
+        self.assertEqual(mtls[1]["TruststoreUri"], {"Ref": "TruststoreUri"})
+        self.assertEqual(
+            SOURCE["Resources"]["ApiDomainMapping"]["Properties"]["Stage"], {"Ref": "HttpApiApiGatewayDefaultStage"}
+        )
+        self.assertIn("HttpApiApiGatewayDefaultStage", out["Resources"], "the stage the mapping names exists")
+
+    def test_mtls_needs_a_custom_domain(self):
+        rule = SOURCE["Rules"]["MtlsNeedsCustomDomain"]
+        self.assertEqual(rule["RuleCondition"], {"Fn::Not": [{"Fn::Equals": [{"Ref": "TruststoreUri"}, ""]}]})
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test of the project on a fresh machine: it installs what it needs
-# (a Python venv with moto, cfn-lint and aws-sam-translator), starts the AWS
-# emulator on a free loopback port, and runs formatting, lints, unit tests, the
-# store contract suite on both stores, the fault-injection suite, the black-box
-# suite on both engines, and the template checks.
+# (Python venvs with moto, cfn-lint, aws-sam-translator, checkov and the SAM
+# CLI), starts the AWS emulator on a free loopback port with IAM enforced
+# (scripts/moto_server.py), and runs formatting, lints, unit tests, the store
+# contract suite on both stores, the fault-injection suite, the black-box suite
+# on both engines (the Lambda one under each function's template policy), the
+# events/ through the handlers, the template checks, and scripts/smoke.sh
+# against dcr-local.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,8 +34,24 @@ cargo build --workspace --bins --locked
 echo "==> tests (unit, store contracts, fault injection, black-box on both engines)"
 cargo test --workspace --all-targets --locked
 
-echo "==> SAM template"
+echo "==> SAM template (cfn-lint, transform, template tests, checkov, sam validate --lint)"
 bash scripts/check-template.sh
+
+echo "==> smoke test (scripts/smoke.sh) against dcr-local"
+smoke_dir="$(mktemp -d)"
+target/debug/dcr-local --listen 127.0.0.1:0 --data-dir "$smoke_dir/data" >"$smoke_dir/out" 2>"$smoke_dir/err" &
+smoke_pid=$!
+for _ in $(seq 1 300); do
+  grep -q '^listening on ' "$smoke_dir/out" && break
+  kill -0 "$smoke_pid" 2>/dev/null || { cat "$smoke_dir/err" >&2; exit 1; }
+  sleep 0.1
+done
+smoke_ok=0
+bash scripts/smoke.sh "$(sed -n 's/^listening on //p' "$smoke_dir/out")" || smoke_ok=$?
+kill "$smoke_pid"
+wait "$smoke_pid" || true
+rm -rf "$smoke_dir"
+[ "$smoke_ok" = 0 ] || exit "$smoke_ok"
 
 # (API property tests: scripts/schemathesis.sh; fuzzing: scripts/fuzz.sh)
 bash scripts/fuzz.sh

@@ -24,7 +24,9 @@ dcr_moto_start() {
   port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')" || return 1
   mkdir -p "$root/target"
   log="$root/target/moto.log"
-  moto_server -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+  # scripts/moto_server.py: moto with IAM enforced on every caller but the
+  # root key the tests use, and resources matched by ARN (see its docstring).
+  python "$root/scripts/moto_server.py" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
   pid=$!
   # Up to ~20 s: 200 polls of at most 0.1 s each (plus curl's own short timeout).
   for ((i = 0; i < 200; i++)); do

@@ -1,10 +1,18 @@
 //! The Lambda engine: each function's real `App` (built by `dcr_aws::bootstrap`
 //! over DynamoDB and Secrets Manager on moto), fed API Gateway HTTP API (v2)
 //! events parsed by `lambda_http` itself, routed the way the template routes.
+//!
+//! Each function runs as Lambda runs it: with the credentials of a role it
+//! assumed, holding exactly its policy from template.yaml (intrinsics resolved
+//! to this test's table and secret prefix). moto enforces those policies
+//! (`scripts/moto_server.py`), so an action the code makes and the template
+//! does not allow is an `AccessDenied`, and the function answers 500.
 
 use std::collections::HashMap;
 
 use base64::Engine as _;
+use dcr_aws::permissions::Function;
+use dcr_aws::template::Template;
 use dcr_aws::testing::MotoAws;
 use dcr_http::{App, Operation};
 use lambda_http::Body;
@@ -44,6 +52,21 @@ fn operation(function: &str) -> Operation {
     }
 }
 
+/// The template's function behind each of the engine's functions.
+fn template_function(function: &str) -> Function {
+    match function {
+        "register" => Function::Register,
+        "get" => Function::Get,
+        "update" => Function::Update,
+        "delete" => Function::Delete,
+        _ => Function::Metadata,
+    }
+}
+
+/// Changes a function's policy documents before its role gets them (a test
+/// removes a grant to see what the code does without it).
+pub type PolicyEdit = dyn Fn(Function, &mut Vec<Value>) + Send + Sync;
+
 /// Matches like API Gateway: exact route, else `$default` (the metadata function).
 fn match_route(method: &str, path: &str) -> (String, &'static str, Option<String>) {
     for (m, template, function) in ROUTES {
@@ -65,13 +88,28 @@ fn match_route(method: &str, path: &str) -> (String, &'static str, Option<String
 }
 
 impl LambdaApp {
-    /// Fresh table and secret prefix on moto; `None` when moto is not running.
+    /// Fresh table and secret prefix on moto, each function under a role with
+    /// exactly its template policy; `None` when moto is not running.
     pub async fn spawn(config_yaml: &str) -> Option<Self> {
+        Self::spawn_with(config_yaml, &|_, _| {}).await
+    }
+
+    /// As [`LambdaApp::spawn`], with `edit` applied to each function's policies.
+    pub async fn spawn_with(config_yaml: &str, edit: &PolicyEdit) -> Option<Self> {
         let aws = MotoAws::from_env().await?;
+        let template = Template::load().unwrap();
+        let deployment = aws.deployment();
         let mut functions = HashMap::new();
         for name in ["register", "get", "update", "delete", "metadata"] {
             let config = dcr_core::Config::from_yaml(config_yaml).unwrap();
-            functions.insert(name, aws.app(config));
+            let function = template_function(name);
+            let mut policies = template.policies(function, &deployment).unwrap();
+            edit(function, &mut policies);
+            let app = aws
+                .app_as(name, &policies, config)
+                .await
+                .unwrap_or_else(|e| panic!("{name}'s role on moto: {e:#}"));
+            functions.insert(name, app);
         }
         Some(Self {
             functions,
@@ -159,12 +197,23 @@ impl LambdaApp {
     }
 }
 
-#[async_trait::async_trait]
-impl Engine for LambdaApp {
-    async fn send(&self, request: TestRequest) -> TestResponse {
-        let (event, function) = Self::event(&request);
-        let req = lambda_http::request::from_str(&event.to_string())
-            .expect("a valid API Gateway v2 event");
+impl LambdaApp {
+    /// Invokes the function API Gateway routes an HTTP API (payload 2.0) event
+    /// to (by its `routeKey`), as `sam local invoke` would, and returns its answer.
+    pub async fn invoke(&self, event: &str) -> TestResponse {
+        let parsed: Value = serde_json::from_str(event).expect("an event is JSON");
+        let route_key = parsed["routeKey"]
+            .as_str()
+            .expect("an event has a routeKey");
+        let function = ROUTES
+            .iter()
+            .find(|(m, path, _)| format!("{m} {path}") == route_key)
+            .map_or("metadata", |(_, _, f)| f);
+        self.call(function, event).await
+    }
+
+    async fn call(&self, function: &'static str, event: &str) -> TestResponse {
+        let req = lambda_http::request::from_str(event).expect("a valid API Gateway v2 event");
         let app = &self.functions[function];
         let response = app.handle_for(operation(function), req).await;
         let status = response.status().as_u16();
@@ -183,6 +232,14 @@ impl Engine for LambdaApp {
             headers,
             body,
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl Engine for LambdaApp {
+    async fn send(&self, request: TestRequest) -> TestResponse {
+        let (event, function) = Self::event(&request);
+        self.call(function, &event.to_string()).await
     }
 
     fn issuer(&self) -> String {

@@ -6,6 +6,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use aws_types::SdkConfig;
+use dcr_core::{ClientStore, SecretStore};
 use dcr_http::{App, Operation};
 use dcr_keys::{HttpKeySource, KeyFetchConfig};
 use lambda_http::{Body, Request, Response, service_fn};
@@ -14,6 +15,8 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::dynamo::DynamoClientStore;
+use crate::metrics::{EmfObserver, Metrics, TimedClients, TimedSecrets};
+use crate::permissions::Function;
 use crate::sdk::AwsAccess;
 use crate::secrets::SecretsManagerStore;
 use crate::settings::{Settings, SettingsError};
@@ -95,20 +98,40 @@ pub fn stores(settings: &Settings, sdk: &SdkConfig) -> (DynamoClientStore, Secre
 
 /// The application over the AWS stores, with a per-container key cache.
 pub fn app(settings: Settings, sdk: &SdkConfig) -> App {
+    app_with_metrics(settings, sdk, None)
+}
+
+/// [`app`], with its answers and store calls written as `metrics` when given.
+pub fn app_with_metrics(settings: Settings, sdk: &SdkConfig, metrics: Option<Metrics>) -> App {
     let (clients, secrets) = stores(&settings, sdk);
+    let (clients, secrets): (Arc<dyn ClientStore>, Arc<dyn SecretStore>) = match &metrics {
+        Some(m) => (
+            Arc::new(TimedClients::new(Arc::new(clients), m.clone())),
+            Arc::new(TimedSecrets::new(Arc::new(secrets), m.clone())),
+        ),
+        None => (Arc::new(clients), Arc::new(secrets)),
+    };
     let keys = Arc::new(HttpKeySource::new(KeyFetchConfig {
         allow_loopback_http: settings.config.allow_loopback_http,
         ..KeyFetchConfig::default()
     }));
-    App::new(settings.config, Arc::new(clients), Arc::new(secrets), keys)
+    let app = App::new(settings.config, clients, secrets, keys);
+    match metrics {
+        Some(m) => app.with_observer(Arc::new(EmfObserver(m))),
+        None => app,
+    }
 }
 
 /// Reads the environment and the SDK configuration: once per container.
-fn init() -> Result<App, lambda_http::Error> {
+fn init(function: Function) -> Result<App, lambda_http::Error> {
     init_tracing();
     let settings = Settings::from_env().map_err(refuse_to_start)?;
     let sdk = AwsAccess::from_env().map_err(refuse_to_start)?.sdk_config();
-    Ok(app(settings, &sdk))
+    let metrics = settings
+        .metrics_namespace
+        .clone()
+        .map(|namespace| Metrics::stdout(namespace, function));
+    Ok(app_with_metrics(settings, &sdk, metrics))
 }
 
 /// Logs why the function cannot start and turns it into the runtime's error.
@@ -120,7 +143,14 @@ fn refuse_to_start(e: SettingsError) -> lambda_http::Error {
 
 /// Runs the function answering `op` until the runtime stops it.
 pub async fn run(op: Operation) -> Result<(), lambda_http::Error> {
-    let app = Arc::new(init()?);
+    let function = match op {
+        Operation::Register => Function::Register,
+        Operation::Read => Function::Get,
+        Operation::Update => Function::Update,
+        Operation::Delete => Function::Delete,
+        Operation::Metadata => Function::Metadata,
+    };
+    let app = Arc::new(init(function)?);
     lambda_http::run(service_fn(move |req: Request| {
         let app = Arc::clone(&app);
         async move { Ok::<Response<Body>, Infallible>(app.handle_for(op, req).await) }
@@ -131,7 +161,7 @@ pub async fn run(op: Operation) -> Result<(), lambda_http::Error> {
 /// Runs the scheduled sweep function: each invocation (an EventBridge event,
 /// whose body is ignored) sweeps up to [`SWEEP_BATCH`] due records.
 pub async fn run_sweep() -> Result<(), lambda_http::Error> {
-    let app = Arc::new(init()?);
+    let app = Arc::new(init(Function::Sweep)?);
     lambda_http::lambda_runtime::run(service_fn(
         move |_event: lambda_http::LambdaEvent<serde_json::Value>| {
             let app = Arc::clone(&app);

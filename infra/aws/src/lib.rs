@@ -5,9 +5,13 @@
 pub mod bootstrap;
 pub mod dynamo;
 pub mod http_client;
+pub mod metrics;
+pub mod permissions;
 pub mod sdk;
 pub mod secrets;
 pub mod settings;
+#[cfg(feature = "testing")]
+pub mod template;
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -14,6 +14,8 @@ pub const ENV_SECRET_RECOVERY_DAYS: &str = "DCR_SECRET_RECOVERY_DAYS";
 pub const ENV_CONFIG: &str = "DCR_CONFIG";
 /// Path of the configuration document; relative paths start at [`ENV_TASK_ROOT`].
 pub const ENV_CONFIG_FILE: &str = "DCR_CONFIG_FILE";
+/// CloudWatch namespace of the functions' embedded metric format lines (optional; none when unset).
+pub const ENV_METRICS_NAMESPACE: &str = "DCR_METRICS_NAMESPACE";
 /// Where Lambda unpacked the function's code.
 pub const ENV_TASK_ROOT: &str = "LAMBDA_TASK_ROOT";
 
@@ -65,6 +67,8 @@ pub struct Settings {
     pub secret_kms_key_id: Option<String>,
     /// The recovery window of deleted secrets, if any.
     pub secret_recovery_days: Option<i64>,
+    /// Where metrics go (CloudWatch embedded metric format), if anywhere.
+    pub metrics_namespace: Option<String>,
     /// The service configuration (contract §3).
     pub config: dcr_core::Config,
 }
@@ -113,6 +117,7 @@ impl Settings {
             secret_prefix,
             secret_kms_key_id,
             secret_recovery_days,
+            metrics_namespace: get(ENV_METRICS_NAMESPACE),
             config,
         })
     }

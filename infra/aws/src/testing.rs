@@ -22,12 +22,12 @@ use aws_types::SdkConfig;
 use dcr_core::Clock;
 use dcr_http::App;
 
-use crate::dynamo::{
-    DynamoClientStore, OWNER_INDEX, SOFTWARE_ID_INDEX, TTL_ATTRIBUTE, UNSETTLED_INDEX,
-};
+use crate::dynamo::DynamoClientStore;
+use crate::permissions::Names;
 use crate::sdk::AwsAccess;
 use crate::secrets::SecretsManagerStore;
 use crate::settings::Settings;
+use crate::template::{Deployment, Template};
 
 /// The variable naming the moto endpoint (`scripts/lib/moto.sh` exports it).
 pub const ENV_MOTO_ENDPOINT: &str = "DCR_TEST_MOTO_ENDPOINT";
@@ -115,6 +115,7 @@ impl MotoAws {
             secret_prefix: self.secret_prefix.clone(),
             secret_kms_key_id: None,
             secret_recovery_days: None,
+            metrics_namespace: None,
             config,
         }
     }
@@ -163,66 +164,51 @@ pub fn unique_name() -> String {
     )
 }
 
-/// Creates `table` with exactly the production schema (the SAM template's):
-/// key `client_id`, the `software_id`, `owner` and sparse `unsettled` indexes, TTL on `ttl`.
+/// Creates `table` with the schema of `template.yaml`'s `ClientsTable` (its
+/// only definition): attributes, key, indexes, on-demand billing, TTL.
 pub async fn create_clients_table(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
 ) -> anyhow::Result<()> {
-    let attr = |name: &str, kind: ScalarAttributeType| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(kind)
-            .build()
-    };
-    let key = |name: &str, kind: KeyType| {
+    let schema = Template::load()?.clients_table()?;
+    let key = |k: &crate::template::KeyElement| {
         KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
+            .attribute_name(&k.attribute_name)
+            .key_type(KeyType::from(k.key_type.as_str()))
             .build()
     };
-    let keys_only = Projection::builder()
-        .projection_type(ProjectionType::KeysOnly)
-        .build();
-    let all = Projection::builder()
-        .projection_type(ProjectionType::All)
-        .build();
-    let index = |name: &str, keys: Vec<KeySchemaElement>, projection: Projection| {
-        GlobalSecondaryIndex::builder()
-            .index_name(name)
-            .set_key_schema(Some(keys))
-            .projection(projection)
-            .build()
+    let keys = |ks: &[crate::template::KeyElement]| -> anyhow::Result<Vec<KeySchemaElement>> {
+        Ok(ks.iter().map(key).collect::<Result<_, _>>()?)
     };
-
-    client
+    let mut create = client
         .create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attr("client_id", ScalarAttributeType::S)?)
-        .attribute_definitions(attr("software_id", ScalarAttributeType::S)?)
-        .attribute_definitions(attr("owner", ScalarAttributeType::S)?)
-        .attribute_definitions(attr("unsettled", ScalarAttributeType::S)?)
-        .attribute_definitions(attr("sweep_at", ScalarAttributeType::N)?)
-        .key_schema(key("client_id", KeyType::Hash)?)
-        .global_secondary_indexes(index(
-            SOFTWARE_ID_INDEX,
-            vec![key("software_id", KeyType::Hash)?],
-            keys_only.clone(),
-        )?)
-        .global_secondary_indexes(index(
-            OWNER_INDEX,
-            vec![key("owner", KeyType::Hash)?],
-            keys_only,
-        )?)
-        .global_secondary_indexes(index(
-            UNSETTLED_INDEX,
-            vec![
-                key("unsettled", KeyType::Hash)?,
-                key("sweep_at", KeyType::Range)?,
-            ],
-            all,
-        )?)
+        .set_key_schema(Some(keys(&schema.key_schema)?));
+    for attr in &schema.attribute_definitions {
+        create = create.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(&attr.attribute_name)
+                .attribute_type(ScalarAttributeType::from(attr.attribute_type.as_str()))
+                .build()?,
+        );
+    }
+    for index in &schema.global_secondary_indexes {
+        create = create.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(&index.index_name)
+                .set_key_schema(Some(keys(&index.key_schema)?))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::from(
+                            index.projection.projection_type.as_str(),
+                        ))
+                        .build(),
+                )
+                .build()?,
+        );
+    }
+    create
         .send()
         .await
         .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(&e)))
@@ -234,7 +220,7 @@ pub async fn create_clients_table(
         .time_to_live_specification(
             TimeToLiveSpecification::builder()
                 .enabled(true)
-                .attribute_name(TTL_ATTRIBUTE)
+                .attribute_name(&schema.time_to_live_specification.attribute_name)
                 .build()?,
         )
         .send()
@@ -242,4 +228,160 @@ pub async fn create_clients_table(
         .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(&e)))
         .with_context(|| format!("enabling TTL on {table}"))?;
     Ok(())
+}
+
+/// The account id moto gives every request.
+pub const MOTO_ACCOUNT: &str = "123456789012";
+
+/// Who may assume the functions' roles: Lambda, as template.yaml's roles say.
+const LAMBDA_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+impl MotoAws {
+    /// The names of this test's deployment on moto, for the template's policies.
+    pub fn names(&self) -> Names {
+        Names {
+            partition: "aws".to_owned(),
+            region: "us-east-1".to_owned(),
+            account: MOTO_ACCOUNT.to_owned(),
+            table: self.table.clone(),
+            secret_prefix: self.secret_prefix.clone(),
+        }
+    }
+
+    /// The deployment of this test's table and prefix, every other parameter at its default.
+    pub fn deployment(&self) -> Deployment {
+        Deployment::new(self.names())
+    }
+
+    /// SDK configuration with the credentials of a fresh role that holds exactly
+    /// `policies` and that the test assumed through STS, as Lambda assumes a
+    /// function's execution role (`scripts/moto_server.py` enforces its policies).
+    pub async fn assume_role(
+        &self,
+        label: &str,
+        policies: &[serde_json::Value],
+    ) -> anyhow::Result<SdkConfig> {
+        let role = format!("dcr-{label}-{}", unique_name());
+        self.query(
+            "iam",
+            &[
+                ("Action", "CreateRole"),
+                ("Version", "2010-05-08"),
+                ("RoleName", &role),
+                ("AssumeRolePolicyDocument", LAMBDA_TRUST),
+            ],
+        )
+        .await?;
+        for (i, policy) in policies.iter().enumerate() {
+            let name = format!("policy-{i}");
+            let document = policy.to_string();
+            self.query(
+                "iam",
+                &[
+                    ("Action", "PutRolePolicy"),
+                    ("Version", "2010-05-08"),
+                    ("RoleName", &role),
+                    ("PolicyName", &name),
+                    ("PolicyDocument", &document),
+                ],
+            )
+            .await?;
+        }
+        let arn = format!("arn:aws:iam::{MOTO_ACCOUNT}:role/{role}");
+        let answer = self
+            .query(
+                "sts",
+                &[
+                    ("Action", "AssumeRole"),
+                    ("Version", "2011-06-15"),
+                    ("RoleArn", &arn),
+                    ("RoleSessionName", label),
+                ],
+            )
+            .await?;
+        let field = |name: &str| -> anyhow::Result<String> {
+            let open = format!("<{name}>");
+            let start = answer
+                .find(&open)
+                .ok_or_else(|| anyhow::anyhow!("AssumeRole answer has no {name}: {answer}"))?
+                + open.len();
+            let end = answer[start..]
+                .find('<')
+                .ok_or_else(|| anyhow::anyhow!("AssumeRole answer: unclosed {name}"))?;
+            Ok(answer[start..start + end].to_owned())
+        };
+        Ok(AwsAccess {
+            region: "us-east-1".to_owned(),
+            credentials: Credentials::new(
+                field("AccessKeyId")?,
+                field("SecretAccessKey")?,
+                Some(field("SessionToken")?),
+                None,
+                "dcr-aws-testing-role",
+            ),
+            endpoint_url: Some(self.endpoint.clone()),
+        }
+        .sdk_config())
+    }
+
+    /// The application of one function, under a role holding exactly `policies`.
+    pub async fn app_as(
+        &self,
+        label: &str,
+        policies: &[serde_json::Value],
+        config: dcr_core::Config,
+    ) -> anyhow::Result<App> {
+        let sdk = self.assume_role(label, policies).await?;
+        Ok(crate::bootstrap::app(self.settings(config), &sdk))
+    }
+
+    /// One AWS query-protocol call (IAM, STS) as the account root: moto lets the
+    /// root key through unchecked (`scripts/moto_server.py`), so it is not signed.
+    async fn query(&self, service: &str, params: &[(&str, &str)]) -> anyhow::Result<String> {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let host = self
+            .endpoint
+            .strip_prefix("http://")
+            .ok_or_else(|| anyhow::anyhow!("moto endpoint is not http://: {}", self.endpoint))?;
+        let body = params
+            .iter()
+            .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let request = format!(
+            "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let mut stream = tokio::net::TcpStream::connect(host)
+            .await
+            .with_context(|| format!("connecting to moto at {host}"))?;
+        stream.write_all(request.as_bytes()).await?;
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await?;
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        let status_ok = answer
+            .split_whitespace()
+            .nth(1)
+            .is_some_and(|code| code == "200");
+        if !status_ok {
+            anyhow::bail!("{service} {:?} failed: {answer}", params.first());
+        }
+        Ok(answer)
+    }
+}
+
+/// `application/x-www-form-urlencoded` encoding of one value.
+fn form_encode(value: &str) -> String {
+    let mut out = String::new();
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(char::from(byte))
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
 }

@@ -24,10 +24,21 @@ use request::{bearer, client_certificate, issuer_of, read_metadata};
 use response::Reply;
 use routing::Route;
 
+/// Told of every answered request: the operation, the status and the RFC
+/// error code of a refusal. The Lambda wiring turns it into metrics; an app
+/// without one (dcr-local) tells no one.
+pub trait Observer: Send + Sync {
+    /// One request was answered. `operation` is `register`, `read`, `update`,
+    /// `delete`, `metadata`, or the route name of an unmatched request;
+    /// `error` is the `error` member of an error body.
+    fn answered(&self, operation: &str, status: u16, error: Option<&str>);
+}
+
 /// The HTTP application: configuration and service, shared by every request.
 pub struct App {
     service: Service,
     config: Arc<Config>,
+    observer: Option<Arc<dyn Observer>>,
 }
 
 impl App {
@@ -41,7 +52,17 @@ impl App {
         let config = Arc::new(config);
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let service = Service::new(config.clone(), clients, secrets, clock).with_key_source(keys);
-        Self { service, config }
+        Self {
+            service,
+            config,
+            observer: None,
+        }
+    }
+
+    /// The same app, telling `observer` of every answered request.
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// The service behind the app (for the sweep).
@@ -75,6 +96,17 @@ impl App {
         } else {
             (Reply::not_found(), None)
         };
+        if let Some(observer) = &self.observer {
+            let operation = match route.operation() {
+                Some(Operation::Register) => "register",
+                Some(Operation::Read) => "read",
+                Some(Operation::Update) => "update",
+                Some(Operation::Delete) => "delete",
+                Some(Operation::Metadata) => "metadata",
+                None => route.name(),
+            };
+            observer.answered(operation, reply.status(), reply.error_code());
+        }
         let mut response = reply.into_response();
         cors::decorate(
             &self.config.cors_allowed_origins,

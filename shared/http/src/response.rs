@@ -97,6 +97,19 @@ impl Reply {
         )
     }
 
+    /// The status code.
+    pub(crate) fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The `error` member of an error body.
+    pub(crate) fn error_code(&self) -> Option<&str> {
+        self.body
+            .as_ref()
+            .and_then(|b| b.get("error"))
+            .and_then(Value::as_str)
+    }
+
     /// The `client_id` of a successful registration, for the access log.
     pub(crate) fn client_id(&self) -> Option<String> {
         if self.status != 201 {
