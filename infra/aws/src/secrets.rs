@@ -1,10 +1,7 @@
 //! The Secrets Manager [`SecretStore`]: one secret per client, named
 //! `{prefix}{client_id}`, tagged `dcr:client_id`.
 //!
-//! IAM actions used: `CreateSecret`, `TagResource` (tags on create), `DescribeSecret`,
-//! `RestoreSecret`, `PutSecretValue`, `GetSecretValue`, `DeleteSecret`, all on
-//! `arn:…:secret:{prefix}*`, plus `kms:GenerateDataKey`/`kms:Decrypt` when a
-//! customer key is configured.
+//! The IAM actions each call needs are listed once, in [`crate::permissions`].
 
 use std::time::Duration;
 
