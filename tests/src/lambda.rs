@@ -71,7 +71,11 @@ impl LambdaApp {
         let mut functions = HashMap::new();
         for name in ["register", "get", "update", "delete", "metadata"] {
             let config = dcr_core::Config::from_yaml(config_yaml).unwrap();
-            functions.insert(name, aws.app(config));
+            let app = aws
+                .started_app(config, crate::INTROSPECTION_CLIENT_SECRET)
+                .await
+                .unwrap();
+            functions.insert(name, app);
         }
         Some(Self {
             functions,

@@ -9,6 +9,10 @@ pub mod trust;
 
 use serde_json::Value;
 
+/// The secret both engines give the introspection client in tests (from the
+/// environment on `dcr-local`, from Secrets Manager on the Lambda functions).
+pub const INTROSPECTION_CLIENT_SECRET: &str = "introspection-test-secret";
+
 /// A request as a client sends it.
 #[derive(Debug, Clone, Default)]
 pub struct TestRequest {

@@ -54,6 +54,7 @@ async fn start(data_dir: &Path, config_yaml: &str) -> Server {
         listen: "127.0.0.1:0".into(),
         data_dir: data_dir.join("store"),
         config_file: Some(config_path.clone()),
+        introspection_client_secret: Some(crate::INTROSPECTION_CLIENT_SECRET.into()),
     };
     let config = load_config(Some(&config_path)).unwrap();
     Server::start(&options, config).await.unwrap()

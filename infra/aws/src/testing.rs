@@ -116,12 +116,48 @@ impl MotoAws {
             secret_kms_key_id: None,
             secret_recovery_days: None,
             config,
+            introspection_secret_id: None,
+            introspection_client_secret: None,
         }
     }
 
     /// The application a Lambda function would build, on this test's table and prefix.
     pub fn app(&self, config: dcr_core::Config) -> App {
         crate::bootstrap::app(self.settings(config), &self.sdk)
+    }
+
+    /// As [`MotoAws::app`], started the way `run` starts a function: when the
+    /// configuration names an introspection endpoint, `introspection_secret`
+    /// is stored in Secrets Manager under this test's prefix and read back by
+    /// [`crate::bootstrap::load_introspection_secret`].
+    pub async fn started_app(
+        &self,
+        config: dcr_core::Config,
+        introspection_secret: &str,
+    ) -> anyhow::Result<App> {
+        let mut settings = self.settings(config);
+        if settings
+            .config
+            .bearer_token
+            .introspection_endpoint
+            .is_some()
+        {
+            let id = format!("{}introspection-{}", self.secret_prefix, unique_name());
+            let client = aws_sdk_secretsmanager::Client::new(&self.sdk);
+            client
+                .create_secret()
+                .name(&id)
+                .secret_string(introspection_secret)
+                .send()
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!("{}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e))
+                })
+                .context("storing the introspection secret")?;
+            settings.introspection_secret_id = Some(id);
+        }
+        crate::bootstrap::load_introspection_secret(&mut settings, &self.sdk).await?;
+        Ok(crate::bootstrap::app(settings, &self.sdk))
     }
 
     /// Deletes this test's table (secrets under the prefix are left to moto's reset).

@@ -168,3 +168,45 @@ pub trait KeySource: Send + Sync {
         refresh: bool,
     ) -> Result<std::sync::Arc<dcr_trust::KeySet>, dcr_trust::KeyError>;
 }
+
+/// Why a document named by a request or the configuration could not be had.
+/// Messages are safe to show the client: they name the rule, never a token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// The URL is not allowed (scheme, or a forbidden address for a request-named URL).
+    #[error("the URL is not allowed: {0}")]
+    Forbidden(String),
+    /// The fetch failed: network, timeout, status other than 200, redirect, size.
+    #[error("it could not be fetched: {0}")]
+    Unavailable(String),
+    /// The document is not what it should be (content type, shape).
+    #[error("it is not a valid document: {0}")]
+    Invalid(String),
+}
+
+/// Sector identifier documents (OpenID Connect DCR 1.0 §5): JSON arrays of
+/// redirect URIs at a URL a client registers as `sector_identifier_uri`.
+#[async_trait]
+pub trait SectorSource: Send + Sync {
+    /// Fetches the document at `uri` once, under the outbound rules for URLs a
+    /// request names (the same as a client's `jwks_uri`: `https` only, never
+    /// loopback, link-local, private or reserved addresses, checked on the
+    /// resolved address; no redirect; a timeout and a size cap), and returns
+    /// its entries. MUST return `Invalid` unless the body is a JSON array of
+    /// strings, and MUST NOT cache: every call is one fetch.
+    async fn sector_uris(&self, uri: &str) -> Result<Vec<String>, FetchError>;
+}
+
+/// Token introspection (RFC 7662) at the configured endpoint, for bearer
+/// tokens that are not JWTs.
+#[async_trait]
+pub trait Introspector: Send + Sync {
+    /// POSTs `token` to the endpoint, authenticated with `client_secret_basic`,
+    /// and returns the members of its JSON answer (RFC 7662 §2.2). MUST return
+    /// `Unavailable` when the endpoint cannot be reached in time or answers
+    /// anything but `200` with a JSON object, and MUST NOT log the token.
+    async fn introspect(
+        &self,
+        token: &str,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, FetchError>;
+}

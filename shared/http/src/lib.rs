@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use dcr_core::{
-    Caller, ClientStore, Clock, Config, KeySource, RegisterRequest, SecretStore, Service,
-    SystemClock, UpdateRequest,
+    Caller, ClientStore, Clock, Config, Introspector, KeySource, RegisterRequest, SecretStore,
+    SectorSource, Service, SystemClock, UpdateRequest,
 };
 use lambda_http::{Body, Request, Response};
 
@@ -42,6 +42,18 @@ impl App {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let service = Service::new(config.clone(), clients, secrets, clock).with_key_source(keys);
         Self { service, config }
+    }
+
+    /// Adds the fetcher of sector identifier documents (`sector_identifier_uri`).
+    pub fn with_sector_source(mut self, sectors: Arc<dyn SectorSource>) -> Self {
+        self.service = self.service.with_sector_source(sectors);
+        self
+    }
+
+    /// Adds the RFC 7662 endpoint checking bearer tokens that are not JWTs.
+    pub fn with_introspector(mut self, introspector: Arc<dyn Introspector>) -> Self {
+        self.service = self.service.with_introspector(introspector);
+        self
     }
 
     /// The service behind the app (for the sweep).

@@ -365,29 +365,21 @@ pub async fn au_cdr_takes_signed_requests_and_cdr_tokens_only(s: &dyn Spawner) {
     // au-cdr statements come from the register; this fixture's directory plays it
     // (the configured issuer replaces the profile's default `cdr-register`).
     let statement = trust.statement(ssa_claims.clone());
-    let jws = trust.request_object(
-        &aud,
-        &statement,
-        json!({"iss": "cdr-software-1", "id_token_signed_response_alg": "PS256", "token_endpoint_auth_signing_alg": "PS256"}),
-    );
+    let cdr_claims = json!({"iss": "cdr-software-1", "id_token_signed_response_alg": "PS256",
+        "token_endpoint_auth_signing_alg": "PS256", "response_types": ["code"],
+        "authorization_signed_response_alg": "PS256", "request_object_signing_alg": "PS256"});
+    let jws = trust.request_object(&aud, &statement, cdr_claims.clone());
     let info = created(&post_jwt(&*app, &jws).await);
     let id = info["client_id"].as_str().unwrap();
     let path = format!("/register/{id}");
     // One client per software_id.
-    let again = trust.request_object(
-        &aud,
-        &trust.statement(ssa_claims),
-        json!({"iss": "cdr-software-1"}),
-    );
+    let again = trust.request_object(&aud, &trust.statement(ssa_claims), cdr_claims);
     post_jwt(&*app, &again)
         .await
         .assert_error(400, "invalid_client_metadata");
-    // Management: the registration access token is not enough; a cdr:registration token is.
-    if let Some(rat) = info["registration_access_token"].as_str() {
-        app.send(TestRequest::new("GET", &path).bearer(rat))
-            .await
-            .assert_error(401, "invalid_token");
-    }
+    // Management takes a cdr:registration access token only, so no registration
+    // access token is issued that it would refuse.
+    assert!(info.get("registration_access_token").is_none(), "{info}");
     let token = trust.access_token(id, "dcr:register cdr:registration");
     assert_eq!(
         app.send(TestRequest::new("GET", &path).bearer(&token))
@@ -404,9 +396,10 @@ pub async fn au_cdr_takes_signed_requests_and_cdr_tokens_only(s: &dyn Spawner) {
 pub async fn mtls_is_required_when_configured(s: &dyn Spawner) {
     let trust = Trust::start().await;
     let app = engine_or_skip!(s, trust.config("registration_endpoint_authentication:\n  require_mtls: true\nmanagement_endpoint_authentication:\n  require_mtls: true\n"));
+    // RFC 8705 §2: failed TLS client authentication is RFC 6749 §5.2's invalid_client.
     post(&*app, &web(), None)
         .await
-        .assert_error(403, "invalid_client");
+        .assert_error(400, "invalid_client");
     // A header cannot claim a certificate.
     let r = app
         .send(
@@ -415,7 +408,11 @@ pub async fn mtls_is_required_when_configured(s: &dyn Spawner) {
                 .json(&web()),
         )
         .await;
-    r.assert_error(403, "invalid_client");
+    r.assert_error(400, "invalid_client");
+    // Management too, before the token is looked at.
+    app.send(TestRequest::new("GET", "/register/some-client").bearer("some-token"))
+        .await
+        .assert_error(400, "invalid_client");
     if !app.has_mtls() {
         return;
     }
@@ -431,7 +428,14 @@ pub async fn mtls_is_required_when_configured(s: &dyn Spawner) {
     let rat = info["registration_access_token"].as_str().unwrap();
     app.send(TestRequest::new("GET", &path).bearer(rat))
         .await
-        .assert_error(403, "invalid_client");
+        .assert_error(400, "invalid_client");
+    for method in ["PUT", "DELETE"] {
+        let mut req = TestRequest::new(method, &path).bearer(rat);
+        if method == "PUT" {
+            req = req.json(&web());
+        }
+        app.send(req).await.assert_error(400, "invalid_client");
+    }
     let r = app
         .send(
             TestRequest::new("GET", &path)
