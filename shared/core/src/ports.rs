@@ -174,13 +174,13 @@ pub trait KeySource: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FetchError {
     /// The URL is not allowed (scheme, or a forbidden address for a request-named URL).
-    #[error("the URL is not allowed: {0}")]
+    #[error("{0}")]
     Forbidden(String),
     /// The fetch failed: network, timeout, status other than 200, redirect, size.
-    #[error("it could not be fetched: {0}")]
+    #[error("{0}")]
     Unavailable(String),
     /// The document is not what it should be (content type, shape).
-    #[error("it is not a valid document: {0}")]
+    #[error("{0}")]
     Invalid(String),
 }
 

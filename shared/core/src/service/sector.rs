@@ -33,7 +33,7 @@ impl Service {
                 FetchError::Invalid(_) => "is not a JSON array of URIs",
             };
             tracing::info!(error = %e, "sector identifier document refused");
-            invalid(format!("{FIELD}: the document {why} ({e})"))
+            invalid(format!("{FIELD}: the document {why}: {e}"))
         })?;
         if let Some((i, _)) = metadata
             .redirect_uris()
