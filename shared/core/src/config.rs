@@ -615,6 +615,86 @@ allow_loopback_http: false
     }
 
     #[test]
+    fn interop_keys_are_checked() {
+        let c = Config::from_yaml(
+            "request_object:\n  audiences: [\"0015800001HQQrZAAX\"]\nextra_client_metadata: [access_token_lifetime, claims]\ndefaults:\n  claims: [email]\n",
+        )
+        .unwrap();
+        assert_eq!(c.request_object.audiences, vec!["0015800001HQQrZAAX"]);
+        assert_eq!(
+            c.rules().extra_fields,
+            vec!["access_token_lifetime", "claims"]
+        );
+        for (yaml, key) in [
+            (
+                "extra_client_metadata: [client_name]\n",
+                "extra_client_metadata",
+            ),
+            ("extra_client_metadata: [a, a]\n", "extra_client_metadata"),
+            (
+                "extra_client_metadata: [\"with space\"]\n",
+                "extra_client_metadata",
+            ),
+            (
+                "request_object:\n  audiences: [\"\"]\n",
+                "request_object.audiences",
+            ),
+            ("request_object:\n  audience: [x]\n", "request_object"),
+            ("defaults:\n  claims: [email]\n", "defaults"),
+            (
+                "bearer_token:\n  introspection_endpoint: https://as.example/introspect\n",
+                "bearer_token.introspection_client_id",
+            ),
+            (
+                "bearer_token:\n  introspection_client_id: dcr\n",
+                "bearer_token.introspection_endpoint",
+            ),
+            (
+                "bearer_token:\n  introspection_endpoint: http://as.example/i\n  introspection_client_id: dcr\n",
+                "bearer_token.introspection_endpoint",
+            ),
+            (
+                "management_endpoint_authentication:\n  require_bearer_token: true\n",
+                "bearer_token.issuer",
+            ),
+            (
+                "request_object:\n  required: true\n",
+                "software_statement_validation.jwks_uri",
+            ),
+        ] {
+            let e = Config::from_yaml(yaml).unwrap_err();
+            assert!(e.key.starts_with(key), "{yaml}: {e}");
+        }
+        // Opaque tokens need no JWT issuer.
+        Config::from_yaml(
+            "registration_endpoint_authentication:\n  require_bearer_token: true\nbearer_token:\n  introspection_endpoint: https://as.example/introspect\n  introspection_client_id: dcr\n",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn profile_defaults_of_signed_requests_and_registration_tokens() {
+        let c = Config::from_yaml("profile: fapi-advanced\n").unwrap();
+        assert_eq!(c.profile, Profile::FapiAdvanced);
+        assert!(!c.signed_requests_only());
+        let jwks = "software_statement_validation:\n  jwks_uri: https://d.example/jwks\n";
+        let c = Config::from_yaml(&format!("profile: uk-ob\n{jwks}")).unwrap();
+        assert!(c.signed_requests_only() && c.issues_registration_token());
+        let c = Config::from_yaml(&format!(
+            "profile: uk-ob\nrequest_object:\n  required: false\n{jwks}"
+        ))
+        .unwrap();
+        assert!(!c.signed_requests_only());
+        let c = Config::from_yaml(&format!("profile: au-cdr\n{jwks}")).unwrap();
+        assert!(c.signed_requests_only());
+        assert!(c.registration_access_token.generate);
+        assert!(
+            !c.issues_registration_token(),
+            "au-cdr management refuses registration access tokens"
+        );
+    }
+
+    #[test]
     fn http_jwks_needs_loopback_flag() {
         let e =
             Config::from_yaml("bearer_token:\n  jwks_uri: http://127.0.0.1:1/jwks\n").unwrap_err();
