@@ -140,3 +140,18 @@ impl Spawner for Local {
         Some(Box::new(local::LocalApp::spawn(config_yaml).await))
     }
 }
+
+/// `POST /register` of a JSON body, with `Authorization: Bearer token` when given.
+pub async fn post_json(app: &dyn Engine, body: &Value, token: Option<&str>) -> TestResponse {
+    let mut req = TestRequest::new("POST", "/register").json(body);
+    if let Some(t) = token {
+        req = req.bearer(t);
+    }
+    app.send(req).await
+}
+
+/// Asserts a `201 Created` and returns the client information.
+pub fn created(r: &TestResponse) -> Value {
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    r.json()
+}

@@ -7,9 +7,12 @@
 
 use dcr_keys::testing::{JwksServer, Reply};
 use dcr_tests::introspection::{self, IntrospectionServer};
-use dcr_tests::local::binary;
+use dcr_tests::local::refused_start_up;
 use dcr_tests::trust::{AUTHORITY_ISS, Trust, now, unique};
-use dcr_tests::{Engine, INTROSPECTION_CLIENT_SECRET, Spawner, TestRequest, TestResponse};
+use dcr_tests::{
+    Engine, INTROSPECTION_CLIENT_SECRET, Spawner, TestRequest, TestResponse, created,
+    post_json as post,
+};
 use dcr_trust::testing::{TestKey, jwks};
 use serde_json::{Value, json};
 
@@ -33,22 +36,9 @@ fn web() -> Value {
     json!({"redirect_uris": ["https://app.example.com/cb"]})
 }
 
-async fn post(app: &dyn Engine, body: &Value, token: Option<&str>) -> TestResponse {
-    let mut req = TestRequest::new("POST", "/register").json(body);
-    if let Some(t) = token {
-        req = req.bearer(t);
-    }
-    app.send(req).await
-}
-
 async fn post_signed(app: &dyn Engine, content_type: &str, jws: &str) -> TestResponse {
     app.send(TestRequest::new("POST", "/register").raw(content_type, jws))
         .await
-}
-
-fn created(r: &TestResponse) -> Value {
-    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
-    r.json()
 }
 
 fn client_path(info: &Value) -> String {
@@ -583,16 +573,7 @@ async fn ibm_stanzas_start_dcr_local_or_name_the_key() {
             Some(key) => {
                 let e = format!("{:#}", config.unwrap_err());
                 assert!(e.contains(key), "{stanza}: {e}");
-                let out = tokio::process::Command::new(binary())
-                    .args(["--listen", "127.0.0.1:0", "--data-dir"])
-                    .arg(dir.path().join("data"))
-                    .arg("--config")
-                    .arg(&path)
-                    .output()
-                    .await
-                    .unwrap();
-                assert!(!out.status.success(), "{stanza} accepted");
-                let stderr = String::from_utf8_lossy(&out.stderr);
+                let stderr = refused_start_up(&dir.path().join("data"), &path).await;
                 assert!(stderr.contains(key), "{stanza}: {stderr}");
             }
         }

@@ -95,16 +95,3 @@ pub fn au_cdr_ssa() -> Value {
         "scope": "openid bank:accounts.basic:read cdr:registration"
     })
 }
-
-/// Sets `extra`'s members on `base`; a `null` removes the member.
-pub fn overlay(base: &mut Value, extra: Value) {
-    if let (Some(b), Value::Object(e)) = (base.as_object_mut(), extra) {
-        for (k, v) in e {
-            if v.is_null() {
-                b.remove(&k);
-            } else {
-                b.insert(k, v);
-            }
-        }
-    }
-}

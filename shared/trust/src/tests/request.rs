@@ -82,7 +82,7 @@ fn cdr(extra: Value) -> Value {
         "request_object_signing_alg": "PS256",
         "software_statement": "a.b.c",
     }));
-    crate::tests::fixtures::overlay(&mut claims, extra);
+    crate::testing::merge(&mut claims, extra);
     claims
 }
 
