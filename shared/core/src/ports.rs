@@ -128,7 +128,7 @@ impl Clock for SystemClock {
     }
 }
 
-/// What a verified JWT access token says about its bearer.
+/// What a verified access token (a JWT, or an introspected opaque token) says about its bearer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessToken {
     /// The token's client: `client_id`, else `azp`, else `sub` (RFC 9068).
@@ -137,11 +137,14 @@ pub struct AccessToken {
     pub scopes: Vec<String>,
 }
 
-/// Verification of JWT access tokens from the configured `bearer_token.issuer`.
+/// Verification of access tokens: JWTs from the configured `bearer_token.issuer`,
+/// or opaque tokens at `bearer_token.introspection_endpoint`.
 #[async_trait]
 pub trait TokenVerifier: Send + Sync {
-    /// Verifies signature, issuer, audience and time claims. MUST return
-    /// `AuthError::Invalid` for any token that is not a valid JWT from the issuer.
+    /// Verifies the token (signature, issuer, audience and time claims, or an
+    /// active introspection answer). MUST return `AuthError::Invalid` for any
+    /// token it does not accept, and `AuthError::Unavailable` only when it
+    /// could not judge the token at all (the introspection endpoint is down).
     async fn verify(&self, token: &str) -> Result<AccessToken, crate::errors::AuthError>;
 }
 

@@ -1,5 +1,6 @@
-//! Who may manage a client: the holder of its registration access token, or a
-//! JWT access token of the client itself or its owner carrying the scopes.
+//! Who may manage a client: the holder of its registration access token, or an
+//! access token (a JWT, or an opaque token checked by introspection) of the
+//! client itself or its owner carrying the scopes.
 
 use crate::errors::{AuthError, DeleteError, ReadError, RegisterError, UpdateError};
 use crate::model::{ClientRecord, ClientState};
@@ -18,7 +19,7 @@ pub const CDR_REGISTRATION_SCOPE: &str = "cdr:registration";
 pub(super) enum Via {
     /// The registration access token (its value, to echo it back).
     RegistrationToken(String),
-    /// A JWT access token of the client or its owner.
+    /// An access token of the client or its owner.
     AccessToken,
 }
 
