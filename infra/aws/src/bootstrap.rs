@@ -194,9 +194,12 @@ fn refuse_to_start(e: SettingsError) -> lambda_http::Error {
 /// Runs the function answering `op` until the runtime stops it.
 pub async fn run(op: Operation) -> Result<(), lambda_http::Error> {
     let (mut settings, sdk) = init()?;
-    load_introspection_secret(&mut settings, &sdk)
-        .await
-        .map_err(refuse_to_start)?;
+    // Only the functions that check bearer tokens need the introspection secret.
+    if op != Operation::Metadata {
+        load_introspection_secret(&mut settings, &sdk)
+            .await
+            .map_err(refuse_to_start)?;
+    }
     let app = Arc::new(app(settings, &sdk));
     lambda_http::run(service_fn(move |req: Request| {
         let app = Arc::clone(&app);
