@@ -261,6 +261,8 @@ fn config_seeds() -> Vec<String> {
             "{\"client_lifetime\": 60, \"cors_allowed_origins\": [\"*\"]}",
             "profile: au-cdr\nsoftware_statement_validation:\n  jwks_uri: https://register.example/jwks\n  issuer: cdr-register\n",
             "profile: fapi\nallow_loopback_http: true\nbearer_token:\n  jwks_uri: http://127.0.0.1:9/jwks\n",
+            "dynamic_registration:\n  recipe: FAPI_UK-OB\n  software_statement_validation:\n    jwks_uri: https://d.example/jwks\n  registration_access_token:\n    scopes: [cdr:registration]\n",
+            "dynamic_registration:\n  mappingrule_id: \"\"\n  extra_client_metadata: [claims]\n  request_object:\n    audiences: [\"0015800001HQQrZAAX\"]\n",
             "anchors: &a {x: 1}\nissuer: *a\n",
             "? [complex, key]\n: value\n",
             "!!binary aGVsbG8=\n",

@@ -35,13 +35,14 @@ static CONFIGS: LazyLock<Vec<Config>> = LazyLock::new(|| {
 });
 
 const METHODS: [&str; 7] = ["POST", "GET", "PUT", "DELETE", "OPTIONS", "HEAD", "PATCH"];
-const TYPES: [&str; 6] = [
+const TYPES: [&str; 7] = [
     "application/json",
     "application/jwt",
     "application/json; charset=utf-8",
     "text/plain",
     "",
     "APPLICATION/JSON",
+    "Application/JOSE; charset=UTF-8",
 ];
 
 fn request(

@@ -17,9 +17,10 @@ pub const ISSUER: &str = "https://dcr.example";
 /// The issuer of access tokens.
 pub const AS_ISSUER: &str = "https://as.example";
 /// Every profile.
-pub const PROFILES: [Profile; 4] = [
+pub const PROFILES: [Profile; 5] = [
     Profile::Default,
     Profile::Fapi,
+    Profile::FapiAdvanced,
     Profile::UkOb,
     Profile::AuCdr,
 ];

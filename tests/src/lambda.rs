@@ -98,15 +98,34 @@ impl LambdaApp {
     pub async fn spawn_with(config_yaml: &str, edit: &PolicyEdit) -> Option<Self> {
         let aws = MotoAws::from_env().await?;
         let template = Template::load().unwrap();
-        let deployment = aws.deployment();
+        let mut deployment = aws.deployment();
+        // The introspection client's secret, when the configuration needs one,
+        // stored as an operator would and granted through the template parameter.
+        let needs_secret = dcr_core::Config::from_yaml(config_yaml)
+            .unwrap()
+            .bearer_token
+            .introspection_endpoint
+            .is_some();
+        let introspection = if needs_secret {
+            let arn = aws
+                .store_introspection_secret(crate::INTROSPECTION_CLIENT_SECRET)
+                .await
+                .unwrap();
+            deployment = deployment.with("IntrospectionSecretArn", &arn);
+            Some(arn)
+        } else {
+            None
+        };
         let mut functions = HashMap::new();
         for name in ["register", "get", "update", "delete", "metadata"] {
             let config = dcr_core::Config::from_yaml(config_yaml).unwrap();
             let function = template_function(name);
             let mut policies = template.policies(function, &deployment).unwrap();
             edit(function, &mut policies);
+            // As `run` starts them: the metadata function checks no token.
+            let secret_id = introspection.as_deref().filter(|_| name != "metadata");
             let app = aws
-                .app_as(name, &policies, config)
+                .app_as(name, &policies, config, secret_id)
                 .await
                 .unwrap_or_else(|e| panic!("{name}'s role on moto: {e:#}"));
             functions.insert(name, app);

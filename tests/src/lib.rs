@@ -3,11 +3,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+pub mod introspection;
 pub mod lambda;
 pub mod local;
 pub mod trust;
 
 use serde_json::Value;
+
+/// The secret both engines give the introspection client in tests (from the
+/// environment on `dcr-local`, from Secrets Manager on the Lambda functions).
+pub const INTROSPECTION_CLIENT_SECRET: &str = "introspection-test-secret";
 
 /// A request as a client sends it.
 #[derive(Debug, Clone, Default)]
@@ -134,4 +139,19 @@ impl Spawner for Local {
     async fn spawn(&self, config_yaml: &str) -> Option<Box<dyn Engine>> {
         Some(Box::new(local::LocalApp::spawn(config_yaml).await))
     }
+}
+
+/// `POST /register` of a JSON body, with `Authorization: Bearer token` when given.
+pub async fn post_json(app: &dyn Engine, body: &Value, token: Option<&str>) -> TestResponse {
+    let mut req = TestRequest::new("POST", "/register").json(body);
+    if let Some(t) = token {
+        req = req.bearer(t);
+    }
+    app.send(req).await
+}
+
+/// Asserts a `201 Created` and returns the client information.
+pub fn created(r: &TestResponse) -> Value {
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    r.json()
 }

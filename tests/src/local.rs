@@ -54,6 +54,7 @@ async fn start(data_dir: &Path, config_yaml: &str) -> Server {
         listen: "127.0.0.1:0".into(),
         data_dir: data_dir.join("store"),
         config_file: Some(config_path.clone()),
+        introspection_client_secret: Some(crate::INTROSPECTION_CLIENT_SECRET.into()),
     };
     let config = load_config(Some(&config_path)).unwrap();
     Server::start(&options, config).await.unwrap()
@@ -162,4 +163,20 @@ pub fn unique_request_id() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);
     format!("req-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Runs the real `dcr-local` with `config` and asserts it refuses to start:
+/// a failure status and no `listening on` line. Returns its stderr.
+pub async fn refused_start_up(data_dir: &Path, config: &Path) -> String {
+    let out = tokio::process::Command::new(binary())
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success(), "{} accepted", config.display());
+    assert!(out.stdout.is_empty(), "no listening line on a config error");
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }

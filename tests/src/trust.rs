@@ -99,17 +99,7 @@ impl Trust {
 }
 
 /// Merges `extra` over `base`; a `null` removes the member.
-pub fn merge(base: &mut Value, extra: Value) {
-    if let (Some(base), Value::Object(extra)) = (base.as_object_mut(), extra) {
-        for (k, v) in extra {
-            if v.is_null() {
-                base.remove(&k);
-            } else {
-                base.insert(k, v);
-            }
-        }
-    }
-}
+pub use dcr_trust::testing::merge;
 
 /// A unique string.
 pub fn unique(label: &str) -> String {

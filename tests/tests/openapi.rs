@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use dcr_core::testing::contract::join_all;
+use dcr_tests::introspection::IntrospectionServer;
 use dcr_tests::local::LocalApp;
 use dcr_tests::trust::{Trust, now};
 use dcr_tests::{Engine, TestRequest, TestResponse};
@@ -248,7 +249,8 @@ impl Recorder {
             let challenge = r.header("www-authenticate").unwrap().to_owned();
             self.codes.insert(format!("401 {challenge}"));
         }
-        if (400..500).contains(&r.status)
+        if (400..600).contains(&r.status)
+            && r.status != 500
             && let Ok(body) = serde_json::from_slice::<Value>(&r.body)
             && let Some(code) = body["error"].as_str()
         {
@@ -567,12 +569,40 @@ async fn every_status_the_server_answers_is_documented() {
     )
     .await;
     let app: &dyn Engine = &mtls;
-    assert_eq!(rec.send(app, "/register", post(&web())).await.status, 403);
-    let request = TestRequest::new("GET", "/register/abc").bearer("x");
-    assert_eq!(rec.send(app, CLIENT, request).await.status, 403);
+    assert_eq!(rec.send(app, "/register", post(&web())).await.status, 400);
+    for method in ["GET", "DELETE"] {
+        let request = TestRequest::new(method, "/register/abc").bearer("x");
+        assert_eq!(rec.send(app, CLIENT, request).await.status, 400);
+    }
+
+    // Opaque tokens while the introspection endpoint is down: 503 on every operation.
+    let endpoint = IntrospectionServer::start(dcr_tests::INTROSPECTION_CLIENT_SECRET).await;
+    endpoint.set_down(true);
+    let introspected = LocalApp::spawn(&format!(
+        "allow_loopback_http: true\nregistration_endpoint_authentication:\n  require_bearer_token: true\n\
+         bearer_token:\n  introspection_endpoint: {}\n  introspection_client_id: {}\n",
+        endpoint.url(),
+        dcr_tests::introspection::CLIENT_ID
+    ))
+    .await;
+    let app: &dyn Engine = &introspected;
+    let opaque = "an-opaque-token";
+    assert_eq!(
+        rec.send(app, "/register", post(&web()).bearer(opaque))
+            .await
+            .status,
+        503
+    );
+    for method in ["GET", "PUT", "DELETE"] {
+        let mut request = TestRequest::new(method, "/register/abc").bearer(opaque);
+        if method == "PUT" {
+            request = request.json(&web());
+        }
+        assert_eq!(rec.send(app, CLIENT, request).await.status, 503, "{method}");
+    }
 
     let statuses = rec.statuses();
-    for status in [200, 201, 204, 400, 401, 403, 404, 413, 415] {
+    for status in [200, 201, 204, 400, 401, 403, 404, 413, 415, 503] {
         assert!(statuses.contains(&status), "status {status} never provoked");
     }
     for code in [
@@ -584,7 +614,8 @@ async fn every_status_the_server_answers_is_documented() {
         "401 Bearer",
         "401 Bearer error=\"invalid_token\"",
         "403 insufficient_scope",
-        "403 invalid_client",
+        "400 invalid_client",
+        "503 temporarily_unavailable",
     ] {
         assert!(
             rec.codes.contains(code),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use aws_types::SdkConfig;
 use dcr_core::{ClientStore, SecretStore};
 use dcr_http::{App, Operation};
-use dcr_keys::{HttpKeySource, KeyFetchConfig};
+use dcr_keys::{HttpIntrospector, HttpKeySource, KeyFetchConfig};
 use lambda_http::{Body, Request, Response, service_fn};
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -19,7 +19,7 @@ use crate::metrics::{EmfObserver, Metrics, TimedClients, TimedSecrets};
 use crate::permissions::Function;
 use crate::sdk::AwsAccess;
 use crate::secrets::SecretsManagerStore;
-use crate::settings::{Settings, SettingsError};
+use crate::settings::{ENV_INTROSPECTION_SECRET_ID, Settings, SettingsError};
 
 /// Records the sweep handles per invocation (a scheduled run goes on next time).
 pub const SWEEP_BATCH: usize = 100;
@@ -96,7 +96,9 @@ pub fn stores(settings: &Settings, sdk: &SdkConfig) -> (DynamoClientStore, Secre
     (clients, secrets)
 }
 
-/// The application over the AWS stores, with a per-container key cache.
+/// The application over the AWS stores, with a per-container key cache, and
+/// token introspection when the configuration names an endpoint and
+/// [`load_introspection_secret`] has read its secret.
 pub fn app(settings: Settings, sdk: &SdkConfig) -> App {
     app_with_metrics(settings, sdk, None)
 }
@@ -111,22 +113,93 @@ pub fn app_with_metrics(settings: Settings, sdk: &SdkConfig, metrics: Option<Met
         ),
         None => (Arc::new(clients), Arc::new(secrets)),
     };
-    let keys = Arc::new(HttpKeySource::new(KeyFetchConfig {
+    let fetch = KeyFetchConfig {
         allow_loopback_http: settings.config.allow_loopback_http,
         ..KeyFetchConfig::default()
-    }));
-    let app = App::new(settings.config, clients, secrets, keys);
+    };
+    let bearer = &settings.config.bearer_token;
+    let introspector = match (
+        &bearer.introspection_endpoint,
+        &bearer.introspection_client_id,
+        &settings.introspection_client_secret,
+    ) {
+        (Some(endpoint), Some(id), Some(secret)) => {
+            match HttpIntrospector::new(endpoint, id, secret, fetch.clone()) {
+                Ok(i) => Some(i),
+                Err(e) => {
+                    tracing::error!(error = %e, "introspection is unavailable");
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    let keys = Arc::new(HttpKeySource::new(fetch));
+    let app = App::new(settings.config, clients, secrets, keys.clone()).with_sector_source(keys);
+    let app = match introspector {
+        Some(i) => app.with_introspector(Arc::new(i)),
+        None => app,
+    };
     match metrics {
         Some(m) => app.with_observer(Arc::new(EmfObserver(m))),
         None => app,
     }
 }
 
-/// Reads the environment and the SDK configuration: once per container.
-fn init(function: Function) -> Result<App, lambda_http::Error> {
+/// Reads the introspection client's secret from Secrets Manager (the secret
+/// named by `DCR_INTROSPECTION_SECRET_ID`), once per container, when the
+/// configuration names an introspection endpoint.
+pub async fn load_introspection_secret(
+    settings: &mut Settings,
+    sdk: &SdkConfig,
+) -> Result<(), SettingsError> {
+    let key = ENV_INTROSPECTION_SECRET_ID;
+    if settings
+        .config
+        .bearer_token
+        .introspection_endpoint
+        .is_none()
+    {
+        return Ok(());
+    }
+    let id = settings
+        .introspection_secret_id
+        .clone()
+        .ok_or(SettingsError::Missing { key })?;
+    let answer = aws_sdk_secretsmanager::Client::new(sdk)
+        .get_secret_value()
+        .secret_id(id)
+        .send()
+        .await
+        .map_err(|e| SettingsError::Invalid {
+            key,
+            message: format!(
+                "the secret could not be read: {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+            ),
+        })?;
+    let secret = answer
+        .secret_string()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| SettingsError::Invalid {
+            key,
+            message: "the secret has no string value".into(),
+        })?;
+    settings.introspection_client_secret = Some(secret.to_owned().into());
+    Ok(())
+}
+
+/// Reads the environment and the SDK configuration, and, for the functions that
+/// check bearer tokens, the introspection secret: once per container.
+async fn init(function: Function) -> Result<App, lambda_http::Error> {
     init_tracing();
-    let settings = Settings::from_env().map_err(refuse_to_start)?;
+    let mut settings = Settings::from_env().map_err(refuse_to_start)?;
     let sdk = AwsAccess::from_env().map_err(refuse_to_start)?.sdk_config();
+    if !matches!(function, Function::Metadata | Function::Sweep) {
+        load_introspection_secret(&mut settings, &sdk)
+            .await
+            .map_err(refuse_to_start)?;
+    }
     let metrics = settings
         .metrics_namespace
         .clone()
@@ -150,7 +223,7 @@ pub async fn run(op: Operation) -> Result<(), lambda_http::Error> {
         Operation::Delete => Function::Delete,
         Operation::Metadata => Function::Metadata,
     };
-    let app = Arc::new(init(function)?);
+    let app = Arc::new(init(function).await?);
     lambda_http::run(service_fn(move |req: Request| {
         let app = Arc::clone(&app);
         async move { Ok::<Response<Body>, Infallible>(app.handle_for(op, req).await) }
@@ -161,7 +234,7 @@ pub async fn run(op: Operation) -> Result<(), lambda_http::Error> {
 /// Runs the scheduled sweep function: each invocation (an EventBridge event,
 /// whose body is ignored) sweeps up to [`SWEEP_BATCH`] due records.
 pub async fn run_sweep() -> Result<(), lambda_http::Error> {
-    let app = Arc::new(init(Function::Sweep)?);
+    let app = Arc::new(init(Function::Sweep).await?);
     lambda_http::lambda_runtime::run(service_fn(
         move |_event: lambda_http::LambdaEvent<serde_json::Value>| {
             let app = Arc::clone(&app);

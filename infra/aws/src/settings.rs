@@ -18,6 +18,9 @@ pub const ENV_CONFIG_FILE: &str = "DCR_CONFIG_FILE";
 pub const ENV_METRICS_NAMESPACE: &str = "DCR_METRICS_NAMESPACE";
 /// Where Lambda unpacked the function's code.
 pub const ENV_TASK_ROOT: &str = "LAMBDA_TASK_ROOT";
+/// Secrets Manager id (name or ARN) of the secret this service authenticates
+/// with at `bearer_token.introspection_endpoint` (required with it).
+pub const ENV_INTROSPECTION_SECRET_ID: &str = "DCR_INTROSPECTION_SECRET_ID";
 
 /// A setting that could not be read; the message names the environment variable.
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +74,10 @@ pub struct Settings {
     pub metrics_namespace: Option<String>,
     /// The service configuration (contract §3).
     pub config: dcr_core::Config,
+    /// Where the introspection client's secret is, when introspection is configured.
+    pub introspection_secret_id: Option<String>,
+    /// That secret, once [`crate::bootstrap::load_introspection_secret`] read it.
+    pub introspection_client_secret: Option<secrecy::SecretString>,
 }
 
 impl Settings {
@@ -112,6 +119,14 @@ impl Settings {
             (None, None) => parse_config(ENV_CONFIG, "")?,
         };
 
+        let introspection_secret_id = get(ENV_INTROSPECTION_SECRET_ID);
+        if config.bearer_token.introspection_endpoint.is_some() && introspection_secret_id.is_none()
+        {
+            return Err(SettingsError::Missing {
+                key: ENV_INTROSPECTION_SECRET_ID,
+            });
+        }
+
         Ok(Self {
             clients_table,
             secret_prefix,
@@ -119,6 +134,8 @@ impl Settings {
             secret_recovery_days,
             metrics_namespace: get(ENV_METRICS_NAMESPACE),
             config,
+            introspection_secret_id,
+            introspection_client_secret: None,
         })
     }
 }
@@ -239,6 +256,22 @@ mod tests {
             "{e}"
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn introspection_needs_the_secret_id() {
+        let mut env = BASE.to_vec();
+        let config = "bearer_token:\n  introspection_endpoint: https://as.example/introspect\n  introspection_client_id: dcr\n";
+        env.push((ENV_CONFIG, config));
+        let e = Settings::from_lookup(lookup(&env)).unwrap_err().to_string();
+        assert!(e.contains(ENV_INTROSPECTION_SECRET_ID), "{e}");
+        env.push((ENV_INTROSPECTION_SECRET_ID, "dcr/introspection"));
+        let s = Settings::from_lookup(lookup(&env)).unwrap();
+        assert_eq!(
+            s.introspection_secret_id.as_deref(),
+            Some("dcr/introspection")
+        );
+        assert!(s.introspection_client_secret.is_none());
     }
 
     #[test]

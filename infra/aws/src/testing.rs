@@ -117,12 +117,35 @@ impl MotoAws {
             secret_recovery_days: None,
             metrics_namespace: None,
             config,
+            introspection_secret_id: None,
+            introspection_client_secret: None,
         }
     }
 
     /// The application a Lambda function would build, on this test's table and prefix.
     pub fn app(&self, config: dcr_core::Config) -> App {
         crate::bootstrap::app(self.settings(config), &self.sdk)
+    }
+
+    /// Stores the introspection client's secret in Secrets Manager under this
+    /// test's prefix, as an operator would before deploying; returns its ARN (the
+    /// template's `IntrospectionSecretArn`).
+    pub async fn store_introspection_secret(&self, secret: &str) -> anyhow::Result<String> {
+        let name = format!("{}introspection-{}", self.secret_prefix, unique_name());
+        let created = aws_sdk_secretsmanager::Client::new(&self.sdk)
+            .create_secret()
+            .name(&name)
+            .secret_string(secret)
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("{}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e))
+            })
+            .context("storing the introspection secret")?;
+        created
+            .arn()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow::anyhow!("CreateSecret returned no ARN"))
     }
 
     /// Deletes this test's table (secrets under the prefix are left to moto's reset).
@@ -325,14 +348,24 @@ impl MotoAws {
     }
 
     /// The application of one function, under a role holding exactly `policies`.
+    ///
+    /// With `introspection_secret_id`, the function reads that secret at start as
+    /// `run` does (through [`crate::bootstrap::load_introspection_secret`], under
+    /// the role, so its policy must grant it).
     pub async fn app_as(
         &self,
         label: &str,
         policies: &[serde_json::Value],
         config: dcr_core::Config,
+        introspection_secret_id: Option<&str>,
     ) -> anyhow::Result<App> {
         let sdk = self.assume_role(label, policies).await?;
-        Ok(crate::bootstrap::app(self.settings(config), &sdk))
+        let mut settings = self.settings(config);
+        if let Some(id) = introspection_secret_id {
+            settings.introspection_secret_id = Some(id.to_owned());
+            crate::bootstrap::load_introspection_secret(&mut settings, &sdk).await?;
+        }
+        Ok(crate::bootstrap::app(settings, &sdk))
     }
 
     /// One AWS query-protocol call (IAM, STS) as the account root: moto lets the

@@ -1,13 +1,15 @@
-//! One HTTP/1.1 GET to pinned addresses: no pool, no redirects, a streaming size cap.
+//! One HTTP/1.1 call to pinned addresses: no pool, no redirects, a streaming
+//! size cap. A GET for key sets and sector identifier documents, a form POST
+//! for token introspection ([`Outbound`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use dcr_trust::KeyError;
-use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HOST, USER_AGENT};
-use http::{Request, StatusCode};
-use http_body_util::{BodyExt, Empty};
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST, USER_AGENT};
+use http::{Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -15,7 +17,32 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use url::{Host, Url};
 
-const ACCEPTED: &str = "application/jwk-set+json, application/json;q=0.9";
+/// What a key set fetch accepts.
+pub(crate) const JWKS_ACCEPT: &str = "application/jwk-set+json, application/json;q=0.9";
+
+/// One outbound call: what it fetches (named in errors) and how it asks.
+pub(crate) struct Outbound<'a> {
+    /// The URL, already vetted.
+    pub url: &'a Url,
+    /// What is fetched, for messages: "key set", "sector identifier document".
+    pub what: &'static str,
+    /// The `Accept` header.
+    pub accept: &'static str,
+    /// A form body and its `Authorization` header (a POST); `None` is a GET.
+    pub form: Option<(String, String)>,
+}
+
+impl<'a> Outbound<'a> {
+    /// A GET of `url`.
+    pub(crate) fn get(url: &'a Url, what: &'static str, accept: &'static str) -> Self {
+        Self {
+            url,
+            what,
+            accept,
+            form: None,
+        }
+    }
+}
 
 fn unavailable(reason: impl Into<String>) -> KeyError {
     KeyError::Unavailable(reason.into())
@@ -45,35 +72,39 @@ pub fn tls_client_config() -> Result<Arc<rustls::ClientConfig>, KeyError> {
     Ok(Arc::new(config))
 }
 
-/// GETs `url` from the first of `addrs` that accepts a connection and returns the
+/// Sends `call` to the first of `addrs` that accepts a connection and returns the
 /// body of a `200` answer, at most `max_bytes` long. The caller applies the timeout.
 /// With `loopback_only` (a test safety net) non-loopback addresses are never dialled.
 pub(crate) async fn fetch(
-    url: &Url,
+    call: &Outbound<'_>,
     addrs: &[SocketAddr],
     tls: Option<Arc<rustls::ClientConfig>>,
     max_bytes: usize,
     loopback_only: bool,
 ) -> Result<Bytes, KeyError> {
-    let tcp = connect(addrs, loopback_only).await?;
-    match (url.scheme(), tls) {
-        ("http", _) => exchange(tcp, url, max_bytes).await,
+    let tcp = connect(addrs, loopback_only, call.what).await?;
+    match (call.url.scheme(), tls) {
+        ("http", _) => exchange(tcp, call, max_bytes).await,
         ("https", Some(config)) => {
-            let name = server_name(url)?;
+            let name = server_name(call.url)?;
             let stream = TlsConnector::from(config)
                 .connect(name, tcp)
                 .await
                 .map_err(|e| {
-                    tracing::debug!(error = %e, "key set TLS handshake failed");
+                    tracing::debug!(error = %e, what = call.what, "TLS handshake failed");
                     unavailable("the TLS handshake failed")
                 })?;
-            exchange(stream, url, max_bytes).await
+            exchange(stream, call, max_bytes).await
         }
         _ => Err(unavailable("no TLS configuration")),
     }
 }
 
-async fn connect(addrs: &[SocketAddr], loopback_only: bool) -> Result<TcpStream, KeyError> {
+async fn connect(
+    addrs: &[SocketAddr],
+    loopback_only: bool,
+    what: &str,
+) -> Result<TcpStream, KeyError> {
     for addr in addrs {
         if loopback_only && !addr.ip().is_loopback() {
             tracing::error!(%addr, "test safety net: not dialling a non-loopback address");
@@ -85,10 +116,10 @@ async fn connect(addrs: &[SocketAddr], loopback_only: bool) -> Result<TcpStream,
                 let _ = tcp.set_nodelay(true);
                 return Ok(tcp);
             }
-            Err(e) => tracing::debug!(%addr, error = %e, "key set connect failed"),
+            Err(e) => tracing::debug!(%addr, error = %e, what, "connect failed"),
         }
     }
-    Err(unavailable("could not connect to the key set host"))
+    Err(unavailable(format!("could not connect to the {what} host")))
 }
 
 fn server_name(url: &Url) -> Result<ServerName<'static>, KeyError> {
@@ -109,29 +140,39 @@ fn host_header(url: &Url) -> String {
     }
 }
 
-async fn exchange<S>(io: S, url: &Url, max_bytes: usize) -> Result<Bytes, KeyError>
+async fn exchange<S>(io: S, call: &Outbound<'_>, max_bytes: usize) -> Result<Bytes, KeyError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
         .await
         .map_err(|_| unavailable("the HTTP handshake failed"))?;
+    let url = call.url;
+    let what = call.what;
     let target = match url.query() {
         Some(q) => format!("{}?{q}", url.path()),
         None => url.path().to_owned(),
     };
-    let request = Request::get(target)
+    let builder = Request::builder()
+        .uri(target)
         .header(HOST, host_header(url))
-        .header(ACCEPT, ACCEPTED)
-        .header(USER_AGENT, concat!("dcr-keys/", env!("CARGO_PKG_VERSION")))
-        .body(Empty::<Bytes>::new())
-        .map_err(|_| unavailable("the URL cannot be requested"))?;
+        .header(ACCEPT, call.accept)
+        .header(USER_AGENT, concat!("dcr-keys/", env!("CARGO_PKG_VERSION")));
+    let request = match &call.form {
+        None => builder.method(Method::GET).body(Full::new(Bytes::new())),
+        Some((form, authorization)) => builder
+            .method(Method::POST)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(AUTHORIZATION, authorization.as_str())
+            .body(Full::new(Bytes::from(form.clone()))),
+    }
+    .map_err(|_| unavailable("the URL cannot be requested"))?;
     let work = async move {
         let response = sender
             .send_request(request)
             .await
-            .map_err(|_| unavailable("the key set request failed"))?;
-        read_body(response, max_bytes).await
+            .map_err(|_| unavailable(format!("the {what} request failed")))?;
+        read_body(response, max_bytes, what).await
     };
     // Drive the connection in this task, so nothing outlives the caller's timeout.
     tokio::pin!(conn, work);
@@ -139,7 +180,7 @@ where
         result = &mut work => result,
         done = &mut conn => match done {
             Ok(()) => work.await,
-            Err(_) => Err(unavailable("the key set connection failed")),
+            Err(_) => Err(unavailable(format!("the {what} connection failed"))),
         },
     }
 }
@@ -147,32 +188,33 @@ where
 async fn read_body(
     response: http::Response<hyper::body::Incoming>,
     max_bytes: usize,
+    what: &str,
 ) -> Result<Bytes, KeyError> {
     let status = response.status();
     if status.is_redirection() {
         return Err(unavailable(format!(
-            "the key set URL answered with a redirect ({}), which is not followed",
+            "the {what} URL answered with a redirect ({}), which is not followed",
             status.as_u16()
         )));
     }
     if status != StatusCode::OK {
         return Err(unavailable(format!(
-            "the key set URL answered {}",
+            "the {what} URL answered {}",
             status.as_u16()
         )));
     }
     let headers = response.headers();
     let content_type = headers.get(CONTENT_TYPE).map(|v| v.to_str().unwrap_or("?"));
     if content_type.is_some_and(|ct| !acceptable_content_type(ct)) {
-        return Err(KeyError::Invalid(
-            "the key set has a non-JSON content type".into(),
-        ));
+        return Err(KeyError::Invalid(format!(
+            "the {what} has a non-JSON content type"
+        )));
     }
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let too_large = || unavailable(format!("the key set is larger than {max_bytes} bytes"));
+    let too_large = || unavailable(format!("the {what} is larger than {max_bytes} bytes"));
     if declared.is_some_and(|n| n > max_bytes as u64) {
         return Err(too_large());
     }
@@ -180,7 +222,7 @@ async fn read_body(
     let mut buf = Vec::with_capacity(capacity);
     let mut body = response.into_body();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|_| unavailable("the key set body could not be read"))?;
+        let frame = frame.map_err(|_| unavailable(format!("the {what} body could not be read")))?;
         if let Ok(data) = frame.into_data() {
             if buf.len() + data.len() > max_bytes {
                 return Err(too_large());

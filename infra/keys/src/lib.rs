@@ -1,4 +1,7 @@
-//! Fetching and caching JWK Sets with SSRF guards: the [`KeySource`] adapter.
+//! Outbound calls under SSRF guards: fetching and caching JWK Sets (the
+//! [`KeySource`] adapter), fetching sector identifier documents (the
+//! `SectorSource` adapter, on the same [`HttpKeySource`]), and token
+//! introspection ([`HttpIntrospector`]).
 //!
 //! Why our own fetcher and not `jwks-client-rs`: its cache refetches on every
 //! unknown `kid` with no cooldown, it cannot pin the addresses it connects to
@@ -26,6 +29,8 @@
 mod cache;
 mod fetch;
 mod guard;
+mod introspect;
+mod sector;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -40,6 +45,7 @@ use url::Url;
 
 pub use fetch::tls_client_config;
 pub use guard::{Resolve, SystemResolver, is_forbidden, vet_url};
+pub use introspect::HttpIntrospector;
 
 /// Limits and allowances of outbound key set fetches.
 #[derive(Debug, Clone)]
@@ -146,7 +152,25 @@ impl HttpKeySource {
     }
 
     async fn fetch(&self, url: &Url, origin: UrlOrigin) -> Result<Arc<KeySet>, KeyError> {
+        let call = fetch::Outbound::get(url, "key set", fetch::JWKS_ACCEPT);
+        let body = self.fetch_bytes(&call, origin).await?;
+        tracing::debug!(
+            host = url.host_str().unwrap_or(""),
+            bytes = body.len(),
+            "fetched key set"
+        );
+        KeySet::from_json(&body).map(Arc::new)
+    }
+
+    /// One guarded call: vets the URL for `origin`, connects only to the vetted
+    /// addresses, all within the timeout and under the size cap.
+    async fn fetch_bytes(
+        &self,
+        call: &fetch::Outbound<'_>,
+        origin: UrlOrigin,
+    ) -> Result<bytes::Bytes, KeyError> {
         let allow = self.config.allow_loopback_http;
+        let url = call.url;
         let work = async {
             let addrs = vet_url(url, origin, allow, self.resolver.as_ref()).await?;
             let tls = match url.scheme() {
@@ -154,17 +178,11 @@ impl HttpKeySource {
                 _ => None,
             };
             self.fetches.fetch_add(1, Ordering::SeqCst);
-            fetch::fetch(url, &addrs, tls, self.config.max_bytes, self.loopback_only).await
+            fetch::fetch(call, &addrs, tls, self.config.max_bytes, self.loopback_only).await
         };
-        let body = tokio::time::timeout(self.config.timeout, work)
+        tokio::time::timeout(self.config.timeout, work)
             .await
-            .map_err(|_| KeyError::Unavailable("the key set fetch timed out".into()))??;
-        tracing::debug!(
-            host = url.host_str().unwrap_or(""),
-            bytes = body.len(),
-            "fetched key set"
-        );
-        KeySet::from_json(&body).map(Arc::new)
+            .map_err(|_| KeyError::Unavailable(format!("the {} fetch timed out", call.what)))?
     }
 }
 

@@ -13,17 +13,22 @@ use bytes::Bytes;
 use dcr_core::Config;
 use dcr_embedded::EmbeddedStore;
 use dcr_http::{App, MAX_BODY_BYTES};
-use dcr_keys::{HttpKeySource, KeyFetchConfig};
+use dcr_keys::{HttpIntrospector, HttpKeySource, KeyFetchConfig};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
+use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// How long in-flight requests may take to finish after a stop signal.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The environment variable holding the secret this service authenticates
+/// with at `bearer_token.introspection_endpoint` (never in the config file).
+pub const ENV_INTROSPECTION_CLIENT_SECRET: &str = "DCR_INTROSPECTION_CLIENT_SECRET";
 
 /// What `dcr-local` runs with (contract §2).
 #[derive(Debug, Clone)]
@@ -34,6 +39,8 @@ pub struct Options {
     pub data_dir: PathBuf,
     /// Configuration file (`--config`, `DCR_CONFIG_FILE`); none = open registration.
     pub config_file: Option<PathBuf>,
+    /// The introspection client's secret (`DCR_INTROSPECTION_CLIENT_SECRET`).
+    pub introspection_client_secret: Option<SecretString>,
 }
 
 impl Default for Options {
@@ -42,6 +49,7 @@ impl Default for Options {
             listen: "127.0.0.1:3000".into(),
             data_dir: PathBuf::from(".dcr-local"),
             config_file: None,
+            introspection_client_secret: None,
         }
     }
 }
@@ -75,11 +83,18 @@ impl Server {
         }
         let store = EmbeddedStore::open(&options.data_dir)
             .with_context(|| format!("opening the store in {}", options.data_dir.display()))?;
-        let keys = Arc::new(HttpKeySource::new(KeyFetchConfig {
+        let fetch = KeyFetchConfig {
             allow_loopback_http: config.allow_loopback_http,
             ..KeyFetchConfig::default()
-        }));
-        let app = Arc::new(App::new(config, store.clients(), store.secrets(), keys));
+        };
+        let introspector = introspector(&config, options, &fetch)?;
+        let keys = Arc::new(HttpKeySource::new(fetch));
+        let mut app = App::new(config, store.clients(), store.secrets(), keys.clone())
+            .with_sector_source(keys);
+        if let Some(introspector) = introspector {
+            app = app.with_introspector(Arc::new(introspector));
+        }
+        let app = Arc::new(app);
         drop(store);
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(serve(listener, app, stopped));
@@ -106,6 +121,34 @@ impl Server {
     pub fn stopper(&self) -> watch::Sender<bool> {
         self.stop.clone()
     }
+}
+
+/// The introspection client, when the configuration names an endpoint; its
+/// secret must come from the environment.
+fn introspector(
+    config: &Config,
+    options: &Options,
+    fetch: &KeyFetchConfig,
+) -> anyhow::Result<Option<HttpIntrospector>> {
+    let bearer = &config.bearer_token;
+    let (Some(endpoint), Some(client_id)) = (
+        &bearer.introspection_endpoint,
+        &bearer.introspection_client_id,
+    ) else {
+        return Ok(None);
+    };
+    let secret = options
+        .introspection_client_secret
+        .as_ref()
+        .with_context(|| {
+            format!(
+                "environment variable {ENV_INTROSPECTION_CLIENT_SECRET} is not set \
+             (bearer_token.introspection_endpoint needs the client's secret)"
+            )
+        })?;
+    HttpIntrospector::new(endpoint, client_id, secret, fetch.clone())
+        .map(Some)
+        .map_err(anyhow::Error::msg)
 }
 
 async fn serve(

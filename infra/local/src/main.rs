@@ -6,13 +6,14 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use dcr_local::{Options, Server, load_config};
+use dcr_local::{ENV_INTROSPECTION_CLIENT_SECRET, Options, Server, load_config};
 use tokio::signal::unix::{SignalKind, signal};
 
 const USAGE: &str = "usage: dcr-local [--listen ADDR] [--data-dir DIR] [--config FILE]
   --listen ADDR    address to listen on (env DCR_LISTEN, default 127.0.0.1:3000)
   --data-dir DIR   where clients and secrets are kept (env DCR_DATA_DIR, default .dcr-local)
   --config FILE    YAML configuration (env DCR_CONFIG_FILE, default: open registration)
+The secret for bearer_token.introspection_endpoint comes from DCR_INTROSPECTION_CLIENT_SECRET.
 Logs go to stderr: RUST_LOG filters them, DCR_LOG_FORMAT=json makes them JSON lines.";
 
 fn parse_args() -> Result<Options, String> {
@@ -25,6 +26,11 @@ fn parse_args() -> Result<Options, String> {
     }
     if let Ok(v) = std::env::var("DCR_CONFIG_FILE") {
         options.config_file = Some(PathBuf::from(v));
+    }
+    if let Ok(v) = std::env::var(ENV_INTROSPECTION_CLIENT_SECRET)
+        && !v.is_empty()
+    {
+        options.introspection_client_secret = Some(v.into());
     }
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {

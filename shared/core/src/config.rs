@@ -1,7 +1,9 @@
 //! The service configuration (contract §3): one YAML document, every key optional,
 //! unknown keys and bad values refused with a message naming the key.
 
-use dcr_validation::{Policy, Profile, Rules, SERVER_OWNED};
+use dcr_validation::{MAX_EXTRA_FIELDS, Policy, Profile, Rules, SERVER_OWNED};
+
+mod ibm;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -44,6 +46,8 @@ pub struct RegistrationAuth {
 pub struct ManagementAuth {
     /// Require a verified client certificate on management calls.
     pub require_mtls: Option<bool>,
+    /// Management calls take access tokens of the client or its owner (needs `bearer_token`).
+    pub require_bearer_token: Option<bool>,
     /// A `PUT` must carry a fresh software statement.
     pub require_software_statement: Option<bool>,
 }
@@ -83,6 +87,21 @@ pub struct BearerTokenConfig {
     /// Scopes the token must carry.
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// RFC 7662 endpoint where tokens that are not JWTs are checked.
+    pub introspection_endpoint: Option<String>,
+    /// The client id this service authenticates with at the introspection endpoint.
+    pub introspection_client_id: Option<String>,
+}
+
+/// `request_object`: signed registration requests (`application/jwt`, `application/jose`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestObjectConfig {
+    /// Further accepted `aud` values (the issuer and `{issuer}/register` always are).
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// `POST /register` takes signed request objects only (profile default applies).
+    pub required: Option<bool>,
 }
 
 /// `software_statement_validation`.
@@ -152,6 +171,12 @@ pub struct Config {
     /// Allow `http` and loopback outbound targets (local use and tests only).
     #[serde(default)]
     pub allow_loopback_http: bool,
+    /// Signed request objects: extra audiences, whether they are required.
+    #[serde(default)]
+    pub request_object: RequestObjectConfig,
+    /// Names of further client metadata stored and echoed (others are dropped).
+    #[serde(default)]
+    pub extra_client_metadata: Vec<String>,
 }
 
 /// Signature algorithms a configuration may name.
@@ -159,9 +184,15 @@ pub const ASYMMETRIC_ALGS: &[&str] = &[
     "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
 ];
 
+/// Most extra request object audiences.
+pub const MAX_REQUEST_AUDIENCES: usize = 20;
+
 impl Config {
     /// Parses and checks a YAML (or JSON) document; an empty document is the default.
     pub fn from_yaml(text: &str) -> Result<Self, ConfigError> {
+        if let Some(stanza) = ibm::stanza(text)? {
+            return ibm::load(stanza);
+        }
         let config: Config = if text.trim().is_empty() {
             Config::default()
         } else {
@@ -209,17 +240,35 @@ impl Config {
                 "must name at least one algorithm",
             ));
         }
-        if self.require_bearer_token() {
+        self.check_introspection()?;
+        for (flag, required) in [
+            (
+                "registration_endpoint_authentication.require_bearer_token",
+                self.require_bearer_token(),
+            ),
+            (
+                "management_endpoint_authentication.require_bearer_token",
+                self.management_endpoint_authentication.require_bearer_token == Some(true),
+            ),
+        ] {
+            // Opaque tokens checked by introspection need no JWT issuer.
+            if !required || self.bearer_token.introspection_endpoint.is_some() {
+                continue;
+            }
             if self.bearer_token.issuer.is_none() {
                 return Err(ConfigError::new(
                     "bearer_token.issuer",
-                    "required when registration_endpoint_authentication.require_bearer_token is true",
+                    format!(
+                        "required when {flag} is true (or set bearer_token.introspection_endpoint)"
+                    ),
                 ));
             }
             if self.bearer_token.jwks_uri.is_none() {
                 return Err(ConfigError::new(
                     "bearer_token.jwks_uri",
-                    "required when registration_endpoint_authentication.require_bearer_token is true",
+                    format!(
+                        "required when {flag} is true (or set bearer_token.introspection_endpoint)"
+                    ),
                 ));
             }
         }
@@ -235,6 +284,16 @@ impl Config {
                 "required when software statements are required",
             ));
         }
+        if self.request_object.required == Some(true)
+            && self.software_statement_validation.jwks_uri.is_none()
+        {
+            return Err(ConfigError::new(
+                "software_statement_validation.jwks_uri",
+                "required when request_object.required is true (request objects carry a statement)",
+            ));
+        }
+        self.check_request_object()?;
+        self.check_extra_client_metadata()?;
         for origin in &self.cors_allowed_origins {
             if origin != "*" && !is_origin(origin) {
                 return Err(ConfigError::new(
@@ -251,8 +310,74 @@ impl Config {
                 ));
             }
         }
-        dcr_validation::validate_defaults(&self.defaults)
+        dcr_validation::validate_defaults_with(&self.defaults, &self.extra_client_metadata)
             .map_err(|e| ConfigError::new("defaults", e.description))?;
+        Ok(())
+    }
+
+    /// `bearer_token.introspection_*`: an endpoint URL and a client id, both or neither.
+    fn check_introspection(&self) -> Result<(), ConfigError> {
+        let b = &self.bearer_token;
+        match (&b.introspection_endpoint, &b.introspection_client_id) {
+            (Some(uri), Some(id)) => {
+                check_fetch_url(uri, self.allow_loopback_http)
+                    .map_err(|m| ConfigError::new("bearer_token.introspection_endpoint", m))?;
+                if id.is_empty() || id.contains(':') || id.chars().any(char::is_control) {
+                    return Err(ConfigError::new(
+                        "bearer_token.introspection_client_id",
+                        "must be a non-empty client id without `:` or control characters",
+                    ));
+                }
+                Ok(())
+            }
+            (Some(_), None) => Err(ConfigError::new(
+                "bearer_token.introspection_client_id",
+                "required with bearer_token.introspection_endpoint",
+            )),
+            (None, Some(_)) => Err(ConfigError::new(
+                "bearer_token.introspection_endpoint",
+                "required with bearer_token.introspection_client_id",
+            )),
+            (None, None) => Ok(()),
+        }
+    }
+
+    /// `request_object.audiences`: at most [`MAX_REQUEST_AUDIENCES`] printable values.
+    fn check_request_object(&self) -> Result<(), ConfigError> {
+        let audiences = &self.request_object.audiences;
+        if audiences.len() > MAX_REQUEST_AUDIENCES {
+            return Err(ConfigError::new(
+                "request_object.audiences",
+                format!("at most {MAX_REQUEST_AUDIENCES} values"),
+            ));
+        }
+        for aud in audiences {
+            if aud.is_empty() || aud.len() > 255 || aud.chars().any(char::is_control) {
+                return Err(ConfigError::new(
+                    "request_object.audiences",
+                    "each value is 1 to 255 bytes without control characters",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `extra_client_metadata`: distinct valid names of fields the server does not know.
+    fn check_extra_client_metadata(&self) -> Result<(), ConfigError> {
+        let key = "extra_client_metadata";
+        let names = &self.extra_client_metadata;
+        if names.len() > MAX_EXTRA_FIELDS {
+            return Err(ConfigError::new(
+                key,
+                format!("at most {MAX_EXTRA_FIELDS} names"),
+            ));
+        }
+        for (i, name) in names.iter().enumerate() {
+            dcr_validation::check_extra_field_name(name).map_err(|m| ConfigError::new(key, m))?;
+            if names[..i].contains(name) {
+                return Err(ConfigError::new(key, format!("`{name}` is listed twice")));
+            }
+        }
         Ok(())
     }
 
@@ -290,7 +415,28 @@ impl Config {
             policy: self.policy.clone(),
             defaults: self.defaults.clone(),
             profile: self.profile,
+            extra_fields: self.extra_client_metadata.clone(),
         }
+    }
+
+    /// Whether `POST /register` takes signed request objects only (uk-ob and
+    /// au-cdr by default, as their standards send; IBM's stanza: no).
+    pub fn signed_requests_only(&self) -> bool {
+        self.request_object
+            .required
+            .unwrap_or(matches!(self.profile, Profile::UkOb | Profile::AuCdr))
+    }
+
+    /// Whether the management endpoint accepts the registration access token:
+    /// not under au-cdr, whose clients manage themselves with access tokens.
+    pub fn registration_token_accepted(&self) -> bool {
+        self.profile != Profile::AuCdr
+    }
+
+    /// Whether registrations get a registration access token: when configured,
+    /// and only where the management endpoint would accept it.
+    pub fn issues_registration_token(&self) -> bool {
+        self.registration_access_token.generate && self.registration_token_accepted()
     }
 
     /// Whether `POST /register` needs an initial access token.
@@ -466,6 +612,86 @@ allow_loopback_http: false
         )
         .unwrap();
         assert!(!c.require_software_statement());
+    }
+
+    #[test]
+    fn interop_keys_are_checked() {
+        let c = Config::from_yaml(
+            "request_object:\n  audiences: [\"0015800001HQQrZAAX\"]\nextra_client_metadata: [access_token_lifetime, claims]\ndefaults:\n  claims: [email]\n",
+        )
+        .unwrap();
+        assert_eq!(c.request_object.audiences, vec!["0015800001HQQrZAAX"]);
+        assert_eq!(
+            c.rules().extra_fields,
+            vec!["access_token_lifetime", "claims"]
+        );
+        for (yaml, key) in [
+            (
+                "extra_client_metadata: [client_name]\n",
+                "extra_client_metadata",
+            ),
+            ("extra_client_metadata: [a, a]\n", "extra_client_metadata"),
+            (
+                "extra_client_metadata: [\"with space\"]\n",
+                "extra_client_metadata",
+            ),
+            (
+                "request_object:\n  audiences: [\"\"]\n",
+                "request_object.audiences",
+            ),
+            ("request_object:\n  audience: [x]\n", "request_object"),
+            ("defaults:\n  claims: [email]\n", "defaults"),
+            (
+                "bearer_token:\n  introspection_endpoint: https://as.example/introspect\n",
+                "bearer_token.introspection_client_id",
+            ),
+            (
+                "bearer_token:\n  introspection_client_id: dcr\n",
+                "bearer_token.introspection_endpoint",
+            ),
+            (
+                "bearer_token:\n  introspection_endpoint: http://as.example/i\n  introspection_client_id: dcr\n",
+                "bearer_token.introspection_endpoint",
+            ),
+            (
+                "management_endpoint_authentication:\n  require_bearer_token: true\n",
+                "bearer_token.issuer",
+            ),
+            (
+                "request_object:\n  required: true\n",
+                "software_statement_validation.jwks_uri",
+            ),
+        ] {
+            let e = Config::from_yaml(yaml).unwrap_err();
+            assert!(e.key.starts_with(key), "{yaml}: {e}");
+        }
+        // Opaque tokens need no JWT issuer.
+        Config::from_yaml(
+            "registration_endpoint_authentication:\n  require_bearer_token: true\nbearer_token:\n  introspection_endpoint: https://as.example/introspect\n  introspection_client_id: dcr\n",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn profile_defaults_of_signed_requests_and_registration_tokens() {
+        let c = Config::from_yaml("profile: fapi-advanced\n").unwrap();
+        assert_eq!(c.profile, Profile::FapiAdvanced);
+        assert!(!c.signed_requests_only());
+        let jwks = "software_statement_validation:\n  jwks_uri: https://d.example/jwks\n";
+        let c = Config::from_yaml(&format!("profile: uk-ob\n{jwks}")).unwrap();
+        assert!(c.signed_requests_only() && c.issues_registration_token());
+        let c = Config::from_yaml(&format!(
+            "profile: uk-ob\nrequest_object:\n  required: false\n{jwks}"
+        ))
+        .unwrap();
+        assert!(!c.signed_requests_only());
+        let c = Config::from_yaml(&format!("profile: au-cdr\n{jwks}")).unwrap();
+        assert!(c.signed_requests_only());
+        assert!(c.registration_access_token.generate);
+        assert!(
+            !c.issues_registration_token(),
+            "au-cdr management refuses registration access tokens"
+        );
     }
 
     #[test]

@@ -14,6 +14,9 @@ pub enum AuthError {
     /// A valid token without the required scope: `403 insufficient_scope`.
     #[error("the access token lacks the required scope")]
     InsufficientScope,
+    /// The token could not be checked: the introspection endpoint is down (`503`).
+    #[error("the access token cannot be checked right now")]
+    Unavailable,
 }
 
 /// Failures of `POST /register`.

@@ -13,8 +13,8 @@ pub use config::Config;
 pub use errors::{AuthError, DeleteError, ReadError, RegisterError, UpdateError};
 pub use model::{ClientRecord, ClientState};
 pub use ports::{
-    AccessToken, ClientSecret, ClientStore, Clock, KeySource, SecretStore, StoreError, SystemClock,
-    TokenVerifier, UrlOrigin,
+    AccessToken, ClientSecret, ClientStore, Clock, FetchError, Introspector, KeySource,
+    SecretStore, SectorSource, StoreError, SystemClock, TokenVerifier, UrlOrigin,
 };
 pub use service::{
     Body, Caller, ClientInfo, Credential, JwtVerifier, RegisterRequest, Service, SweepReport,

@@ -128,7 +128,7 @@ impl Clock for SystemClock {
     }
 }
 
-/// What a verified JWT access token says about its bearer.
+/// What a verified access token (a JWT, or an introspected opaque token) says about its bearer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessToken {
     /// The token's client: `client_id`, else `azp`, else `sub` (RFC 9068).
@@ -137,11 +137,14 @@ pub struct AccessToken {
     pub scopes: Vec<String>,
 }
 
-/// Verification of JWT access tokens from the configured `bearer_token.issuer`.
+/// Verification of access tokens: JWTs from the configured `bearer_token.issuer`,
+/// or opaque tokens at `bearer_token.introspection_endpoint`.
 #[async_trait]
 pub trait TokenVerifier: Send + Sync {
-    /// Verifies signature, issuer, audience and time claims. MUST return
-    /// `AuthError::Invalid` for any token that is not a valid JWT from the issuer.
+    /// Verifies the token (signature, issuer, audience and time claims, or an
+    /// active introspection answer). MUST return `AuthError::Invalid` for any
+    /// token it does not accept, and `AuthError::Unavailable` only when it
+    /// could not judge the token at all (the introspection endpoint is down).
     async fn verify(&self, token: &str) -> Result<AccessToken, crate::errors::AuthError>;
 }
 
@@ -167,4 +170,46 @@ pub trait KeySource: Send + Sync {
         origin: UrlOrigin,
         refresh: bool,
     ) -> Result<std::sync::Arc<dcr_trust::KeySet>, dcr_trust::KeyError>;
+}
+
+/// Why a document named by a request or the configuration could not be had.
+/// Messages are safe to show the client: they name the rule, never a token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// The URL is not allowed (scheme, or a forbidden address for a request-named URL).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The fetch failed: network, timeout, status other than 200, redirect, size.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The document is not what it should be (content type, shape).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Sector identifier documents (OpenID Connect DCR 1.0 §5): JSON arrays of
+/// redirect URIs at a URL a client registers as `sector_identifier_uri`.
+#[async_trait]
+pub trait SectorSource: Send + Sync {
+    /// Fetches the document at `uri` once, under the outbound rules for URLs a
+    /// request names (the same as a client's `jwks_uri`: `https` only, never
+    /// loopback, link-local, private or reserved addresses, checked on the
+    /// resolved address; no redirect; a timeout and a size cap), and returns
+    /// its entries. MUST return `Invalid` unless the body is a JSON array of
+    /// strings, and MUST NOT cache: every call is one fetch.
+    async fn sector_uris(&self, uri: &str) -> Result<Vec<String>, FetchError>;
+}
+
+/// Token introspection (RFC 7662) at the configured endpoint, for bearer
+/// tokens that are not JWTs.
+#[async_trait]
+pub trait Introspector: Send + Sync {
+    /// POSTs `token` to the endpoint, authenticated with `client_secret_basic`,
+    /// and returns the members of its JSON answer (RFC 7662 §2.2). MUST return
+    /// `Unavailable` when the endpoint cannot be reached in time or answers
+    /// anything but `200` with a JSON object, and MUST NOT log the token.
+    async fn introspect(
+        &self,
+        token: &str,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, FetchError>;
 }

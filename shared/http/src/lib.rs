@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use dcr_core::{
-    Caller, ClientStore, Clock, Config, KeySource, RegisterRequest, SecretStore, Service,
-    SystemClock, UpdateRequest,
+    Caller, ClientStore, Clock, Config, Introspector, KeySource, RegisterRequest, SecretStore,
+    SectorSource, Service, SystemClock, UpdateRequest,
 };
 use lambda_http::{Body, Request, Response};
 
@@ -62,6 +62,18 @@ impl App {
     /// The same app, telling `observer` of every answered request.
     pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
         self.observer = Some(observer);
+        self
+    }
+
+    /// Adds the fetcher of sector identifier documents (`sector_identifier_uri`).
+    pub fn with_sector_source(mut self, sectors: Arc<dyn SectorSource>) -> Self {
+        self.service = self.service.with_sector_source(sectors);
+        self
+    }
+
+    /// Adds the RFC 7662 endpoint checking bearer tokens that are not JWTs.
+    pub fn with_introspector(mut self, introspector: Arc<dyn Introspector>) -> Self {
+        self.service = self.service.with_introspector(introspector);
         self
     }
 

@@ -12,7 +12,7 @@ use crate::response::MAX_BODY_BYTES;
 pub(crate) enum RequestError {
     /// Over [`MAX_BODY_BYTES`]: `413`.
     TooLarge,
-    /// Neither `application/json` nor `application/jwt`: `415`.
+    /// Neither `application/json` nor `application/jwt` / `application/jose`: `415`.
     UnsupportedMediaType,
     /// Not a JSON object (or not a compact JWT): `400 invalid_request`.
     Invalid(String),
@@ -70,7 +70,8 @@ pub(crate) fn read_metadata(req: Request) -> Result<Body, RequestError> {
                 )),
             }
         }
-        Some("application/jwt") => {
+        // UK OB's DCR API declares `application/jose`; AU CDR sends `application/jwt`.
+        Some("application/jwt" | "application/jose") => {
             let text = std::str::from_utf8(bytes)
                 .map_err(|_| RequestError::Invalid("the body is not a compact JWT".into()))?
                 .trim();
@@ -282,5 +283,28 @@ mod tests {
             read_metadata(body(Some("application/jwt"), "a.b")),
             Err(RequestError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn jose_is_a_signed_request_like_jwt() {
+        for ct in [
+            "application/jose",
+            "Application/JOSE",
+            "application/jose; charset=utf-8",
+            "APPLICATION/JWT ; q=1",
+        ] {
+            assert!(
+                matches!(read_metadata(body(Some(ct), "a.b.c")), Ok(Body::Jwt(t)) if t == "a.b.c"),
+                "{ct}"
+            );
+        }
+        assert!(matches!(
+            read_metadata(body(Some("application/jose"), "{}")),
+            Err(RequestError::Invalid(_))
+        ));
+        assert_eq!(
+            read_metadata(body(Some("application/jose+json"), "{}")).err(),
+            Some(RequestError::UnsupportedMediaType)
+        );
     }
 }

@@ -4,7 +4,7 @@
 use dcr_core::{AuthError, ClientInfo, DeleteError, ReadError, RegisterError, UpdateError};
 use dcr_validation::MetadataError;
 use http::header::{
-    CACHE_CONTROL, CONTENT_TYPE, HeaderName, HeaderValue, PRAGMA, WWW_AUTHENTICATE,
+    CACHE_CONTROL, CONTENT_TYPE, HeaderName, HeaderValue, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE,
 };
 use lambda_http::{Body, Response};
 use serde_json::{Value, json};
@@ -164,6 +164,12 @@ impl From<AuthError> for Reply {
                 "the access token lacks the required scope",
             )
             .header(WWW_AUTHENTICATE, "Bearer error=\"insufficient_scope\""),
+            AuthError::Unavailable => Reply::error(
+                503,
+                "temporarily_unavailable",
+                "the access token cannot be checked right now; retry later",
+            )
+            .header(RETRY_AFTER, "5"),
         }
     }
 }
@@ -185,16 +191,18 @@ impl From<RequestError> for Reply {
             RequestError::UnsupportedMediaType => Reply::error(
                 415,
                 "invalid_request",
-                "Content-Type must be application/json or application/jwt",
+                "Content-Type must be application/json, application/jwt or application/jose",
             ),
             RequestError::Invalid(d) => Reply::error(400, "invalid_request", d),
         }
     }
 }
 
+/// RFC 8705 §2: failed TLS client authentication is RFC 6749 §5.2's
+/// `invalid_client`; with no authentication scheme to challenge, a `400`.
 fn certificate_required() -> Reply {
     Reply::error(
-        403,
+        400,
         "invalid_client",
         "a verified TLS client certificate is required",
     )

@@ -9,6 +9,7 @@
 //! | software statement | [`verify_software_statement`], then [`merge_statement`] | config `signing_algs` ∩ profile | [`StatementError`], [`MergeError`] |
 //! | request object (`application/jwt`) | [`peek_claims`], then [`verify_request_object`] | profile ([`profiles`]) | [`JwtError`] |
 //! | access token (RFC 9068) | [`verify_access_token`] | all asymmetric | [`JwtError`] |
+//! | opaque token, by introspection (RFC 7662) | [`read_introspection`] | – | [`IntrospectionError`] |
 //!
 //! Always refused, whatever the policy: `alg: none` and HMAC algorithms (an
 //! [`Alg`] cannot name them), keys in the header (`jwk`, `x5c`, `x5u`,
@@ -23,6 +24,7 @@ mod access;
 mod alg;
 mod claims;
 mod error;
+mod introspection;
 mod jws;
 mod keys;
 mod merge;
@@ -39,6 +41,9 @@ pub use access::{AccessTokenClaims, AccessTokenPolicy, verify_access_token};
 pub use alg::{ALL_ALGS, Alg, FAPI_ALGS};
 pub use claims::{JWT_ONLY_CLAIMS, MAX_JTI_BYTES};
 pub use error::JwtError;
+pub use introspection::{
+    Introspected, IntrospectionError, IntrospectionPolicy, read_introspection,
+};
 pub use jws::{
     DEFAULT_SKEW, Header, KEY_HEADERS, MAX_TOKEN_BYTES, Policy, Verified, peek_claims, peek_header,
     verify,

@@ -15,6 +15,10 @@
 //!   whole list when absent, and are refused (`invalid_redirect_uri`) otherwise.
 //! - A statement's `jwks` replaces a request's `jwks_uri` and vice versa (the
 //!   two are exclusive), and a numeric `software_version` becomes a string.
+//! - A request naming a `software_id` other than the statement's is refused
+//!   (`invalid_client_metadata`) rather than silently overridden: the two
+//!   disagree on which software registers (IBM's FAPI_UK-OB says so; we apply
+//!   it in every profile).
 //! - A `null` claim sets nothing. Other non-metadata claims (`org_id`,
 //!   `software_roles`, ...) are copied and left to `dcr-validation`, which
 //!   drops unknown fields.
@@ -40,6 +44,9 @@ pub enum MergeError {
     /// The statement's redirect URI list is not an array of strings.
     #[error("the software statement's `{0}` is not an array of strings")]
     Invalid(&'static str),
+    /// The request names another `software_id` than the statement.
+    #[error("software_id: differs from the software statement's software_id")]
+    SoftwareIdMismatch,
 }
 
 impl MergeError {
@@ -48,6 +55,7 @@ impl MergeError {
         match self {
             MergeError::RedirectUriNotAllowed(_) => "invalid_redirect_uri",
             MergeError::Invalid(_) => "invalid_software_statement",
+            MergeError::SoftwareIdMismatch => "invalid_client_metadata",
         }
     }
 }
@@ -59,6 +67,13 @@ pub fn merge_statement(
     profile: Profile,
 ) -> Result<(), MergeError> {
     let rules = rules(profile);
+    if let (Some(asked), Some(signed)) = (request.get("software_id"), statement.get("software_id"))
+        && !asked.is_null()
+        && !signed.is_null()
+        && asked != signed
+    {
+        return Err(MergeError::SoftwareIdMismatch);
+    }
     let renamed = |k: &str| rules.statement_renames.iter().any(|(from, _)| *from == k);
     for (name, value) in statement {
         let skip = JWT_ONLY_CLAIMS.contains(&name.as_str())

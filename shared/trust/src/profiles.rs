@@ -2,17 +2,24 @@
 //! [`Profile`]. Metadata rules (auth methods, grant types, ...) live in
 //! `dcr-validation`; these are the rules about statements and request objects.
 //!
-//! | rule | default | fapi | uk-ob | au-cdr |
-//! |---|---|---|---|---|
-//! | statement claims required | – | `iss` | [`UK_OB_STATEMENT_CLAIMS`] | [`AU_CDR_STATEMENT_CLAIMS`] |
-//! | statement `iss` when config names none | any | any | any | `cdr-register` |
-//! | statement algs (∩ config `signing_algs`) | config | config | config | PS256, ES256 |
-//! | statement claims renamed to metadata | – | – | [`UK_OB_RENAMES`] | – |
-//! | `redirect_uris` default to and stay within | – | – | `software_redirect_uris` | the SSA's `redirect_uris` |
-//! | request object claims required | – | – | `iss iat exp aud jti` | `iss iat exp aud jti` |
-//! | request object algs | all asymmetric | PS256, ES256 | PS256, ES256 | PS256, ES256 |
-//! | request object `iss` = statement `software_id` | – | – | yes | yes |
-//! | request object `aud` (if present) | issuer or `{issuer}/register` | issuer or `{issuer}/register` | issuer | issuer |
+//! | rule | default | fapi | fapi-advanced | uk-ob | au-cdr |
+//! |---|---|---|---|---|---|
+//! | statement claims required | – | `iss` | `iss` | [`UK_OB_STATEMENT_CLAIMS`] | [`AU_CDR_STATEMENT_CLAIMS`] |
+//! | statement `iss` when config names none | any | any | any | any | `cdr-register` |
+//! | statement algs (∩ config `signing_algs`) | config | config | config | config | PS256, ES256 |
+//! | statement claims renamed to metadata | – | – | – | [`UK_OB_RENAMES`] | – |
+//! | `redirect_uris` default to and stay within | – | – | – | `software_redirect_uris` | the SSA's `redirect_uris` |
+//! | request object claims required | – | – | – | `iss iat exp aud jti` | [`AU_CDR_REQUEST_CLAIMS`], and [`AU_CDR_REQUEST_CLAIMS_BY_RESPONSE_TYPE`] |
+//! | request object algs | all asymmetric | all asymmetric | PS256, ES256 | PS256, ES256 | PS256, ES256 |
+//! | request object `iss` = statement `software_id` | – | – | – | yes | yes |
+//! | refusals use only RFC 7591 §3.2.2's four codes | – | – | – | yes | yes |
+//!
+//! A request object's `aud`, when present, must be the issuer, the
+//! registration endpoint `{issuer}/register` or a configured extra audience
+//! (`request_object.audiences`), in every profile.
+//!
+//! `fapi` is IBM Verify's FAPI_DEFAULT ("the same as Default", plus a
+//! statement must name its `iss`); `fapi-advanced` is FAPI 1.0 Advanced.
 //!
 //! Choices where the specs leave room:
 //! - au-cdr `revocation_uri` is optional in the SSA: the CDR Register made it
@@ -45,10 +52,14 @@ pub struct TrustRules {
     pub request_claims: &'static [&'static str],
     /// Algorithms a request object may use (`None`: every asymmetric algorithm).
     pub request_algs: Option<&'static [Alg]>,
+    /// Claims a request object must carry when it registers a response type
+    /// (compared as a set of words: `id_token code` is `code id_token`).
+    pub request_claims_by_response_type: &'static [(&'static str, &'static [&'static str])],
     /// A request object's `iss` must equal the statement's `software_id`.
     pub request_iss_is_software_id: bool,
-    /// A request object's `aud` may also be the registration endpoint.
-    pub request_aud_endpoint: bool,
+    /// Refusals of a statement or request object use only RFC 7591 §3.2.2's
+    /// four codes (the UK OB and AU CDR error lists have no `invalid_request`).
+    pub rfc7591_codes_only: bool,
 }
 
 /// Claims a UK OB Directory SSA must carry here.
@@ -96,8 +107,38 @@ pub const UK_OB_RENAMES: &[(&str, &str)] = &[
     ("software_policy_uri", "policy_uri"),
 ];
 
-/// Claims a UK OB / AU CDR request object must carry.
+/// Claims a UK OB request object must carry (OB DCR 3.3; IBM's FAPI_UK-OB).
 const SIGNED_REQUEST_CLAIMS: &[&str] = &["iss", "iat", "exp", "aud", "jti"];
+
+/// Claims an AU CDR request object must carry: the CDR standard's mandatory
+/// `ClientRegistration` members that have no default here.
+pub const AU_CDR_REQUEST_CLAIMS: &[&str] = &[
+    "iss",
+    "iat",
+    "exp",
+    "aud",
+    "jti",
+    "token_endpoint_auth_method",
+    "token_endpoint_auth_signing_alg",
+    "grant_types",
+    "response_types",
+    "id_token_signed_response_alg",
+    "request_object_signing_alg",
+    "software_statement",
+];
+
+/// The CDR standard's conditional request claims: ID Token encryption with
+/// the hybrid flow, a signed (JARM) authorization response with `code`.
+pub const AU_CDR_REQUEST_CLAIMS_BY_RESPONSE_TYPE: &[(&str, &[&str])] = &[
+    (
+        "code id_token",
+        &[
+            "id_token_encrypted_response_alg",
+            "id_token_encrypted_response_enc",
+        ],
+    ),
+    ("code", &["authorization_signed_response_alg"]),
+];
 
 /// Plain RFC 7591.
 pub const DEFAULT: TrustRules = TrustRules {
@@ -109,13 +150,21 @@ pub const DEFAULT: TrustRules = TrustRules {
     redirect_bound: None,
     request_claims: &[],
     request_algs: None,
+    request_claims_by_response_type: &[],
     request_iss_is_software_id: false,
-    request_aud_endpoint: true,
+    rfc7591_codes_only: false,
 };
 
-/// FAPI 1.0 Advanced (IBM Verify's FAPI_DEFAULT).
+/// IBM Verify's FAPI_DEFAULT: the default rules, and a statement names its `iss`.
 pub const FAPI: TrustRules = TrustRules {
     name: "fapi",
+    statement_claims: &["iss"],
+    ..DEFAULT
+};
+
+/// FAPI 1.0 Advanced: PS256 / ES256 request objects.
+pub const FAPI_ADVANCED: TrustRules = TrustRules {
+    name: "fapi-advanced",
     statement_claims: &["iss"],
     request_algs: Some(FAPI_ALGS),
     ..DEFAULT
@@ -130,7 +179,7 @@ pub const UK_OB: TrustRules = TrustRules {
     request_claims: SIGNED_REQUEST_CLAIMS,
     request_algs: Some(FAPI_ALGS),
     request_iss_is_software_id: true,
-    request_aud_endpoint: false,
+    rfc7591_codes_only: true,
     ..DEFAULT
 };
 
@@ -141,10 +190,11 @@ pub const AU_CDR: TrustRules = TrustRules {
     statement_issuer: Some("cdr-register"),
     statement_algs: Some(FAPI_ALGS),
     redirect_bound: Some("redirect_uris"),
-    request_claims: SIGNED_REQUEST_CLAIMS,
+    request_claims: AU_CDR_REQUEST_CLAIMS,
+    request_claims_by_response_type: AU_CDR_REQUEST_CLAIMS_BY_RESPONSE_TYPE,
     request_algs: Some(FAPI_ALGS),
     request_iss_is_software_id: true,
-    request_aud_endpoint: false,
+    rfc7591_codes_only: true,
     ..DEFAULT
 };
 
@@ -153,6 +203,7 @@ pub fn rules(profile: Profile) -> &'static TrustRules {
     match profile {
         Profile::Default => &DEFAULT,
         Profile::Fapi => &FAPI,
+        Profile::FapiAdvanced => &FAPI_ADVANCED,
         Profile::UkOb => &UK_OB,
         Profile::AuCdr => &AU_CDR,
     }
@@ -166,6 +217,7 @@ mod tests {
     fn one_row_per_profile() {
         assert_eq!(rules(Profile::Default).name, "default");
         assert_eq!(rules(Profile::Fapi).name, "fapi");
+        assert_eq!(rules(Profile::FapiAdvanced).name, "fapi-advanced");
         assert_eq!(rules(Profile::UkOb).name, "uk-ob");
         assert_eq!(rules(Profile::AuCdr).name, "au-cdr");
     }

@@ -7,11 +7,11 @@
 //! `jwks`), then calls [`verify_request_object`], then `remember_once` with
 //! [`RequestObject::replay`].
 //!
-//! | rule | default | fapi | uk-ob | au-cdr |
+//! | rule | default, fapi | fapi-advanced | uk-ob | au-cdr |
 //! |---|---|---|---|---|
 //! | algs | all asymmetric | PS256, ES256 | PS256, ES256 | PS256, ES256 |
-//! | `aud` if present | issuer, `{issuer}/register` | same | issuer | issuer |
-//! | required | – | – | `iss iat exp aud jti` | `iss iat exp aud jti` |
+//! | `aud` if present | issuer, `{issuer}/register`, [`RequestPolicy::audiences`] | same | same | same |
+//! | required | – | – | `iss iat exp aud jti` | [`crate::profiles::AU_CDR_REQUEST_CLAIMS`] (+ by response type) |
 //! | `iss` | – | – | statement's `software_id` | statement's `software_id` |
 //!
 //! (see [`crate::profiles`]). The signing key never comes from the header.
@@ -20,7 +20,7 @@ use dcr_validation::Profile;
 use serde_json::{Map, Value};
 
 use crate::alg::{ALL_ALGS, Alg};
-use crate::claims::{JWT_ONLY_CLAIMS, jti, numeric_date, string_claim};
+use crate::claims::{JWT_ONLY_CLAIMS, is_absent, jti, numeric_date, string_claim};
 use crate::error::JwtError;
 use crate::jws::{DEFAULT_SKEW, Policy, verify};
 use crate::keys::KeySet;
@@ -34,7 +34,7 @@ pub const MAX_REQUEST_BYTES: usize = 48 * 1024;
 /// How request objects are checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestPolicy {
-    /// Our issuer: the expected `aud` (and `{issuer}/register` where the profile allows).
+    /// Our issuer: the expected `aud` (and `{issuer}/register`).
     pub issuer: String,
     /// The profile whose rules apply.
     pub profile: Profile,
@@ -91,13 +91,20 @@ pub fn verify_request_object(
     };
     let jwt_policy = Policy {
         issuer,
-        audiences: Some(audiences(policy, rules.request_aud_endpoint)),
+        audiences: Some(audiences(policy)),
         required: rules.request_claims.to_vec(),
         skew: policy.skew,
         max_bytes: MAX_REQUEST_BYTES,
         ..Policy::new(&policy.algs)
     };
     let claims = verify(jws, keys, &jwt_policy, now)?.claims;
+    for (response_type, required) in rules.request_claims_by_response_type {
+        if registers_response_type(&claims, response_type)
+            && let Some(missing) = required.iter().find(|c| is_absent(&claims, c))
+        {
+            return Err(JwtError::MissingClaim(missing));
+        }
+    }
     let iss = string_claim(&claims, "iss")?.map(str::to_owned);
     let replay = match (jti(&claims)?, numeric_date(&claims, "exp")?) {
         (Some(jti), Some(exp)) => Some(Replay::new(
@@ -120,12 +127,30 @@ pub fn verify_request_object(
     })
 }
 
-/// The accepted `aud` values.
-fn audiences(policy: &RequestPolicy, with_endpoint: bool) -> Vec<String> {
-    let mut out = vec![policy.issuer.clone()];
-    if with_endpoint {
-        out.push(format!("{}/register", policy.issuer.trim_end_matches('/')));
-    }
+/// The accepted `aud` values: the issuer, the registration endpoint, and the extra ones.
+fn audiences(policy: &RequestPolicy) -> Vec<String> {
+    let mut out = vec![
+        policy.issuer.clone(),
+        format!("{}/register", policy.issuer.trim_end_matches('/')),
+    ];
     out.extend(policy.audiences.iter().cloned());
     out
+}
+
+/// Whether the claims' `response_types` lists `response_type` (as a set of words).
+fn registers_response_type(claims: &Map<String, Value>, response_type: &str) -> bool {
+    let words = |s: &str| {
+        let mut w: Vec<&str> = s.split_whitespace().collect();
+        w.sort_unstable();
+        w.join(" ")
+    };
+    let wanted = words(response_type);
+    claims
+        .get("response_types")
+        .and_then(Value::as_array)
+        .is_some_and(|list| {
+            list.iter()
+                .filter_map(Value::as_str)
+                .any(|rt| words(rt) == wanted)
+        })
 }

@@ -165,6 +165,19 @@ impl TestKey {
     }
 }
 
+/// Sets `extra`'s members on the object `base`; a `null` member removes it.
+pub fn merge(base: &mut Value, extra: Value) {
+    if let (Some(b), Value::Object(e)) = (base.as_object_mut(), extra) {
+        for (k, v) in e {
+            if v.is_null() {
+                b.remove(&k);
+            } else {
+                b.insert(k, v);
+            }
+        }
+    }
+}
+
 /// A JWK Set of these keys' public JWKs.
 pub fn jwks(keys: &[&TestKey]) -> Value {
     json!({"keys": keys.iter().map(|k| k.public_jwk()).collect::<Vec<_>>()})

@@ -3,7 +3,7 @@
 //!
 //! | field | default |
 //! |---|---|
-//! | `token_endpoint_auth_method` | profile's (`client_secret_basic`; `private_key_jwt` for fapi / au-cdr) |
+//! | `token_endpoint_auth_method` | profile's (`client_secret_basic`; `private_key_jwt` for fapi-advanced / au-cdr) |
 //! | `application_type` | `web` |
 //! | `grant_types` | the grants the `response_types` need, else `["authorization_code"]` |
 //! | `response_types` | from the grants: see [`crate::grants::default_response_types`]; `[]` without `authorization_code` / `implicit` |
@@ -53,7 +53,7 @@ fn set_default(map: &mut Map<String, Value>, name: &str, value: Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::{AU_CDR, DEFAULT, FAPI, UK_OB};
+    use crate::profile::{AU_CDR, DEFAULT, FAPI_ADVANCED, UK_OB};
 
     fn applied(v: Value, p: &ProfileRules) -> Value {
         let mut map: Map<String, Value> = serde_json::from_value(v).unwrap();
@@ -87,7 +87,7 @@ mod tests {
             json!(["authorization_code"])
         );
         assert_eq!(
-            applied(json!({}), &FAPI)["token_endpoint_auth_method"],
+            applied(json!({}), &FAPI_ADVANCED)["token_endpoint_auth_method"],
             json!("private_key_jwt")
         );
         let cdr = applied(json!({}), &AU_CDR);

@@ -26,6 +26,17 @@ pub(crate) fn parse_document(
     prefix: &str,
     unknown: Unknown,
 ) -> Result<Map<String, Value>, MetadataError> {
+    parse_document_with(raw, prefix, unknown, &[])
+}
+
+/// [`parse_document`] where the names in `extra` are extension fields: kept
+/// when they pass [`crate::extension::check`], instead of counting as unknown.
+pub(crate) fn parse_document_with(
+    raw: &Map<String, Value>,
+    prefix: &str,
+    unknown: Unknown,
+    extra: &[String],
+) -> Result<Map<String, Value>, MetadataError> {
     let mut out = Map::new();
     let mut variants = 0;
     for (key, value) in raw {
@@ -37,6 +48,10 @@ pub(crate) fn parse_document(
             Key::Known(field) => field,
             Key::BadTag(field) => {
                 return Err(field.kind.fail(&path, "malformed language tag"));
+            }
+            Key::Unknown(name) if extra.iter().any(|e| e == name) => {
+                out.insert(key.clone(), crate::extension::check(value, &path)?);
+                continue;
             }
             Key::Unknown(_) if unknown == Unknown::Drop => continue,
             Key::Unknown(_) => return Err(MetadataError::metadata(&path, "unknown field")),

@@ -119,8 +119,8 @@ pub(crate) const AUTH_METHODS: &[&str] = &[
 ];
 
 /// Every known field: RFC 7591 §2, OIDC DCR 1.0 §2 (and the logout, JARM and
-/// PAR metadata), RFC 8705 §2.1.2 / §3.4, RFC 9449, and the UK-OB / AU-CDR
-/// profile claims kept as plain strings.
+/// PAR metadata), RFC 8705 §2.1.2 / §3.4, RFC 9449, OpenID CIBA Core §4, and
+/// the UK-OB / AU-CDR profile claims kept as plain strings.
 pub(crate) static FIELDS: &[Field] = &[
     // RFC 7591 §2
     f(
@@ -193,6 +193,17 @@ pub(crate) static FIELDS: &[Field] = &[
     f("tls_client_auth_san_ip", Kind::Ip),
     f("tls_client_auth_san_email", Kind::Email),
     f("tls_client_certificate_bound_access_tokens", Kind::Bool),
+    // OpenID CIBA Core 1.0 §4 (cross-field rules in `ciba.rs`)
+    f(
+        "backchannel_token_delivery_mode",
+        Kind::OneOf(crate::ciba::DELIVERY_MODES),
+    ),
+    f("backchannel_client_notification_endpoint", WEB),
+    f(
+        "backchannel_authentication_request_signing_alg",
+        Kind::SigningAlg,
+    ),
+    f("backchannel_user_code_parameter", Kind::Bool),
     // UK Open Banking / AU CDR profile claims
     f(
         "software_roles",

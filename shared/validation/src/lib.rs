@@ -26,10 +26,12 @@
 
 mod algs;
 mod auth;
+mod ciba;
 mod creds;
 mod defaults;
 mod document;
 mod error;
+mod extension;
 mod fields;
 mod grants;
 mod jwks;
@@ -45,8 +47,9 @@ use serde_json::{Map, Value};
 
 pub use creds::{validate_custom_client_id, validate_custom_client_secret};
 pub use error::{ErrorCode, MetadataError};
+pub use extension::{MAX_EXTRA_FIELDS, check_extra_field_name};
 
-use document::{Draft, Unknown, parse_document};
+use document::{Draft, Unknown, parse_document, parse_document_with};
 use profile::ProfileRules;
 
 /// Members of client information that only the server sets (RFC 7591 §3.2.1, RFC 7592 §3).
@@ -66,8 +69,10 @@ pub enum Profile {
     /// Plain RFC 7591 / OIDC DCR.
     #[default]
     Default,
-    /// FAPI 1.0 advanced (IBM Verify's FAPI_DEFAULT).
+    /// IBM Verify's FAPI_DEFAULT: the default rules, plus an `iss` in statements.
     Fapi,
+    /// FAPI 1.0 Advanced: key-based client authentication, https redirects, PS256/ES256.
+    FapiAdvanced,
     /// UK Open Banking DCR 3.3.
     UkOb,
     /// Australian Consumer Data Right DCR.
@@ -99,6 +104,8 @@ pub struct Rules {
     pub defaults: Map<String, Value>,
     /// The active security profile.
     pub profile: Profile,
+    /// Names of extension fields kept and echoed (config `extra_client_metadata`).
+    pub extra_fields: Vec<String>,
 }
 
 /// Validated client metadata, with defaults applied.
@@ -169,6 +176,7 @@ const BASE_RULES: &[Rule] = &[
     redirect::pairwise,
     auth::check,
     algs::check,
+    ciba::check,
 ];
 
 /// Validates a client metadata document (server-owned fields such as `client_id`,
@@ -176,8 +184,9 @@ const BASE_RULES: &[Rule] = &[
 /// applies defaults.
 pub fn validate(raw: &Map<String, Value>, rules: &Rules) -> Result<ClientMetadata, MetadataError> {
     let profile = profile::rules_for(rules.profile);
-    let mut fields = parse_document(raw, "", Unknown::Drop)?;
-    for (key, value) in parse_document(&rules.defaults, "defaults.", Unknown::Drop)? {
+    let extra = &rules.extra_fields;
+    let mut fields = parse_document_with(raw, "", Unknown::Drop, extra)?;
+    for (key, value) in parse_document_with(&rules.defaults, "defaults.", Unknown::Drop, extra)? {
         fields.entry(key).or_insert(value);
     }
     defaults::apply(&mut fields, profile);
@@ -195,6 +204,20 @@ pub fn validate(raw: &Map<String, Value>, rules: &Rules) -> Result<ClientMetadat
 /// descriptions name the key as `defaults.<field>`.
 pub fn validate_defaults(defaults: &Map<String, Value>) -> Result<(), MetadataError> {
     parse_document(defaults, "defaults.", Unknown::Refuse).map(drop)
+}
+
+/// As [`validate_defaults`], where the configured extension fields (`extra`)
+/// are known too.
+pub fn validate_defaults_with(
+    defaults: &Map<String, Value>,
+    extra: &[String],
+) -> Result<(), MetadataError> {
+    parse_document_with(defaults, "defaults.", Unknown::Refuse, extra).map(drop)
+}
+
+/// Whether `name` is a metadata field this crate knows (its table, not extensions).
+pub fn is_known_field(name: &str) -> bool {
+    matches!(fields::lookup(name), fields::Key::Known(_))
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@
 //! | custom `client_id` | [`CLIENT_ID_MAX`] = 128 characters |
 //! | custom `client_secret` | [`SECRET_MIN`] = 32 to [`SECRET_MAX`] = 512 characters |
 //! | a value echoed in an error description | [`MAX_ECHO_CHARS`] = 64 characters |
+//! | an extension field's value (`extra_client_metadata`), as JSON | [`MAX_EXTENSION_BYTES`] = 4,000 bytes, [`MAX_EXTENSION_DEPTH`] = 8 levels |
 
 /// Longest URI, in bytes.
 pub const MAX_URI_BYTES: usize = 2_000;
@@ -59,3 +60,7 @@ pub const SECRET_MIN: usize = 32;
 pub const SECRET_MAX: usize = 512;
 /// Most characters of a client value echoed in an error description.
 pub const MAX_ECHO_CHARS: usize = 64;
+/// Longest value of an extension field (`extra_client_metadata`), serialized as JSON.
+pub const MAX_EXTENSION_BYTES: usize = 4_000;
+/// Deepest nesting of arrays and objects in an extension field's value.
+pub const MAX_EXTENSION_DEPTH: usize = 8;

@@ -4,7 +4,11 @@
 //! objects, software statements, one client per `software_id`) belong to the
 //! caller.
 //!
-//! | | default | fapi | uk-ob | au-cdr |
+//! `fapi` is IBM Verify's FAPI_DEFAULT, whose metadata rules are the default
+//! ones (its extra checks are on statements and request objects, in
+//! `dcr-trust`); `fapi-advanced` is FAPI 1.0 Advanced.
+//!
+//! | | default, fapi | fapi-advanced | uk-ob | au-cdr |
 //! |---|---|---|---|---|
 //! | auth methods | any | `private_key_jwt`, `tls_client_auth`, `self_signed_tls_client_auth` | `private_key_jwt`, `tls_client_auth`, `client_secret_jwt`, `client_secret_basic`, `client_secret_post` (OB DCR 3.3) | `private_key_jwt` |
 //! | grant types | any | any | any | `authorization_code`, `refresh_token`, `client_credentials` |
@@ -74,9 +78,15 @@ pub(crate) const DEFAULT: ProfileRules = ProfileRules {
     default_id_token_alg: "RS256",
 };
 
-/// FAPI 1.0 Advanced.
+/// IBM Verify's FAPI_DEFAULT: "the same as Default" for metadata.
 pub(crate) const FAPI: ProfileRules = ProfileRules {
     name: "fapi",
+    ..DEFAULT
+};
+
+/// FAPI 1.0 Advanced.
+pub(crate) const FAPI_ADVANCED: ProfileRules = ProfileRules {
+    name: "fapi-advanced",
     auth_methods: Some(&[
         "private_key_jwt",
         "tls_client_auth",
@@ -122,6 +132,7 @@ pub(crate) fn rules_for(profile: Profile) -> &'static ProfileRules {
     match profile {
         Profile::Default => &DEFAULT,
         Profile::Fapi => &FAPI,
+        Profile::FapiAdvanced => &FAPI_ADVANCED,
         Profile::UkOb => &UK_OB,
         Profile::AuCdr => &AU_CDR,
     }
@@ -213,8 +224,21 @@ mod tests {
     fn rows_by_profile() {
         assert_eq!(rules_for(Profile::Default).name, "default");
         assert_eq!(rules_for(Profile::Fapi).name, "fapi");
+        assert_eq!(rules_for(Profile::FapiAdvanced).name, "fapi-advanced");
         assert_eq!(rules_for(Profile::UkOb).name, "uk-ob");
         assert_eq!(rules_for(Profile::AuCdr).name, "au-cdr");
+    }
+
+    #[test]
+    fn fapi_is_ibms_fapi_default_the_default_rules() {
+        for v in [
+            json!({"token_endpoint_auth_method": "client_secret_basic", "redirect_uris": ["http://127.0.0.1/cb"]}),
+            json!({"token_endpoint_auth_method": "none", "response_types": ["code token"]}),
+        ] {
+            assert!(run(v.clone(), &FAPI).is_ok(), "{v}");
+            assert!(run(v.clone(), &FAPI_ADVANCED).is_err(), "{v}");
+        }
+        assert_eq!(FAPI.default_auth_method, "client_secret_basic");
     }
 
     #[test]
@@ -223,7 +247,7 @@ mod tests {
     }
 
     #[test]
-    fn fapi_auth_methods() {
+    fn fapi_advanced_auth_methods() {
         assert!(
             run(
                 json!({"token_endpoint_auth_method": "private_key_jwt"}),
@@ -240,34 +264,34 @@ mod tests {
         );
         let e = run(
             json!({"token_endpoint_auth_method": "client_secret_basic"}),
-            &FAPI,
+            &FAPI_ADVANCED,
         )
         .unwrap_err();
         assert_eq!(
             e.description,
-            "token_endpoint_auth_method: \"client_secret_basic\" is not allowed by the fapi profile"
+            "token_endpoint_auth_method: \"client_secret_basic\" is not allowed by the fapi-advanced profile"
         );
     }
 
     #[test]
-    fn fapi_https_redirects_only() {
+    fn fapi_advanced_https_redirects_only() {
         let ok = json!({"token_endpoint_auth_method": "private_key_jwt", "redirect_uris": ["https://a.example/cb"]});
-        assert!(run(ok, &FAPI).is_ok());
+        assert!(run(ok, &FAPI_ADVANCED).is_ok());
         let bad = json!({"token_endpoint_auth_method": "private_key_jwt", "redirect_uris": ["https://a.example/cb", "http://localhost/cb"]});
-        let e = run(bad, &FAPI).unwrap_err();
+        let e = run(bad, &FAPI_ADVANCED).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidRedirectUri);
         assert!(e.description.starts_with("redirect_uris[1]: "));
         let bad = json!({"token_endpoint_auth_method": "private_key_jwt", "redirect_uris": ["com.example.app:/cb"]});
-        assert!(run(bad, &FAPI).is_err());
+        assert!(run(bad, &FAPI_ADVANCED).is_err());
     }
 
     #[test]
-    fn fapi_and_cdr_response_types() {
+    fn fapi_advanced_and_cdr_response_types() {
         let ok = json!({"token_endpoint_auth_method": "private_key_jwt", "response_types": ["code", "id_token code"]});
-        assert!(run(ok.clone(), &FAPI).is_ok());
+        assert!(run(ok.clone(), &FAPI_ADVANCED).is_ok());
         assert!(run(ok, &AU_CDR).is_ok());
         let bad = json!({"token_endpoint_auth_method": "private_key_jwt", "response_types": ["code token"]});
-        assert!(run(bad.clone(), &FAPI).is_err());
+        assert!(run(bad.clone(), &FAPI_ADVANCED).is_err());
         assert!(run(bad, &AU_CDR).is_err());
     }
 

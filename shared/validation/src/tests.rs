@@ -123,9 +123,62 @@ fn unknown_grant_and_auth_method_refused() {
             list.push(grant);
         }
         let v = json!({"grant_types": list, "response_types": ["code", "token"],
-            "redirect_uris": ["https://c.example/cb"]});
+            "redirect_uris": ["https://c.example/cb"], "backchannel_token_delivery_mode": "poll"});
         assert!(run(v).is_ok(), "{grant}");
     }
+}
+
+#[test]
+fn ciba_keeps_the_metadata_it_needs() {
+    let ciba = json!({"grant_types": ["urn:openid:params:grant-type:ciba"],
+        "backchannel_token_delivery_mode": "ping",
+        "backchannel_client_notification_endpoint": "https://rp.example/ciba",
+        "backchannel_user_code_parameter": true});
+    let out = run(ciba.clone()).unwrap();
+    for key in [
+        "backchannel_token_delivery_mode",
+        "backchannel_client_notification_endpoint",
+        "backchannel_user_code_parameter",
+    ] {
+        assert_eq!(out[key], ciba[key], "{key}");
+    }
+    let e = run(json!({"grant_types": ["urn:openid:params:grant-type:ciba"]})).unwrap_err();
+    assert!(
+        e.description
+            .starts_with("backchannel_token_delivery_mode: "),
+        "{}",
+        e.description
+    );
+    let e = run(json!({"grant_types": ["urn:openid:params:grant-type:ciba"],
+        "backchannel_token_delivery_mode": "carrier-pigeon"}))
+    .unwrap_err();
+    assert!(
+        e.description.contains("carrier-pigeon"),
+        "{}",
+        e.description
+    );
+}
+
+#[test]
+fn extension_fields_are_kept_only_when_named() {
+    let rules = Rules {
+        extra_fields: vec!["access_token_lifetime".into(), "claims".into()],
+        defaults: obj(json!({"claims": ["email"]})),
+        ..Rules::default()
+    };
+    let v = json!({"grant_types": ["client_credentials"], "access_token_lifetime": 3600,
+        "rptAsJwt": true});
+    let out = run_with(v.clone(), &rules).unwrap();
+    assert_eq!(out["access_token_lifetime"], json!(3600));
+    assert_eq!(out["claims"], json!(["email"]));
+    assert!(out.get("rptAsJwt").is_none());
+    let plain = run(v).unwrap();
+    assert!(plain.get("access_token_lifetime").is_none());
+    let big = json!({"grant_types": ["client_credentials"], "claims": ["x".repeat(5000)]});
+    let e = run_with(big, &rules).unwrap_err();
+    assert!(e.description.starts_with("claims: "), "{}", e.description);
+    assert!(validate_defaults_with(&obj(json!({"claims": []})), &rules.extra_fields).is_ok());
+    assert!(validate_defaults(&obj(json!({"claims": []}))).is_err());
 }
 
 #[test]
@@ -181,8 +234,8 @@ fn uk_ob_defaults_validate() {
 }
 
 #[test]
-fn fapi_and_cdr_defaults_validate_with_keys() {
-    for p in [Profile::Fapi, Profile::AuCdr] {
+fn fapi_advanced_and_cdr_defaults_validate_with_keys() {
+    for p in [Profile::FapiAdvanced, Profile::AuCdr] {
         let v = json!({"redirect_uris": ["https://tpp.example/cb"], "jwks_uri": jwks_uri()});
         let out = run_with(v, &profile(p)).unwrap();
         assert_eq!(out["token_endpoint_auth_method"], json!("private_key_jwt"));

@@ -1,6 +1,6 @@
 //! What only the local engine has: a process, a data dir, signals, start-up.
 
-use dcr_tests::local::{ChildApp, LocalApp, binary};
+use dcr_tests::local::{ChildApp, LocalApp, binary, refused_start_up};
 use dcr_tests::{Engine, TestRequest};
 use serde_json::{Value, json};
 
@@ -118,21 +118,11 @@ async fn a_config_error_stops_start_up_naming_the_key() {
     for (yaml, key) in cases {
         let path = dir.path().join("config.yaml");
         std::fs::write(&path, yaml).unwrap();
-        let out = tokio::process::Command::new(binary())
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path().join("data"))
-            .arg("--config")
-            .arg(&path)
-            .output()
-            .await
-            .unwrap();
-        assert!(!out.status.success(), "{yaml} accepted");
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = refused_start_up(&dir.path().join("data"), &path).await;
         assert!(
             stderr.contains(key),
             "{yaml}: stderr does not name {key}: {stderr}"
         );
-        assert!(out.stdout.is_empty(), "no listening line on a config error");
     }
 }
 

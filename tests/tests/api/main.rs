@@ -6,7 +6,9 @@
 
 mod cases;
 mod iam;
+mod interop;
 mod local_only;
+mod ob_conformance;
 mod trust;
 
 /// Runs each listed case on the local engine and on the Lambda engine (the
@@ -33,6 +35,8 @@ macro_rules! on_every_engine {
 }
 
 use cases::*;
+use interop::*;
+use ob_conformance::*;
 use trust::*;
 
 on_every_engine!(
@@ -68,4 +72,23 @@ on_every_engine!(
     au_cdr_takes_signed_requests_and_cdr_tokens_only,
     mtls_is_required_when_configured,
     uk_ob_registration_from_a_directory_statement,
+    ob_conformance_dcr33_with_aud_the_issuer,
+    ob_conformance_dcr33_with_aud_the_organisation_id,
+    ob_conformance_responses_fit_the_v33_schema_for_each_auth_method,
+    jose_bodies_are_signed_requests_like_jwt,
+    uk_ob_refusals_use_only_rfc7591_codes,
+    a_request_software_id_must_match_the_statements,
+    au_cdr_requests_carry_the_cdr_claims_and_get_no_registration_token,
+    ibm_default_stanza_is_open_registration_without_a_token,
+    ibm_statement_stanza_takes_es256_statements_only,
+    ibm_bearer_stanza_protects_registration_and_names_owners,
+    ibm_uk_ob_recipe_takes_json_with_a_statement,
+    ibm_fapi_default_recipe_is_the_default_rules,
+    sector_documents_must_list_every_redirect_uri,
+    unusable_sector_documents_are_400s_that_say_so,
+    sector_uris_obey_the_outbound_rules,
+    opaque_tokens_are_checked_by_introspection,
+    a_silent_introspection_endpoint_is_a_503,
+    named_extension_metadata_is_kept_and_bounded,
+    ciba_clients_keep_their_backchannel_metadata,
 );

@@ -1,5 +1,6 @@
-//! Who may manage a client: the holder of its registration access token, or a
-//! JWT access token of the client itself or its owner carrying the scopes.
+//! Who may manage a client: the holder of its registration access token, or an
+//! access token (a JWT, or an opaque token checked by introspection) of the
+//! client itself or its owner carrying the scopes.
 
 use crate::errors::{AuthError, DeleteError, ReadError, RegisterError, UpdateError};
 use crate::model::{ClientRecord, ClientState};
@@ -18,7 +19,7 @@ pub const CDR_REGISTRATION_SCOPE: &str = "cdr:registration";
 pub(super) enum Via {
     /// The registration access token (its value, to echo it back).
     RegistrationToken(String),
-    /// A JWT access token of the client or its owner.
+    /// An access token of the client or its owner.
     AccessToken,
 }
 
@@ -63,10 +64,6 @@ macro_rules! failure_into {
 }
 failure_into!(ReadError, UpdateError, DeleteError, RegisterError);
 
-fn looks_like_jwt(token: &str) -> bool {
-    token.bytes().filter(|&b| b == b'.').count() == 2
-}
-
 impl Service {
     /// Authenticates a management call on `client_id`. `deleting_ok` lets a
     /// retried delete find a record its first attempt left `Deleting`.
@@ -93,7 +90,7 @@ impl Service {
         // Hash before looking at the record so unknown and known clients cost the same.
         let presented = hash_token(token);
         // AU CDR manages clients with access tokens only (scope cdr:registration).
-        let token_accepted = self.config.profile != Profile::AuCdr;
+        let token_accepted = self.config.registration_token_accepted();
         if token_accepted
             && let Some(r) = &record
             && let Some(stored) = &r.token_hash
@@ -105,9 +102,7 @@ impl Service {
                 via: Via::RegistrationToken(token.clone()),
             });
         }
-        if let Some(verifier) = &self.verifier
-            && looks_like_jwt(token)
-        {
+        if let Some(verifier) = self.verifier_for(token) {
             let claims = verifier.verify(token).await?;
             self.require_scopes(&claims)?;
             let record = record.ok_or(AuthError::Invalid)?;
@@ -132,7 +127,11 @@ impl Service {
         credential: &Credential,
     ) -> Result<Option<String>, AuthError> {
         let required = self.config.require_bearer_token();
-        match (credential, &self.verifier) {
+        let verifier = match credential {
+            Credential::Bearer(token) => self.verifier_for(token),
+            Credential::None => None,
+        };
+        match (credential, verifier) {
             (Credential::None, _) if required => Err(AuthError::Missing),
             (Credential::Bearer(token), Some(verifier)) => {
                 let claims = verifier.verify(token).await?;

@@ -17,7 +17,9 @@
 
 mod auth;
 mod info;
+mod introspect;
 mod register;
+mod sector;
 mod sweep;
 mod trust;
 mod update;
@@ -27,6 +29,7 @@ use std::sync::Arc;
 use dcr_validation::Rules;
 
 pub use info::ClientInfo;
+pub use introspect::IntrospectionVerifier;
 pub use register::RegisterRequest;
 pub use sweep::SweepReport;
 pub use trust::{Body, JwtVerifier};
@@ -35,7 +38,9 @@ pub use update::UpdateRequest;
 use crate::config::Config;
 use dcr_trust::StatementPolicy;
 
-use crate::ports::{ClientStore, Clock, KeySource, SecretStore, TokenVerifier};
+use crate::ports::{
+    ClientStore, Clock, Introspector, KeySource, SecretStore, SectorSource, TokenVerifier,
+};
 
 /// Seconds a half-written record is left alone before the sweep undoes it;
 /// far longer than any single request may run.
@@ -86,7 +91,9 @@ pub struct Service {
     secrets: Arc<dyn SecretStore>,
     clock: Arc<dyn Clock>,
     verifier: Option<Arc<dyn TokenVerifier>>,
+    introspection: Option<Arc<dyn TokenVerifier>>,
     keys: Option<Arc<dyn KeySource>>,
+    sectors: Option<Arc<dyn SectorSource>>,
     statement_policy: Option<StatementPolicy>,
 }
 
@@ -107,8 +114,33 @@ impl Service {
             secrets,
             clock,
             verifier: None,
+            introspection: None,
             keys: None,
+            sectors: None,
             statement_policy,
+        }
+    }
+
+    /// Adds the source of sector identifier documents (`sector_identifier_uri`).
+    pub fn with_sector_source(mut self, sectors: Arc<dyn SectorSource>) -> Self {
+        self.sectors = Some(sectors);
+        self
+    }
+
+    /// Adds the RFC 7662 endpoint that checks bearer tokens that are not JWTs.
+    pub fn with_introspector(mut self, introspector: Arc<dyn Introspector>) -> Self {
+        let verifier = IntrospectionVerifier::new(&self.config, introspector, self.clock.clone());
+        self.introspection = Some(Arc::new(verifier));
+        self
+    }
+
+    /// The verifier of a bearer token: JWTs go to the JWT verifier, other
+    /// tokens (and JWTs when no JWT issuer is configured) to introspection.
+    fn verifier_for(&self, token: &str) -> Option<&Arc<dyn TokenVerifier>> {
+        match (&self.verifier, &self.introspection) {
+            (Some(jwt), _) if introspect::looks_like_jwt(token) => Some(jwt),
+            (_, Some(introspection)) => Some(introspection),
+            _ => None,
         }
     }
 

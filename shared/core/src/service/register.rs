@@ -10,7 +10,9 @@ use serde_json::{Map, Value};
 use crate::errors::RegisterError;
 use crate::model::{ClientRecord, ClientState};
 use crate::ports::{ClientSecret, StoreError};
-use crate::tokens::{CLIENT_ID_BYTES, SECRET_BYTES, ct_eq, hash_token, random_token};
+use crate::tokens::{
+    CLIENT_ID_BYTES, SECRET_BYTES, UK_OB_SECRET_BYTES, ct_eq, hash_token, random_token,
+};
 
 use super::{Body, ClientInfo, Credential, SWEEP_GRACE, Service, deadline};
 
@@ -92,6 +94,7 @@ impl Service {
             validate_custom_client_secret(secret)?;
         }
         let metadata = validate(&raw, &self.rules)?;
+        self.check_sector(&metadata).await?;
         if custom_secret.is_some() && !metadata.needs_secret() {
             return Err(invalid(format!(
                 "client_secret given but token_endpoint_auth_method {} uses none",
@@ -109,11 +112,9 @@ impl Service {
         let secret = match (metadata.needs_secret(), custom_secret) {
             (false, _) => None,
             (true, Some(s)) => Some(ClientSecret::new(s)),
-            (true, None) => Some(ClientSecret::new(
-                random_token(SECRET_BYTES).context("drawing a client secret")?,
-            )),
+            (true, None) => Some(self.new_client_secret()?),
         };
-        let token = if self.config.registration_access_token.generate {
+        let token = if self.config.issues_registration_token() {
             Some(random_token(SECRET_BYTES).context("drawing a registration access token")?)
         } else {
             None
@@ -269,7 +270,7 @@ impl Service {
             .get(&record.client_id)
             .await
             .context("reading the client secret")?;
-        let token = if self.config.registration_access_token.generate {
+        let token = if self.config.issues_registration_token() {
             let now = self.now();
             let token =
                 random_token(SECRET_BYTES).context("drawing a registration access token")?;
@@ -291,6 +292,19 @@ impl Service {
             secret.as_ref(),
             token.as_deref(),
             issuer,
+        ))
+    }
+
+    /// A new client secret from the OS CSPRNG: 256 bits, except under uk-ob,
+    /// whose DCR 3.3 response limits `client_secret` to 36 characters (216 bits).
+    pub(super) fn new_client_secret(&self) -> anyhow::Result<ClientSecret> {
+        let bytes = if self.config.profile == Profile::UkOb {
+            UK_OB_SECRET_BYTES
+        } else {
+            SECRET_BYTES
+        };
+        Ok(ClientSecret::new(
+            random_token(bytes).context("drawing a client secret")?,
         ))
     }
 

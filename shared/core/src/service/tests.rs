@@ -46,15 +46,7 @@ fn web_client() -> Map<String, Value> {
 }
 
 async fn register(f: &Fixture, metadata: Map<String, Value>) -> ClientInfo {
-    f.service
-        .register(RegisterRequest {
-            body: Body::Json(metadata),
-            credential: Credential::None,
-            issuer: ISSUER.into(),
-            client_certificate: None,
-        })
-        .await
-        .unwrap()
+    try_register(f, metadata).await.unwrap()
 }
 
 fn s<'a>(info: &'a ClientInfo, key: &str) -> &'a str {
@@ -738,4 +730,117 @@ async fn stores_without_the_atomic_path_get_the_three_step_order() {
     let record = f.clients.get(info.client_id()).await.unwrap().unwrap();
     assert_eq!(record.version, 2, "inserted Pending, then activated");
     assert!(f.secrets.get(info.client_id()).await.unwrap().is_some());
+}
+
+/// A sector identifier document source that serves one document and counts fetches.
+struct Sectors {
+    document: Result<Vec<String>, crate::ports::FetchError>,
+    fetches: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl crate::ports::SectorSource for Sectors {
+    async fn sector_uris(&self, _: &str) -> Result<Vec<String>, crate::ports::FetchError> {
+        self.fetches
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.document.clone()
+    }
+}
+
+fn with_sectors(document: Result<Vec<&str>, crate::ports::FetchError>) -> (Fixture, Arc<Sectors>) {
+    let mut f = fixture("");
+    let sectors = Arc::new(Sectors {
+        document: document.map(|d| d.into_iter().map(str::to_owned).collect()),
+        fetches: std::sync::atomic::AtomicUsize::new(0),
+    });
+    f.service = f.service.with_sector_source(sectors.clone());
+    (f, sectors)
+}
+
+fn pairwise(uris: &[&str]) -> Map<String, Value> {
+    obj(json!({"redirect_uris": uris, "subject_type": "pairwise",
+        "sector_identifier_uri": "https://rp.example.com/sector.json"}))
+}
+
+async fn try_register(
+    f: &Fixture,
+    metadata: Map<String, Value>,
+) -> Result<ClientInfo, RegisterError> {
+    f.service
+        .register(RegisterRequest {
+            body: Body::Json(metadata),
+            credential: Credential::None,
+            issuer: ISSUER.into(),
+            client_certificate: None,
+        })
+        .await
+}
+
+#[tokio::test]
+async fn a_sector_document_must_list_every_redirect_uri() {
+    let a = "https://a.example.com/cb";
+    let b = "https://b.example.com/cb";
+    let (f, sectors) = with_sectors(Ok(vec![a]));
+    let e = try_register(&f, pairwise(&[a, b])).await.unwrap_err();
+    let RegisterError::InvalidMetadata(m) = e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(m.code.as_str(), "invalid_client_metadata");
+    assert_eq!(
+        m.description,
+        "sector_identifier_uri: the document does not list redirect_uris[1]"
+    );
+    assert_eq!(sectors.fetches.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert!(f.clients.all().is_empty(), "nothing stored");
+    let info = try_register(&f, pairwise(&[a])).await.unwrap();
+    let e = update(&f, &info, json!({"redirect_uris": [b], "sector_identifier_uri": "https://rp.example.com/sector.json"}))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, UpdateError::InvalidMetadata(_)), "{e:?}");
+    // Without a sector_identifier_uri nothing is fetched.
+    register(&f, web_client()).await;
+    assert_eq!(sectors.fetches.load(std::sync::atomic::Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn an_unavailable_sector_document_is_a_400_that_says_so() {
+    let (f, _) = with_sectors(Err(crate::ports::FetchError::Unavailable(
+        "the sector identifier document fetch timed out".into(),
+    )));
+    let e = try_register(&f, pairwise(&["https://a.example.com/cb"]))
+        .await
+        .unwrap_err();
+    let RegisterError::InvalidMetadata(m) = e else {
+        panic!("{e:?}")
+    };
+    assert!(
+        m.description.contains("could not be fetched"),
+        "{}",
+        m.description
+    );
+    assert!(m.description.contains("timed out"), "{}", m.description);
+}
+
+#[tokio::test]
+async fn au_cdr_issues_no_registration_access_token() {
+    let f = fixture(
+        "profile: au-cdr\nsoftware_statement_validation:\n  jwks_uri: https://register.example/jwks\nrequest_object:\n  required: false\nregistration_endpoint_authentication:\n  require_software_statement: false\n",
+    );
+    let info = register(
+        &f,
+        obj(json!({"redirect_uris": ["https://app.example.com/cb"], "jwks_uri": "https://app.example.com/jwks"})),
+    )
+    .await;
+    assert!(info.0.get("registration_access_token").is_none());
+    assert!(f.clients.all().iter().all(|r| r.token_hash.is_none()));
+}
+
+#[tokio::test]
+async fn uk_ob_client_secrets_fit_ob_dcr_33s_36_characters() {
+    let f = fixture(
+        "profile: uk-ob\nregistration_endpoint_authentication:\n  require_software_statement: false\nrequest_object:\n  required: false\n",
+    );
+    let info = register(&f, web_client()).await;
+    assert_eq!(s(&info, "client_secret").len(), 36);
+    assert_eq!(s(&info, "registration_access_token").len(), 43);
 }

@@ -69,11 +69,6 @@ impl From<StoreError> for TrustError {
     }
 }
 
-/// Profiles whose registrations must be signed request objects.
-fn signed_requests_only(profile: Profile) -> bool {
-    matches!(profile, Profile::UkOb | Profile::AuCdr)
-}
-
 /// The statement policy of a configuration, if statements can be checked at all.
 pub(super) fn statement_policy(config: &Config) -> Option<StatementPolicy> {
     let c = &config.software_statement_validation;
@@ -81,8 +76,29 @@ pub(super) fn statement_policy(config: &Config) -> Option<StatementPolicy> {
     StatementPolicy::new(c.issuer.clone(), &c.signing_algs).ok()
 }
 
-fn request_error(e: JwtError) -> TrustError {
-    TrustError::InvalidRequest(format!("request object: {e}"))
+/// `invalid_request`, or where the profile allows only RFC 7591 §3.2.2's
+/// codes (UK OB, AU CDR), the refusal `instead` makes.
+fn invalid_request_or(
+    profile: Profile,
+    description: String,
+    instead: fn(String) -> TrustError,
+) -> TrustError {
+    if dcr_trust::profiles::rules(profile).rfc7591_codes_only {
+        instead(description)
+    } else {
+        TrustError::InvalidRequest(description)
+    }
+}
+
+/// A refusal of the request object itself: `invalid_client_metadata` where
+/// only RFC 7591's codes may be used (the request object is the metadata).
+fn request_error(profile: Profile, description: String) -> TrustError {
+    invalid_request_or(profile, description, |description| {
+        TrustError::Metadata(MetadataError {
+            code: ErrorCode::InvalidClientMetadata,
+            description,
+        })
+    })
 }
 
 impl Service {
@@ -95,9 +111,9 @@ impl Service {
     ) -> Result<Admitted, TrustError> {
         let profile = self.config.profile;
         match body {
-            Body::Json(_) if signed_requests_only(profile) => {
+            Body::Json(_) if self.config.signed_requests_only() => {
                 Err(TrustError::UnsupportedMediaType(
-                    "this server takes signed request objects (application/jwt) only".into(),
+                    "this server takes signed request objects (application/jwt or application/jose) only".into(),
                 ))
             }
             Body::Json(mut metadata) => {
@@ -133,19 +149,26 @@ impl Service {
     }
 
     async fn admit_request_object(&self, jws: &str, issuer: &str) -> Result<Admitted, TrustError> {
+        let profile = self.config.profile;
+        let refuse = |e: JwtError| request_error(profile, format!("request object: {e}"));
         if self.statement_policy.is_none() {
-            return Err(TrustError::InvalidRequest(
+            return Err(invalid_request_or(
+                profile,
                 "signed request objects need software_statement_validation to be configured".into(),
+                TrustError::UnapprovedStatement,
             ));
         }
-        let peeked = peek_claims(jws).map_err(request_error)?;
+        let peeked = peek_claims(jws).map_err(refuse)?;
         let Some(ssa) = peeked.get("software_statement").and_then(Value::as_str) else {
-            return Err(TrustError::InvalidRequest(
+            return Err(invalid_request_or(
+                profile,
                 "a signed request object must carry a software_statement".into(),
+                TrustError::InvalidStatement,
             ));
         };
         let statement = self.verify_statement(ssa).await?;
-        let policy = RequestPolicy::new(issuer, self.config.profile);
+        let mut policy = RequestPolicy::new(issuer, profile);
+        policy.audiences = self.config.request_object.audiences.clone();
         let now = self.now();
         let (keys, from_uri) = self.client_keys(&statement, false).await?;
         let object = match verify_request_object(jws, &keys, &policy, Some(&statement), now) {
@@ -155,14 +178,15 @@ impl Service {
             }
             other => other,
         }
-        .map_err(request_error)?;
+        .map_err(refuse)?;
         if let Some(replay) = &object.replay
             && !self
                 .clients
                 .remember_once(&replay.key, replay.expires_at)
                 .await?
         {
-            return Err(TrustError::InvalidRequest(
+            return Err(request_error(
+                profile,
                 "request object: this jti was already used".into(),
             ));
         }
@@ -269,6 +293,10 @@ fn merge(
     merge_statement(metadata, &statement.claims, profile).map_err(|e| match e.error_code() {
         "invalid_redirect_uri" => TrustError::Metadata(MetadataError {
             code: ErrorCode::InvalidRedirectUri,
+            description: e.to_string(),
+        }),
+        "invalid_client_metadata" => TrustError::Metadata(MetadataError {
+            code: ErrorCode::InvalidClientMetadata,
             description: e.to_string(),
         }),
         _ => TrustError::InvalidStatement(e.to_string()),

@@ -85,6 +85,7 @@ impl Service {
             }
         }
         let metadata = validate(&raw, &self.rules)?;
+        self.check_sector(&metadata).await?;
         if old.software_id.is_some() && metadata.software_id() != old.software_id.as_deref() {
             return Err(UpdateError::InvalidMetadata(super::register::invalid(
                 "software_id cannot change".into(),
@@ -97,9 +98,7 @@ impl Service {
         // A secret is (re)issued when the new method needs one and the old one is
         // missing or expired; otherwise the current one stays.
         let new_secret = if needs_secret && (current_secret.is_none() || secret_expired) {
-            Some(ClientSecret::new(
-                random_token(SECRET_BYTES).context("drawing a client secret")?,
-            ))
+            Some(self.new_client_secret()?)
         } else {
             None
         };

@@ -130,3 +130,19 @@ fn au_cdr_redirect_uris_within_the_ssa() {
         json!(["https://adr.example/cb1", "https://adr.example/cb2"])
     );
 }
+
+#[test]
+fn a_request_software_id_must_match_the_statements() {
+    let statement = map(json!({"software_id": "s1", "client_name": "Theirs"}));
+    for profile in [Profile::Default, Profile::UkOb, Profile::AuCdr] {
+        let mut request = map(json!({"software_id": "other"}));
+        let e = merge_statement(&mut request, &statement, profile).unwrap_err();
+        assert_eq!(e, MergeError::SoftwareIdMismatch);
+        assert_eq!(e.error_code(), "invalid_client_metadata");
+        let mut same = map(json!({"software_id": "s1"}));
+        merge_statement(&mut same, &statement, profile).unwrap();
+        let mut silent = map(json!({"client_name": "Mine"}));
+        merge_statement(&mut silent, &statement, profile).unwrap();
+        assert_eq!(silent["software_id"], "s1");
+    }
+}
