@@ -3,7 +3,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 
+use dcr_embedded::{EmbeddedStore, Faults};
+use dcr_local::limits::Limits;
 use dcr_local::{Options, Server, load_config};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -25,8 +28,23 @@ impl LocalApp {
         Self::spawn_in(data_dir, config_yaml).await
     }
 
+    /// Starts a server with the given limits, its store over `faults` if any.
+    pub async fn spawn_with(
+        config_yaml: &str,
+        limits: Limits,
+        faults: Option<Arc<Faults>>,
+    ) -> Self {
+        let data_dir = tempfile::tempdir().unwrap();
+        let server = start(data_dir.path(), config_yaml, limits, faults).await;
+        Self::serving(server, data_dir, config_yaml)
+    }
+
     async fn spawn_in(data_dir: tempfile::TempDir, config_yaml: &str) -> Self {
-        let server = start(data_dir.path(), config_yaml).await;
+        let server = start(data_dir.path(), config_yaml, Limits::default(), None).await;
+        Self::serving(server, data_dir, config_yaml)
+    }
+
+    fn serving(server: Server, data_dir: tempfile::TempDir, config_yaml: &str) -> Self {
         let base = format!("http://{}", server.addr());
         Self {
             server: Some(server),
@@ -47,16 +65,30 @@ impl LocalApp {
     }
 }
 
-async fn start(data_dir: &Path, config_yaml: &str) -> Server {
+async fn start(
+    data_dir: &Path,
+    config_yaml: &str,
+    limits: Limits,
+    faults: Option<Arc<Faults>>,
+) -> Server {
     let config_path = data_dir.join("config.yaml");
     std::fs::write(&config_path, config_yaml).unwrap();
     let options = Options {
         listen: "127.0.0.1:0".into(),
         data_dir: data_dir.join("store"),
         config_file: Some(config_path.clone()),
+        limits,
     };
     let config = load_config(Some(&config_path)).unwrap();
-    Server::start(&options, config).await.unwrap()
+    match faults {
+        None => Server::start(&options, config).await.unwrap(),
+        Some(faults) => {
+            let store = EmbeddedStore::open_with_faults(&options.data_dir, faults).unwrap();
+            Server::start_with_store(&options, config, store)
+                .await
+                .unwrap()
+        }
+    }
 }
 
 /// Sends a request over HTTP to `base`.

@@ -484,11 +484,12 @@ impl Health {
     /// Resolves with the reason once the store has failed fatally.
     pub(crate) async fn failed(&self) -> String {
         let mut rx = self.fatal.subscribe();
-        match rx.wait_for(Option::is_some).await {
-            Ok(state) => state.clone().unwrap_or_default(),
-            // The sender lives in `self`: it cannot be dropped while we wait.
-            Err(_) => std::future::pending().await,
-        }
+        // The sender lives in `self`: it cannot be dropped while this waits.
+        let why = rx
+            .wait_for(Option::is_some)
+            .await
+            .map(|state| state.clone().unwrap_or_default());
+        why.unwrap_or_default()
     }
 }
 

@@ -1,0 +1,177 @@
+//! The connection cap. Each connection holds a [`Ticket`] saying what it is
+//! doing; at the cap, a new connection takes the place of the one that has been
+//! waiting longest for a request (or sending its body), and only when every
+//! connection is busy with the app is the new one refused (`503`). So slow or
+//! idle peers can hold at most the cap, never the server: the next client in
+//! pushes the oldest of them out.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use tokio::sync::Notify;
+
+/// What a connection is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Waiting for a request head (a new or an idle keep-alive connection).
+    Waiting,
+    /// Receiving a request body.
+    Body,
+    /// The app is answering: never evicted.
+    Busy,
+}
+
+/// The live connections of a server, at most `cap`.
+pub(crate) struct Connections {
+    cap: usize,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    next_id: u64,
+    live: HashMap<u64, Slot>,
+}
+
+struct Slot {
+    phase: Phase,
+    since: Instant,
+    evict: Arc<Notify>,
+}
+
+impl Connections {
+    /// Room for `cap` connections.
+    pub(crate) fn new(cap: usize) -> Arc<Self> {
+        Arc::new(Self {
+            cap,
+            state: Mutex::new(State::default()),
+        })
+    }
+
+    /// Admits a new connection, evicting the longest-waiting idle or slow one at
+    /// the cap; `None` when every connection is busy with the app.
+    pub(crate) fn admit(self: &Arc<Self>) -> Option<Ticket> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.live.len() >= self.cap {
+            let oldest = state
+                .live
+                .iter()
+                .filter(|(_, slot)| slot.phase != Phase::Busy)
+                .min_by_key(|(_, slot)| slot.since)
+                .map(|(id, _)| *id)?;
+            if let Some(slot) = state.live.remove(&oldest) {
+                slot.evict.notify_one();
+            }
+        }
+        let id = state.next_id;
+        state.next_id += 1;
+        let evict = Arc::new(Notify::new());
+        state.live.insert(
+            id,
+            Slot {
+                phase: Phase::Waiting,
+                since: Instant::now(),
+                evict: Arc::clone(&evict),
+            },
+        );
+        Some(Ticket {
+            id,
+            connections: Arc::clone(self),
+            evict,
+        })
+    }
+
+    /// How many connections are live.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .live
+            .len()
+    }
+}
+
+/// A connection's place among the live ones; dropping it frees the place.
+pub(crate) struct Ticket {
+    id: u64,
+    connections: Arc<Connections>,
+    evict: Arc<Notify>,
+}
+
+impl Ticket {
+    /// Records what the connection is doing now.
+    pub(crate) fn set(&self, phase: Phase) {
+        let mut state = self
+            .connections
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(slot) = state.live.get_mut(&self.id) {
+            slot.phase = phase;
+            slot.since = Instant::now();
+        }
+    }
+
+    /// Resolves when a newer connection has taken this one's place.
+    pub(crate) async fn evicted(&self) {
+        self.evict.notified().await;
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.connections
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .live
+            .remove(&self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_the_cap_the_longest_waiting_connection_makes_room() {
+        let connections = Connections::new(3);
+        let a = connections.admit().unwrap();
+        let b = connections.admit().unwrap();
+        let c = connections.admit().unwrap();
+        b.set(Phase::Busy);
+        c.set(Phase::Body);
+        // `a` waits longest: the fourth connection takes its place.
+        let d = connections.admit().unwrap();
+        assert_eq!(connections.len(), 3);
+        let evicted = a.evict.notified();
+        tokio::pin!(evicted);
+        assert!(
+            futures_ready(evicted.as_mut()),
+            "the oldest waiting connection is told to go"
+        );
+        // Then `c` (sending a body), never `b` (busy).
+        let _e = connections.admit().unwrap();
+        d.set(Phase::Busy);
+        let _f = connections.admit().unwrap();
+        assert_eq!(connections.len(), 3);
+        // Only busy connections left but one: `_f` waits, it goes next; then none.
+        _f.set(Phase::Busy);
+        _e.set(Phase::Busy);
+        assert!(connections.admit().is_none(), "every connection is busy");
+        drop(b);
+        assert!(
+            connections.admit().is_some(),
+            "a closed connection frees its place"
+        );
+    }
+
+    /// Whether a future is ready at its first poll.
+    fn futures_ready<F: std::future::Future>(f: std::pin::Pin<&mut F>) -> bool {
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        f.poll(&mut cx).is_ready()
+    }
+}
