@@ -45,7 +45,7 @@ use std::io;
 use std::ops::Bound;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -260,6 +260,9 @@ fn open_existing(path: &Path, faults: Option<&Arc<Faults>>) -> anyhow::Result<Da
             )),
         other => anyhow::Error::new(other),
     })?;
+    if let Some(faults) = faults {
+        faults.opens.fetch_add(1, Ordering::SeqCst);
+    }
     if rolled_back.load(Ordering::Relaxed) {
         tracing::warn!(
             path = %path.display(),
@@ -500,6 +503,7 @@ pub struct Faults {
     disk_full: AtomicBool,
     panic_on_write: AtomicBool,
     panic_on_read: AtomicBool,
+    opens: AtomicU64,
 }
 
 #[cfg_attr(not(feature = "testing"), allow(dead_code))]
@@ -517,6 +521,12 @@ impl Faults {
     /// While on, the next write panics inside redb (once: the switch turns itself off).
     pub fn set_panic_on_write(&self, on: bool) {
         self.panic_on_write.store(on, Ordering::SeqCst);
+    }
+
+    /// How many times a store has opened its database over this switch (a reopen
+    /// after a fault counts): a reopened database reads its pages from the file.
+    pub fn opens(&self) -> u64 {
+        self.opens.load(Ordering::SeqCst)
     }
 
     /// While on, every read of the file panics inside redb (as a damaged page can make it).
