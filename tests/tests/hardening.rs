@@ -204,6 +204,34 @@ async fn a_declared_length_over_the_limit_gets_413_at_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_still_sending_reads_its_413_before_the_close() {
+    let app = LocalApp::spawn_with("", long(), None).await;
+    for _ in 0..10 {
+        let mut stream = connect(&app).await;
+        stream
+            .write_all(b"POST /register HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n")
+            .await
+            .unwrap();
+        // Goes on sending, reading nothing, until the server has answered and closed.
+        let chunk = vec![b' '; 64 * 1024];
+        for _ in 0..16 {
+            if stream.write_all(&chunk).await.is_err() {
+                break;
+            }
+        }
+        let mut got = Vec::new();
+        let read = tokio::time::timeout(PATIENCE, stream.read_to_end(&mut got))
+            .await
+            .expect("the connection closes");
+        let got = String::from_utf8_lossy(&got);
+        assert!(
+            got.starts_with("HTTP/1.1 413 "),
+            "the peer lost its answer ({read:?}): {got:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_heads_get_431_as_json() {
     let app = LocalApp::spawn_with("", long(), None).await;
     let big_header = format!(
@@ -524,6 +552,7 @@ async fn refused_start(data_dir: &Path) -> String {
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .env("RUST_LOG", "warn")
+            .kill_on_drop(true)
             .output(),
     )
     .await

@@ -135,43 +135,42 @@ impl Drop for Ticket {
 mod tests {
     use super::*;
 
+    /// Whether `ticket` has been told to go.
+    fn evicted(ticket: &Ticket) -> bool {
+        let notified = ticket.evict.notified();
+        tokio::pin!(notified);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        notified.as_mut().poll(&mut cx).is_ready()
+    }
+
     #[test]
     fn at_the_cap_the_longest_waiting_connection_makes_room() {
         let connections = Connections::new(3);
-        let a = connections.admit().unwrap();
-        let b = connections.admit().unwrap();
-        let c = connections.admit().unwrap();
-        b.set(Phase::Busy);
-        c.set(Phase::Body);
-        // `a` waits longest: the fourth connection takes its place.
-        let d = connections.admit().unwrap();
-        assert_eq!(connections.len(), 3);
-        let evicted = a.evict.notified();
-        tokio::pin!(evicted);
-        assert!(
-            futures_ready(evicted.as_mut()),
-            "the oldest waiting connection is told to go"
-        );
-        // Then `c` (sending a body), never `b` (busy).
-        let _e = connections.admit().unwrap();
-        d.set(Phase::Busy);
-        let _f = connections.admit().unwrap();
-        assert_eq!(connections.len(), 3);
-        // Only busy connections left but one: `_f` waits, it goes next; then none.
-        _f.set(Phase::Busy);
-        _e.set(Phase::Busy);
-        assert!(connections.admit().is_none(), "every connection is busy");
-        drop(b);
-        assert!(
-            connections.admit().is_some(),
-            "a closed connection frees its place"
-        );
-    }
+        let waiting = connections.admit().unwrap();
+        let busy = connections.admit().unwrap();
+        let sending = connections.admit().unwrap();
+        busy.set(Phase::Busy);
+        sending.set(Phase::Body);
 
-    /// Whether a future is ready at its first poll.
-    fn futures_ready<F: std::future::Future>(f: std::pin::Pin<&mut F>) -> bool {
-        let waker = std::task::Waker::noop();
-        let mut cx = std::task::Context::from_waker(waker);
-        f.poll(&mut cx).is_ready()
+        // `waiting` has waited longest: the fourth connection takes its place.
+        let fourth = connections.admit().unwrap();
+        assert!(evicted(&waiting));
+        assert!(!evicted(&busy) && !evicted(&sending));
+        assert_eq!(connections.len(), 3);
+
+        // Then `sending` (the older of the two not busy), never `busy`.
+        let fifth = connections.admit().unwrap();
+        assert!(evicted(&sending));
+        assert!(!evicted(&busy) && !evicted(&fourth));
+
+        // When every connection is inside a request, a new one is refused.
+        fourth.set(Phase::Busy);
+        fifth.set(Phase::Busy);
+        assert!(connections.admit().is_none());
+        assert_eq!(connections.len(), 3);
+
+        // A closed connection frees its place.
+        drop(busy);
+        assert!(connections.admit().is_some());
     }
 }

@@ -6,8 +6,9 @@
 //! arrive within a timeout (which also closes idle keep-alive connections) and
 //! within a size, a body within a timeout and 64 KiB (a larger declared length
 //! is answered `413` at once), a response write may not stall, and the
-//! connections are capped ([`connections`]). hyper's own answers to requests it
-//! cannot parse are replaced by the contract's JSON errors ([`framing`]).
+//! connections are capped (the `connections` module). hyper's own answers to
+//! requests it cannot parse are replaced by the contract's JSON errors (the
+//! `framing` module).
 
 mod connections;
 mod framing;
@@ -36,7 +37,7 @@ use framing::{Exchange, Socket};
 use limits::{DRAIN_TIMEOUT, Limits, MAX_BUFFER_BYTES, MAX_HEAD_BYTES, MAX_HEADERS};
 use listener::{Backoff, RepeatLog};
 
-/// What `dcr-local` runs with (contract §2).
+/// What `dcr-local` runs with: its command line and environment, and its limits.
 #[derive(Debug, Clone)]
 pub struct Options {
     /// Address to listen on (`--listen`, `DCR_LISTEN`).

@@ -1,4 +1,4 @@
-//! `dcr-local`: the registration service on one machine (contract §2).
+//! `dcr-local`: the registration service on one machine (see the README).
 //!
 //! `dcr-local [--listen ADDR] [--data-dir DIR] [--config FILE]`
 
