@@ -118,8 +118,12 @@ async def attacker(kind, deadline):
         await asyncio.sleep(0.05)
 
 
+FAILURES = {}
+
+
 async def good_request():
-    """Seconds until a fresh client has its discovery document, or None."""
+    """Seconds until a fresh client has its discovery document, or None (the
+    reason is counted in FAILURES)."""
     started = time.monotonic()
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(HOST, PORT), 10)
@@ -131,8 +135,12 @@ async def good_request():
         writer.close()
         if data.startswith(b"HTTP/1.1 200"):
             return time.monotonic() - started
-    except (OSError, asyncio.TimeoutError):
-        pass
+        reason = data[:12].decode(errors="replace") or "closed without an answer"
+    except asyncio.TimeoutError:
+        reason = "no answer within 10 s"
+    except OSError as e:
+        reason = type(e).__name__
+    FAILURES[reason] = FAILURES.get(reason, 0) + 1
     return None
 
 
@@ -196,6 +204,8 @@ async def main(binary):
             )
         else:
             print(f"  good requests: 0/{len(probes)} answered within 10 s")
+        if FAILURES:
+            print(f"  failed good requests: {FAILURES}")
         after = await good_request()
         print(f"  good request after the attack: {'%.1f ms' % (after * 1000) if after else 'timeout'}")
     finally:

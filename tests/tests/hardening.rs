@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use dcr_core::testing::contract::full_record;
 use dcr_core::{ClientSecret, ClientState, ClientStore as _};
 use dcr_embedded::{DB_FILE_NAME, EmbeddedStore, Faults};
-use dcr_local::limits::Limits;
+use dcr_local::limits::{Limits, MAX_HEADERS};
 use dcr_tests::local::{LocalApp, binary};
 use dcr_tests::{Engine, TestRequest};
 use serde_json::{Value, json};
@@ -238,12 +238,23 @@ async fn oversized_heads_get_431_as_json() {
         "GET /.well-known/openid-configuration HTTP/1.1\r\nHost: localhost\r\nX-Big: {}\r\n\r\n",
         "a".repeat(420 * 1024)
     );
-    let many_headers = format!(
-        "GET /.well-known/openid-configuration HTTP/1.1\r\nHost: localhost\r\n{}\r\n",
-        (0..200)
-            .map(|i| format!("X-H{i}: v\r\n"))
-            .collect::<String>()
+    let headers = |n: usize| {
+        format!(
+            "GET /.well-known/openid-configuration HTTP/1.1\r\nHost: localhost\r\n{}\r\n",
+            (1..n).map(|i| format!("X-H{i}: v\r\n")).collect::<String>()
+        )
+    };
+    let mut stream = connect(&app).await;
+    stream
+        .write_all(headers(MAX_HEADERS).as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(
+        read_response(&mut stream).await.status,
+        200,
+        "{MAX_HEADERS} fields"
     );
+    let many_headers = headers(MAX_HEADERS + 1);
     let long_uri = format!(
         "GET /register/{} HTTP/1.1\r\nHost: localhost\r\n\r\n",
         "a".repeat(70_000)

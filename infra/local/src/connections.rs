@@ -6,6 +6,7 @@
 //! pushes the oldest of them out.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
@@ -13,18 +14,21 @@ use tokio::sync::Notify;
 
 /// What a connection is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub(crate) enum Phase {
     /// Waiting for a request head (a new or an idle keep-alive connection).
-    Waiting,
+    Waiting = 0,
     /// Receiving a request body.
-    Body,
+    Body = 1,
     /// The app is answering: never evicted.
-    Busy,
+    Busy = 2,
 }
 
 /// The live connections of a server, at most `cap`.
 pub(crate) struct Connections {
     cap: usize,
+    /// What `since` counts from.
+    epoch: Instant,
     state: Mutex<State>,
 }
 
@@ -35,9 +39,22 @@ struct State {
 }
 
 struct Slot {
-    phase: Phase,
-    since: Instant,
+    activity: Arc<Activity>,
     evict: Arc<Notify>,
+}
+
+/// A connection's phase and since when (µs after `epoch`): written by its own
+/// task on every request without the lock, read under it at the cap.
+#[derive(Default)]
+struct Activity {
+    phase: AtomicU8,
+    since: AtomicU64,
+}
+
+impl Activity {
+    fn busy(&self) -> bool {
+        self.phase.load(Ordering::Relaxed) == Phase::Busy as u8
+    }
 }
 
 impl Connections {
@@ -45,8 +62,13 @@ impl Connections {
     pub(crate) fn new(cap: usize) -> Arc<Self> {
         Arc::new(Self {
             cap,
+            epoch: Instant::now(),
             state: Mutex::new(State::default()),
         })
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
     }
 
     /// Admits a new connection, evicting the longest-waiting idle or slow one at
@@ -57,8 +79,8 @@ impl Connections {
             let oldest = state
                 .live
                 .iter()
-                .filter(|(_, slot)| slot.phase != Phase::Busy)
-                .min_by_key(|(_, slot)| slot.since)
+                .filter(|(_, slot)| !slot.activity.busy())
+                .min_by_key(|(_, slot)| slot.activity.since.load(Ordering::Relaxed))
                 .map(|(id, _)| *id)?;
             if let Some(slot) = state.live.remove(&oldest) {
                 slot.evict.notify_one();
@@ -67,17 +89,19 @@ impl Connections {
         let id = state.next_id;
         state.next_id += 1;
         let evict = Arc::new(Notify::new());
+        let activity = Arc::new(Activity::default());
+        activity.since.store(self.now(), Ordering::Relaxed);
         state.live.insert(
             id,
             Slot {
-                phase: Phase::Waiting,
-                since: Instant::now(),
+                activity: Arc::clone(&activity),
                 evict: Arc::clone(&evict),
             },
         );
         Some(Ticket {
             id,
             connections: Arc::clone(self),
+            activity,
             evict,
         })
     }
@@ -97,21 +121,17 @@ impl Connections {
 pub(crate) struct Ticket {
     id: u64,
     connections: Arc<Connections>,
+    activity: Arc<Activity>,
     evict: Arc<Notify>,
 }
 
 impl Ticket {
     /// Records what the connection is doing now.
     pub(crate) fn set(&self, phase: Phase) {
-        let mut state = self
-            .connections
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(slot) = state.live.get_mut(&self.id) {
-            slot.phase = phase;
-            slot.since = Instant::now();
-        }
+        self.activity
+            .since
+            .store(self.connections.now(), Ordering::Relaxed);
+        self.activity.phase.store(phase as u8, Ordering::Relaxed);
     }
 
     /// Resolves when a newer connection has taken this one's place.

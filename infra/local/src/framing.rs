@@ -78,12 +78,15 @@ enum Out {
 /// Longest response head [`Socket`] buffers (ours are well under 1 KiB).
 const MAX_RESPONSE_HEAD: usize = 16 * 1024;
 
+/// Most bytes [`Socket`] holds for the peer before a write waits for it.
+const MAX_PENDING: usize = 64 * 1024;
+
 /// A connection's socket as hyper sees it.
 pub(crate) struct Socket<S> {
     inner: S,
     exchange: Arc<Exchange>,
     out: Out,
-    /// Bytes accepted from hyper and not yet written to `inner`.
+    /// Bytes taken from hyper and not yet written to `inner`.
     pending: Vec<u8>,
     write_timeout: Duration,
     /// Runs while a write or flush of `inner` waits.
@@ -145,29 +148,50 @@ impl<S: AsyncWrite + Unpin> Socket<S> {
         Poll::Ready(Ok(()))
     }
 
-    /// Takes the bytes of a response head from `buf`; once the head is complete,
-    /// queues it (or its replacement). Returns how many bytes were taken.
-    fn take_head(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let Out::Head(head) = &mut self.out else {
-            return Ok(0);
-        };
-        let before = head.len();
-        head.extend_from_slice(buf);
-        let Some(end) = find_head_end(head, before) else {
-            if head.len() > MAX_RESPONSE_HEAD {
-                return Err(io::Error::other("a response head is too long"));
+    /// Takes all of `buf` into `pending`: response heads once complete (hyper's
+    /// own replaced), bodies as they come, nothing after a replaced response.
+    fn absorb(&mut self, mut buf: &[u8]) -> io::Result<usize> {
+        let total = buf.len();
+        while !buf.is_empty() {
+            match &mut self.out {
+                Out::Replaced => break,
+                Out::Body(left) => {
+                    let n = (*left).min(buf.len());
+                    self.pending.extend_from_slice(&buf[..n]);
+                    *left -= n;
+                    if *left == 0 {
+                        self.out = Out::Head(Vec::new());
+                    }
+                    buf = &buf[n..];
+                }
+                Out::Head(head) => match head_end(head, buf) {
+                    None => {
+                        head.extend_from_slice(buf);
+                        if head.len() > MAX_RESPONSE_HEAD {
+                            return Err(io::Error::other("a response head is too long"));
+                        }
+                        break;
+                    }
+                    Some(end) => {
+                        head.extend_from_slice(&buf[..end]);
+                        let head = std::mem::take(head);
+                        self.pass_head(&head);
+                        buf = &buf[end..];
+                    }
+                },
             }
-            return Ok(buf.len());
-        };
-        head.truncate(end);
-        let head = std::mem::take(head);
-        let taken = end - before;
-        let status = status_of(&head);
+        }
+        Ok(total)
+    }
+
+    /// Queues a complete response head, or the replacement of hyper's own.
+    fn pass_head(&mut self, head: &[u8]) {
+        let status = status_of(head);
         if status.is_some_and(|s| (100..200).contains(&s)) {
-            self.pending.extend_from_slice(&head);
+            self.pending.extend_from_slice(head);
             self.out = Out::Head(Vec::new());
         } else if let Some(body) = self.exchange.next() {
-            self.pending.extend_from_slice(&head);
+            self.pending.extend_from_slice(head);
             self.out = if body == 0 {
                 Out::Head(Vec::new())
             } else {
@@ -184,18 +208,29 @@ impl<S: AsyncWrite + Unpin> Socket<S> {
                 .extend_from_slice(&crate::handler::raw_refusal(refusal));
             self.out = Out::Replaced;
         }
-        Ok(taken)
     }
 }
 
-/// The end (exclusive) of the first `\r\n\r\n` in `head`, searching from a few
-/// bytes before `from` (where the new bytes start).
-fn find_head_end(head: &[u8], from: usize) -> Option<usize> {
-    let start = from.saturating_sub(3);
-    head[start..]
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|i| start + i + 4)
+/// Where in `buf` the head that `head` began ends (just past its `\r\n\r\n`).
+fn head_end(head: &[u8], buf: &[u8]) -> Option<usize> {
+    const END: &[u8; 4] = b"\r\n\r\n";
+    let step = |matched: usize, byte: u8| {
+        if byte == END[matched] {
+            matched + 1
+        } else {
+            usize::from(byte == b'\r')
+        }
+    };
+    let mut matched = head[head.len().saturating_sub(3)..]
+        .iter()
+        .fold(0, |m, &b| step(m, b));
+    for (i, &byte) in buf.iter().enumerate() {
+        matched = step(matched, byte);
+        if matched == END.len() {
+            return Some(i + 1);
+        }
+    }
+    None
 }
 
 /// The status code of a response head (`HTTP/1.1 404 Not Found`).
@@ -221,24 +256,16 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Socket<S> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        ready!(this.drain(cx))?;
-        if buf.is_empty() {
-            return Poll::Ready(Ok(0));
+        if this.pending.len() >= MAX_PENDING {
+            ready!(this.drain(cx))?;
         }
-        match this.out {
-            Out::Replaced => Poll::Ready(Ok(buf.len())),
-            Out::Body(left) => {
-                let n = left.min(buf.len());
-                let written = ready!(this.write_inner(cx, &buf[..n]))?;
-                this.out = if written == left {
-                    Out::Head(Vec::new())
-                } else {
-                    Out::Body(left - written)
-                };
-                Poll::Ready(Ok(written))
-            }
-            Out::Head(_) => Poll::Ready(this.take_head(buf)),
+        let taken = this.absorb(buf)?;
+        // One write for what hyper handed over (a whole response, usually); what
+        // the socket does not take now goes out on the next write or flush.
+        if let Poll::Ready(Err(e)) = this.drain(cx) {
+            return Poll::Ready(Err(e));
         }
+        Poll::Ready(Ok(taken))
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -12,7 +12,7 @@ use dcr_http::{App, MAX_BODY_BYTES, Refusal, refusal};
 use http::HeaderValue;
 use http::header::{CONNECTION, CONTENT_LENGTH};
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Incoming};
 
 /// A request body as far as it was read.
 enum Read {
@@ -50,11 +50,8 @@ pub(crate) async fn answer(
         lambda_http::Body::Binary(read)
     };
     let request = http::Request::from_parts(parts, body);
-    let response = match (CatchUnwind {
-        future: Box::pin(app.handle(request)),
-    })
-    .await
-    {
+    let answering = std::pin::pin!(app.handle(request));
+    let response = match (CatchUnwind { future: answering }).await {
         Ok(response) => response,
         Err(()) => {
             // The panic hook has printed its message and location to stderr.
@@ -74,6 +71,10 @@ async fn read_body(headers: &http::HeaderMap, body: Incoming, timeout: Duration)
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return Read::TooLarge(vec![0; MAX_BODY_BYTES + 1]);
+    }
+    if body.is_end_stream() {
+        // No body (a GET, say): nothing to wait for, no timer to set.
+        return Read::Whole(Vec::new());
     }
     tokio::time::timeout(timeout, read_capped(body))
         .await
@@ -146,11 +147,11 @@ pub(crate) fn raw_refusal(refusal: Refusal) -> Vec<u8> {
 }
 
 /// A future whose panic becomes `Err(())`.
-struct CatchUnwind<F> {
-    future: Pin<Box<F>>,
+struct CatchUnwind<'a, F> {
+    future: Pin<&'a mut F>,
 }
 
-impl<F: Future> Future for CatchUnwind<F> {
+impl<F: Future> Future for CatchUnwind<'_, F> {
     type Output = Result<F::Output, ()>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {

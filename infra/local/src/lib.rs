@@ -34,7 +34,7 @@ use tokio::task::JoinHandle;
 
 use connections::{Connections, Phase};
 use framing::{Exchange, Socket};
-use limits::{DRAIN_TIMEOUT, Limits, MAX_BUFFER_BYTES, MAX_HEAD_BYTES, MAX_HEADERS};
+use limits::{DRAIN_TIMEOUT, Limits, MAX_BUFFER_BYTES, MAX_HEAD_BYTES};
 use listener::{Backoff, RepeatLog};
 
 /// What `dcr-local` runs with: its command line and environment, and its limits.
@@ -245,7 +245,6 @@ impl Serving {
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(self.limits.header_timeout)
-            .max_headers(MAX_HEADERS)
             .max_header_size(MAX_HEAD_BYTES)
             .max_buf_size(MAX_BUFFER_BYTES)
             .writev(false)

@@ -22,8 +22,10 @@ pub const MAX_CONNECTIONS: usize = 1024;
 /// Largest request head (request line and headers): more gets `431`.
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 
-/// Most header fields in a request: more gets `431`.
-pub const MAX_HEADERS: usize = 64;
+/// Most header fields in a request: more gets `431`. hyper's default, kept as
+/// it is: another value moves hyper's header array from the stack to the heap
+/// for every request.
+pub const MAX_HEADERS: usize = 100;
 
 /// Largest read or write buffer of a connection (hyper's `max_buf_size`).
 pub const MAX_BUFFER_BYTES: usize = 32 * 1024;
