@@ -4,11 +4,17 @@
 //! connection is busy with the app is the new one refused (`503`). So slow or
 //! idle peers can hold at most the cap, never the server: the next client in
 //! pushes the oldest of them out.
+//!
+//! A connection is pushed out only after `EVICTION_GRACE` (`limits`) in its phase: until
+//! one is that old, a new connection waits (in the listen backlog, in arrival
+//! order). Otherwise peers reconnecting as fast as they are pushed out would
+//! turn the slots over faster than a good client's request can be read, and
+//! push it out before it is answered.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
@@ -27,6 +33,10 @@ pub(crate) enum Phase {
 /// The live connections of a server, at most `cap`.
 pub(crate) struct Connections {
     cap: usize,
+    /// How long a connection stays in a phase before it can be pushed out.
+    grace: Duration,
+    /// Signalled when a connection closes (its place is free).
+    freed: Notify,
     /// What `since` counts from.
     epoch: Instant,
     state: Mutex<State>,
@@ -58,10 +68,12 @@ impl Activity {
 }
 
 impl Connections {
-    /// Room for `cap` connections.
-    pub(crate) fn new(cap: usize) -> Arc<Self> {
+    /// Room for `cap` connections, each safe from eviction for `grace` in a phase.
+    pub(crate) fn new(cap: usize, grace: Duration) -> Arc<Self> {
         Arc::new(Self {
             cap,
+            grace,
+            freed: Notify::new(),
             epoch: Instant::now(),
             state: Mutex::new(State::default()),
         })
@@ -72,16 +84,25 @@ impl Connections {
     }
 
     /// Admits a new connection, evicting the longest-waiting idle or slow one at
-    /// the cap; `None` when every connection is busy with the app.
-    pub(crate) fn admit(self: &Arc<Self>) -> Option<Ticket> {
+    /// the cap (once it has had its grace).
+    pub(crate) fn admit(self: &Arc<Self>) -> Admission {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if state.live.len() >= self.cap {
-            let oldest = state
+            let Some((oldest, since)) = state
                 .live
                 .iter()
                 .filter(|(_, slot)| !slot.activity.busy())
-                .min_by_key(|(_, slot)| slot.activity.since.load(Ordering::Relaxed))
-                .map(|(id, _)| *id)?;
+                .map(|(id, slot)| (*id, slot.activity.since.load(Ordering::Relaxed)))
+                .min_by_key(|(_, since)| *since)
+            else {
+                return Admission::Busy;
+            };
+            let grace = u64::try_from(self.grace.as_micros()).unwrap_or(u64::MAX);
+            let now = self.now();
+            if now.saturating_sub(since) < grace {
+                let wait = Duration::from_micros(grace - now.saturating_sub(since));
+                return Admission::Wait(wait);
+            }
             if let Some(slot) = state.live.remove(&oldest) {
                 slot.evict.notify_one();
             }
@@ -98,12 +119,17 @@ impl Connections {
                 evict: Arc::clone(&evict),
             },
         );
-        Some(Ticket {
+        Admission::Admitted(Ticket {
             id,
             connections: Arc::clone(self),
             activity,
             evict,
         })
+    }
+
+    /// Resolves when a connection has closed (its place is free).
+    pub(crate) async fn freed(&self) {
+        self.freed.notified().await;
     }
 
     /// How many connections are live.
@@ -115,6 +141,17 @@ impl Connections {
             .live
             .len()
     }
+}
+
+/// The answer to a new connection.
+pub(crate) enum Admission {
+    /// Serve it.
+    Admitted(Ticket),
+    /// At the cap, nobody has had their grace yet: ask again after this long
+    /// (or once a place is freed).
+    Wait(Duration),
+    /// Every connection is inside a request: refuse it.
+    Busy,
 }
 
 /// A connection's place among the live ones; dropping it frees the place.
@@ -148,6 +185,7 @@ impl Drop for Ticket {
             .unwrap_or_else(PoisonError::into_inner)
             .live
             .remove(&self.id);
+        self.connections.freed.notify_one();
     }
 }
 
@@ -163,34 +201,53 @@ mod tests {
         notified.as_mut().poll(&mut cx).is_ready()
     }
 
+    fn admitted(connections: &Arc<Connections>) -> Ticket {
+        match connections.admit() {
+            Admission::Admitted(ticket) => ticket,
+            Admission::Wait(_) => panic!("told to wait"),
+            Admission::Busy => panic!("refused"),
+        }
+    }
+
     #[test]
     fn at_the_cap_the_longest_waiting_connection_makes_room() {
-        let connections = Connections::new(3);
-        let waiting = connections.admit().unwrap();
-        let busy = connections.admit().unwrap();
-        let sending = connections.admit().unwrap();
+        let connections = Connections::new(3, Duration::ZERO);
+        let waiting = admitted(&connections);
+        let busy = admitted(&connections);
+        let sending = admitted(&connections);
         busy.set(Phase::Busy);
         sending.set(Phase::Body);
 
         // `waiting` has waited longest: the fourth connection takes its place.
-        let fourth = connections.admit().unwrap();
+        let fourth = admitted(&connections);
         assert!(evicted(&waiting));
         assert!(!evicted(&busy) && !evicted(&sending));
         assert_eq!(connections.len(), 3);
 
         // Then `sending` (the older of the two not busy), never `busy`.
-        let fifth = connections.admit().unwrap();
+        let fifth = admitted(&connections);
         assert!(evicted(&sending));
         assert!(!evicted(&busy) && !evicted(&fourth));
 
         // When every connection is inside a request, a new one is refused.
         fourth.set(Phase::Busy);
         fifth.set(Phase::Busy);
-        assert!(connections.admit().is_none());
+        assert!(matches!(connections.admit(), Admission::Busy));
         assert_eq!(connections.len(), 3);
 
         // A closed connection frees its place.
         drop(busy);
-        assert!(connections.admit().is_some());
+        admitted(&connections);
+    }
+
+    #[test]
+    fn a_connection_is_not_pushed_out_within_its_grace() {
+        let connections = Connections::new(1, Duration::from_secs(60));
+        let first = admitted(&connections);
+        match connections.admit() {
+            Admission::Wait(wait) => assert!(wait > Duration::from_secs(59), "{wait:?}"),
+            _ => panic!("the first connection is still within its grace"),
+        }
+        assert!(!evicted(&first));
     }
 }

@@ -32,9 +32,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use connections::{Connections, Phase};
+use connections::{Admission, Connections, Phase, Ticket};
 use framing::{Exchange, Socket};
-use limits::{DRAIN_TIMEOUT, Limits, MAX_BUFFER_BYTES, MAX_HEAD_BYTES};
+use limits::{DRAIN_TIMEOUT, EVICTION_GRACE, Limits, MAX_BUFFER_BYTES, MAX_HEAD_BYTES};
 use listener::{Backoff, RepeatLog};
 
 /// What `dcr-local` runs with: its command line and environment, and its limits.
@@ -115,7 +115,7 @@ impl Server {
         let serving = Serving {
             app,
             limits: options.limits.clone(),
-            connections: Connections::new(cap),
+            connections: Connections::new(cap, EVICTION_GRACE),
             graceful: GracefulShutdown::new(),
         };
         let task = tokio::spawn(serving.run(listener, store, stopped));
@@ -172,7 +172,22 @@ impl Serving {
                     accepted = listener.accept() => match accepted {
                         Ok((stream, _)) => {
                             backoff.reset();
-                            self.admit(stream, &mut refusals);
+                            // At the cap this may wait: later peers stay in the backlog.
+                            let placed = tokio::select! {
+                                placed = self.place() => placed,
+                                _ = stopped.changed() => break None,
+                                why = &mut failed => break Some(why),
+                            };
+                            match placed {
+                                Some(ticket) => self.serve(stream, ticket),
+                                None => {
+                                    // Best effort and never waiting: the socket buffer
+                                    // of a new connection takes the short answer.
+                                    let _ = stream
+                                        .try_write(&handler::raw_refusal(Refusal::Overloaded));
+                                    refusals.record(&"503");
+                                }
+                            }
                         }
                         Err(e) if listener::is_per_connection(&e) => {}
                         Err(e) => {
@@ -210,15 +225,25 @@ impl Serving {
         }
     }
 
-    /// Serves a new connection, or refuses it when every connection is busy.
-    fn admit(&self, stream: TcpStream, refusals: &mut RepeatLog) {
-        let Some(ticket) = self.connections.admit() else {
-            // Best effort and never waiting: the socket buffer of a new
-            // connection takes the short answer, then it closes.
-            let _ = stream.try_write(&handler::raw_refusal(Refusal::Overloaded));
-            refusals.record(&"503");
-            return;
-        };
+    /// A place for a new connection, waiting at the cap until one can be made;
+    /// `None` when every connection is inside a request.
+    async fn place(&self) -> Option<Ticket> {
+        loop {
+            match self.connections.admit() {
+                Admission::Admitted(ticket) => return Some(ticket),
+                Admission::Busy => return None,
+                Admission::Wait(wait) => {
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = self.connections.freed() => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Serves a connection in its place.
+    fn serve(&self, stream: TcpStream, ticket: Ticket) {
         let _ = stream.set_nodelay(true);
         let ticket = Arc::new(ticket);
         let exchange = Arc::new(Exchange::default());

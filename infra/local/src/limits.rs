@@ -19,6 +19,10 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// (at most half of it, see [`connection_cap`]).
 pub const MAX_CONNECTIONS: usize = 1024;
 
+/// How long a connection keeps its place at the cap in one phase (waiting for a
+/// request head, or receiving a body) before a new connection may push it out.
+pub const EVICTION_GRACE: Duration = Duration::from_millis(250);
+
 /// Largest request head (request line and headers): more gets `431`.
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 
