@@ -145,36 +145,71 @@ pub struct ChildApp {
     http: reqwest::Client,
 }
 
+/// Why the binary did not start: its exit status and what it said on stderr.
+#[derive(Debug)]
+pub struct Refused {
+    pub status: std::process::ExitStatus,
+    pub stderr: String,
+}
+
 impl ChildApp {
     /// Starts the binary on port 0 and waits for its `listening on` line.
     pub async fn spawn(data_dir: &Path, extra_args: &[&str]) -> Self {
+        Self::start(data_dir, extra_args, &[])
+            .await
+            .unwrap_or_else(|r| panic!("dcr-local exited before listening: {r:?}"))
+    }
+
+    /// Starts the binary on port 0 with extra arguments and environment (no
+    /// configuration from the test's own environment); `Err` if it exits
+    /// before printing its `listening on` line.
+    pub async fn start(
+        data_dir: &Path,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Self, Refused> {
         let mut child = tokio::process::Command::new(binary())
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(extra_args)
+            .env_remove("DCR_CONFIG")
+            .env_remove("DCR_CONFIG_FILE")
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .unwrap();
+        // Drained all along, so the child never blocks on a full pipe.
+        let mut stderr = child.stderr.take().unwrap();
+        let said = tokio::spawn(async move {
+            let mut text = String::new();
+            let _ = tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut text).await;
+            eprint!("{text}");
+            text
+        });
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
-        let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+        let first = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
             .await
-            .expect("dcr-local did not print its listening line in 30 s")
-            .unwrap()
-            .expect("dcr-local exited before listening");
+            .expect("dcr-local neither listened nor exited in 30 s")
+            .unwrap();
+        let Some(line) = first else {
+            let status = child.wait().await.unwrap();
+            let stderr = said.await.unwrap();
+            return Err(Refused { status, stderr });
+        };
         let base = line
             .strip_prefix("listening on ")
             .unwrap_or_else(|| panic!("unexpected first line: {line}"))
             .to_owned();
-        Self {
+        Ok(Self {
             child,
             base,
             stdout_line: line,
             http: reqwest::Client::new(),
-        }
+        })
     }
 }
 

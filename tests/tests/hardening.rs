@@ -12,11 +12,9 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use dcr_core::testing::contract::full_record;
-use dcr_core::{ClientSecret, ClientState, ClientStore as _};
-use dcr_embedded::{DB_FILE_NAME, EmbeddedStore, Faults};
+use dcr_embedded::{DB_FILE_NAME, Faults, testing};
 use dcr_local::limits::{Limits, MAX_HEADERS};
-use dcr_tests::local::{LocalApp, binary};
+use dcr_tests::local::{ChildApp, LocalApp, Refused};
 use dcr_tests::{Engine, TestRequest};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -540,44 +538,21 @@ async fn a_panic_inside_the_store_answers_a_json_500_and_a_dead_writer_stops_the
     assert!(format!("{e:#}").contains("writer"), "{e:#}");
 }
 
-/// A data dir holding a store with `n` clients, closed.
-async fn data_dir_with_clients(dir: &Path, n: usize) {
-    let store = EmbeddedStore::open(dir).unwrap();
-    for i in 0..n {
-        let id = format!("client-{i:04}");
-        store
-            .insert_with_secret(
-                &full_record(&id, ClientState::Active),
-                Some(&ClientSecret::new(format!("secret-of-{id}"))),
-            )
-            .await
-            .unwrap();
-    }
-}
-
 /// Runs `dcr-local` on `data_dir` expecting it to refuse to start; returns stderr.
 async fn refused_start(data_dir: &Path) -> String {
-    let out = tokio::time::timeout(
-        Duration::from_secs(30),
-        tokio::process::Command::new(binary())
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .env("RUST_LOG", "warn")
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("dcr-local neither started nor stopped")
-    .unwrap();
-    assert!(!out.status.success(), "dcr-local started");
-    assert!(out.stdout.is_empty(), "no listening line");
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    match ChildApp::start(data_dir, &[], &[]).await {
+        Ok(_) => panic!("dcr-local started"),
+        Err(refused) => {
+            assert!(!refused.status.success(), "{refused:?}");
+            refused.stderr
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dcr_local_refuses_a_database_file_that_holds_no_database() {
     let dir = tempfile::tempdir().unwrap();
-    data_dir_with_clients(dir.path(), 3).await;
+    testing::fill(dir.path(), 3).await.unwrap();
     let file = dir.path().join(DB_FILE_NAME);
     for (content, expected) in [
         (Vec::new(), "empty (0 bytes)"),
@@ -601,86 +576,36 @@ async fn dcr_local_refuses_a_database_file_that_holds_no_database() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dcr_local_refuses_a_damaged_database() {
     let dir = tempfile::tempdir().unwrap();
-    data_dir_with_clients(dir.path(), 300).await;
+    testing::fill(dir.path(), 300).await.unwrap();
     let file = dir.path().join(DB_FILE_NAME);
-    let mut bytes = std::fs::read(&file).unwrap();
-    const PAGE: usize = 4096;
-    let marker = b"client-0150";
-    let pages: Vec<usize> = (0..bytes.len() / PAGE)
-        .filter(|p| {
-            bytes[p * PAGE..(p + 1) * PAGE]
-                .windows(marker.len())
-                .any(|w| w == marker)
-        })
-        .collect();
-    assert!(!pages.is_empty());
-    for p in pages {
-        bytes[p * PAGE..(p + 1) * PAGE].fill(0);
-    }
-    std::fs::write(&file, &bytes).unwrap();
+    assert!(testing::damage_pages_holding(dir.path(), b"client-0150").unwrap() > 0);
     let stderr = refused_start(dir.path()).await;
     assert!(stderr.contains(&file.display().to_string()), "{stderr}");
     assert!(stderr.contains("damaged"), "{stderr}");
 }
 
-/// Starts the binary with `env` and returns its first stdout line or its failure.
-async fn start_binary_with(
-    env: &[(&str, &str)],
-    args: &[&str],
-) -> Result<(tokio::process::Child, String), String> {
+/// Starts the binary on a fresh data dir with `env` and `args`.
+async fn start_binary_with(env: &[(&str, &str)], args: &[&str]) -> Result<ChildApp, Refused> {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = tokio::process::Command::new(binary())
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .args(args)
-        .envs(env.iter().copied())
-        .env_remove("DCR_CONFIG_FILE")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    use tokio::io::AsyncBufReadExt;
-    let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    match tokio::time::timeout(Duration::from_secs(30), stdout.next_line())
-        .await
-        .unwrap()
-    {
-        Ok(Some(line)) => Ok((child, line)),
-        _ => {
-            let mut stderr = String::new();
-            child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut stderr)
-                .await
-                .unwrap();
-            let status = child.wait().await.unwrap();
-            assert!(!status.success());
-            Err(stderr)
-        }
-    }
+    ChildApp::start(&dir.path().join("data"), args, env).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dcr_local_reads_dcr_config_and_refuses_it_next_to_a_file() {
     let inline = "server_metadata:\n  token_endpoint: https://inline.example.com/token\n";
-    let (mut child, line) = start_binary_with(&[("DCR_CONFIG", inline)], &[])
+    let app = start_binary_with(&[("DCR_CONFIG", inline)], &[])
         .await
         .unwrap();
-    let base = line.strip_prefix("listening on ").unwrap();
-    let doc: Value = reqwest::get(format!("{base}/.well-known/openid-configuration"))
+    let doc = app
+        .send(TestRequest::new("GET", "/.well-known/openid-configuration"))
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json();
     assert_eq!(doc["token_endpoint"], "https://inline.example.com/token");
-    child.start_kill().unwrap();
+    drop(app);
 
-    let Err(stderr) = start_binary_with(&[("DCR_CONFIG", "profile: galactic\n")], &[]).await else {
+    let Err(Refused { stderr, .. }) =
+        start_binary_with(&[("DCR_CONFIG", "profile: galactic\n")], &[]).await
+    else {
         panic!("a bad inline config started");
     };
     assert!(
@@ -691,7 +616,7 @@ async fn dcr_local_reads_dcr_config_and_refuses_it_next_to_a_file() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("c.yaml");
     std::fs::write(&file, "{}\n").unwrap();
-    let Err(stderr) = start_binary_with(
+    let Err(Refused { stderr, .. }) = start_binary_with(
         &[("DCR_CONFIG", inline)],
         &["--config", file.to_str().unwrap()],
     )

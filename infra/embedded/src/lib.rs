@@ -63,6 +63,8 @@
 
 mod schema;
 mod storage;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod writer;
 
 use std::fs;

@@ -11,25 +11,9 @@ use std::time::{Duration, Instant};
 
 use dcr_core::testing::contract::full_record;
 use dcr_core::{ClientSecret, ClientState, ClientStore, SecretStore};
-use dcr_embedded::{DB_FILE_NAME, EmbeddedStore, Faults};
+use dcr_embedded::{DB_FILE_NAME, EmbeddedStore, Faults, testing};
 
 const PAGE: usize = 4096;
-
-/// A data dir holding a store with `n` active clients `client-{i}`, closed.
-async fn store_with_clients(dir: &Path, n: usize) {
-    let store = EmbeddedStore::open(dir).unwrap();
-    for i in 0..n {
-        let id = format!("client-{i:04}");
-        store
-            .insert_with_secret(
-                &full_record(&id, ClientState::Active),
-                Some(&ClientSecret::new(format!("secret-of-{id}"))),
-            )
-            .await
-            .unwrap();
-    }
-}
-
 fn open_error(dir: &Path) -> String {
     match EmbeddedStore::open(dir) {
         Ok(_) => panic!("the store opened"),
@@ -49,7 +33,7 @@ async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_file_that_holds_no_database_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    store_with_clients(dir.path(), 3).await;
+    testing::fill(dir.path(), 3).await.unwrap();
     let file = dir.path().join(DB_FILE_NAME);
 
     std::fs::write(&file, b"").unwrap();
@@ -71,23 +55,9 @@ async fn a_file_that_holds_no_database_is_refused() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_damaged_page_is_refused_at_open() {
     let dir = tempfile::tempdir().unwrap();
-    store_with_clients(dir.path(), 200).await;
-    let file = dir.path().join(DB_FILE_NAME);
-    let mut bytes = std::fs::read(&file).unwrap();
-    // Zero every page that holds the record of one client (its live copy among them).
-    let marker = b"client-0100";
-    let pages: Vec<usize> = (0..bytes.len() / PAGE)
-        .filter(|p| {
-            bytes[p * PAGE..(p + 1) * PAGE]
-                .windows(marker.len())
-                .any(|w| w == marker)
-        })
-        .collect();
-    assert!(!pages.is_empty(), "the record is somewhere in the file");
-    for p in &pages {
-        bytes[p * PAGE..(p + 1) * PAGE].fill(0);
-    }
-    std::fs::write(&file, &bytes).unwrap();
+    testing::fill(dir.path(), 200).await.unwrap();
+    let damaged = testing::damage_pages_holding(dir.path(), b"client-0100").unwrap();
+    assert!(damaged > 0, "the record is somewhere in the file");
 
     let message = open_error(dir.path());
     assert!(message.contains(DB_FILE_NAME), "{message}");
@@ -97,7 +67,7 @@ async fn a_damaged_page_is_refused_at_open() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_row_that_does_not_decode_is_refused_at_open() {
     let dir = tempfile::tempdir().unwrap();
-    store_with_clients(dir.path(), 2).await;
+    testing::fill(dir.path(), 2).await.unwrap();
     {
         let db = redb::Database::open(dir.path().join(DB_FILE_NAME)).unwrap();
         let txn = db.begin_write().unwrap();
@@ -136,7 +106,7 @@ async fn creation_leaves_a_database_or_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_disk_is_recovered_from_without_reopening_the_store() {
     let dir = tempfile::tempdir().unwrap();
-    store_with_clients(dir.path(), 5).await;
+    testing::fill(dir.path(), 5).await.unwrap();
     let faults = Faults::new();
     let store = EmbeddedStore::open_with_faults(dir.path(), faults.clone()).unwrap();
     let write = |id: &str| {
@@ -232,7 +202,7 @@ async fn a_writer_panic_fails_the_write_and_the_store() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_panic_inside_redb_on_a_read_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
-    store_with_clients(dir.path(), 3).await;
+    testing::fill(dir.path(), 3).await.unwrap();
     let faults = Faults::new();
     let store = EmbeddedStore::open_with_faults(dir.path(), faults.clone()).unwrap();
     // A storage fault makes the store reopen its database: the clients table's

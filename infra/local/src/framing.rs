@@ -123,7 +123,16 @@ impl<S: AsyncWrite + Unpin> Socket<S> {
 
     /// Writes `bytes` to `inner`, bounded by the write timeout.
     fn write_inner(&mut self, cx: &mut Context<'_>, bytes: &[u8]) -> Poll<io::Result<usize>> {
-        match Pin::new(&mut self.inner).poll_write(cx, bytes) {
+        self.bounded(cx, |inner, cx| inner.poll_write(cx, bytes))
+    }
+
+    /// Runs one poll of `inner`, bounded by the write timeout.
+    fn bounded<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: impl FnOnce(Pin<&mut S>, &mut Context<'_>) -> Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        match poll(Pin::new(&mut self.inner), cx) {
             Poll::Ready(result) => {
                 self.stall = None;
                 Poll::Ready(result)
@@ -271,25 +280,13 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Socket<S> {
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
         ready!(this.drain(cx))?;
-        match Pin::new(&mut this.inner).poll_flush(cx) {
-            Poll::Ready(result) => {
-                this.stall = None;
-                Poll::Ready(result)
-            }
-            Poll::Pending => Poll::Ready(Err(ready!(this.stalled(cx)))),
-        }
+        this.bounded(cx, AsyncWrite::poll_flush)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
         ready!(this.drain(cx))?;
-        match Pin::new(&mut this.inner).poll_shutdown(cx) {
-            Poll::Ready(result) => {
-                this.stall = None;
-                Poll::Ready(result)
-            }
-            Poll::Pending => Poll::Ready(Err(ready!(this.stalled(cx)))),
-        }
+        this.bounded(cx, AsyncWrite::poll_shutdown)
     }
 }
 
