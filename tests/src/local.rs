@@ -3,7 +3,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 
+use dcr_embedded::{EmbeddedStore, Faults};
+use dcr_local::limits::Limits;
 use dcr_local::{Options, Server, load_config};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -25,8 +28,23 @@ impl LocalApp {
         Self::spawn_in(data_dir, config_yaml).await
     }
 
+    /// Starts a server with the given limits, its store over `faults` if any.
+    pub async fn spawn_with(
+        config_yaml: &str,
+        limits: Limits,
+        faults: Option<Arc<Faults>>,
+    ) -> Self {
+        let data_dir = tempfile::tempdir().unwrap();
+        let server = start(data_dir.path(), config_yaml, limits, faults).await;
+        Self::serving(server, data_dir, config_yaml)
+    }
+
     async fn spawn_in(data_dir: tempfile::TempDir, config_yaml: &str) -> Self {
-        let server = start(data_dir.path(), config_yaml).await;
+        let server = start(data_dir.path(), config_yaml, Limits::default(), None).await;
+        Self::serving(server, data_dir, config_yaml)
+    }
+
+    fn serving(server: Server, data_dir: tempfile::TempDir, config_yaml: &str) -> Self {
         let base = format!("http://{}", server.addr());
         Self {
             server: Some(server),
@@ -47,7 +65,12 @@ impl LocalApp {
     }
 }
 
-async fn start(data_dir: &Path, config_yaml: &str) -> Server {
+async fn start(
+    data_dir: &Path,
+    config_yaml: &str,
+    limits: Limits,
+    faults: Option<Arc<Faults>>,
+) -> Server {
     let config_path = data_dir.join("config.yaml");
     std::fs::write(&config_path, config_yaml).unwrap();
     let options = Options {
@@ -55,9 +78,18 @@ async fn start(data_dir: &Path, config_yaml: &str) -> Server {
         data_dir: data_dir.join("store"),
         config_file: Some(config_path.clone()),
         introspection_client_secret: Some(crate::INTROSPECTION_CLIENT_SECRET.into()),
+        limits,
     };
     let config = load_config(Some(&config_path)).unwrap();
-    Server::start(&options, config).await.unwrap()
+    match faults {
+        None => Server::start(&options, config).await.unwrap(),
+        Some(faults) => {
+            let store = EmbeddedStore::open_with_faults(&options.data_dir, faults).unwrap();
+            Server::start_with_store(&options, config, store)
+                .await
+                .unwrap()
+        }
+    }
 }
 
 /// Sends a request over HTTP to `base`.
@@ -114,36 +146,71 @@ pub struct ChildApp {
     http: reqwest::Client,
 }
 
+/// Why the binary did not start: its exit status and what it said on stderr.
+#[derive(Debug)]
+pub struct Refused {
+    pub status: std::process::ExitStatus,
+    pub stderr: String,
+}
+
 impl ChildApp {
     /// Starts the binary on port 0 and waits for its `listening on` line.
     pub async fn spawn(data_dir: &Path, extra_args: &[&str]) -> Self {
+        Self::start(data_dir, extra_args, &[])
+            .await
+            .unwrap_or_else(|r| panic!("dcr-local exited before listening: {r:?}"))
+    }
+
+    /// Starts the binary on port 0 with extra arguments and environment (no
+    /// configuration from the test's own environment); `Err` if it exits
+    /// before printing its `listening on` line.
+    pub async fn start(
+        data_dir: &Path,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Self, Refused> {
         let mut child = tokio::process::Command::new(binary())
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(extra_args)
+            .env_remove("DCR_CONFIG")
+            .env_remove("DCR_CONFIG_FILE")
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .unwrap();
+        // Drained all along, so the child never blocks on a full pipe.
+        let mut stderr = child.stderr.take().unwrap();
+        let said = tokio::spawn(async move {
+            let mut text = String::new();
+            let _ = tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut text).await;
+            eprint!("{text}");
+            text
+        });
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
-        let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+        let first = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
             .await
-            .expect("dcr-local did not print its listening line in 30 s")
-            .unwrap()
-            .expect("dcr-local exited before listening");
+            .expect("dcr-local neither listened nor exited in 30 s")
+            .unwrap();
+        let Some(line) = first else {
+            let status = child.wait().await.unwrap();
+            let stderr = said.await.unwrap();
+            return Err(Refused { status, stderr });
+        };
         let base = line
             .strip_prefix("listening on ")
             .unwrap_or_else(|| panic!("unexpected first line: {line}"))
             .to_owned();
-        Self {
+        Ok(Self {
             child,
             base,
             stdout_line: line,
             http: reqwest::Client::new(),
-        }
+        })
     }
 }
 

@@ -333,3 +333,25 @@ async fn the_detector_catches_a_logged_secret() {
         "the detector missed a logged secret: {leaked:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_client_id_in_a_path_is_logged_cut() {
+    capture();
+    let local = LocalApp::spawn("").await;
+    let long = format!("ZZlongidZZ{}", "q".repeat(10_000));
+    let r = local
+        .send(TestRequest::new("GET", &format!("/register/{long}")).bearer("some-token"))
+        .await;
+    assert_eq!(r.status, 401);
+    let captured = logs();
+    let line = captured
+        .lines()
+        .find(|l| l.contains("dcr::access") && l.contains("ZZlongidZZ"))
+        .expect("the access line of the request");
+    assert!(line.len() < 600, "an access line of {} bytes", line.len());
+    assert!(line.contains("more bytes]"), "the cut is marked: {line}");
+    assert!(
+        !captured.contains(&"q".repeat(200)),
+        "the whole id is logged"
+    );
+}

@@ -40,6 +40,18 @@
 //! `writer` module. Reads open their own redb read transaction (a consistent
 //! snapshot, never blocked by the writer) on Tokio's blocking pool.
 //!
+//! # Damage and faults
+//!
+//! The `storage` module owns the file's trust: a missing file is created
+//! atomically, an existing one must hold a database (a 0-byte or foreign file
+//! is refused, never initialised), and every open runs redb's page checksum
+//! check and decodes every row, so a damaged file is refused at start-up with
+//! a message naming it. After an I/O error (a full disk) the writer reopens the
+//! database, and the store recovers once the cause is gone, without a restart.
+//! A panic inside redb never reaches a caller: a read answers an error, and a
+//! writer panic ends the writer and is reported by [`EmbeddedStore::failed`],
+//! on which the server exits so that its supervisor restarts it.
+//!
 //! # Handles and shutdown
 //!
 //! [`EmbeddedStore`] is a cheap `Clone` handle implementing both ports;
@@ -50,9 +62,13 @@
 //! process.
 
 mod schema;
+mod storage;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod writer;
 
 use std::fs;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -62,16 +78,16 @@ use std::thread::JoinHandle;
 use anyhow::{Context as _, anyhow};
 use async_trait::async_trait;
 use dcr_core::{ClientRecord, ClientSecret, ClientStore, SecretStore, StoreError};
-use redb::{Database, DatabaseError, ReadTransaction, ReadableDatabase, ReadableTable};
+use redb::{ReadTransaction, ReadableDatabase, ReadableTable};
 use tokio::sync::oneshot;
 
 pub use schema::DB_FILE_NAME;
+#[cfg(feature = "testing")]
+pub use storage::Faults;
 
 use schema::{BY_SOFTWARE, BY_SWEEP_AT, CLIENTS, SECRETS};
+use storage::{Health, Storage, panic_message};
 use writer::{Job, Op};
-
-/// Page cache of the database: ample for a local server, far below redb's 1 GiB default.
-const CACHE_BYTES: usize = 64 * 1024 * 1024;
 
 /// A durable client and secret store in one redb file; cheap to clone.
 #[derive(Clone)]
@@ -80,7 +96,8 @@ pub struct EmbeddedStore {
 }
 
 struct Inner {
-    db: Arc<Database>,
+    storage: Arc<Storage>,
+    health: Health,
     path: PathBuf,
     /// `None` only while dropping: closing it tells the writer to finish.
     jobs: Option<mpsc::Sender<Job>>,
@@ -91,44 +108,50 @@ struct Inner {
 impl EmbeddedStore {
     /// Opens (creating if needed) the store in `data_dir`: the directory with mode
     /// 0700, the database file with mode 0600, the tables, and the writer thread.
+    /// Refuses a database file that holds no database or a damaged one.
     pub fn open(data_dir: &Path) -> anyhow::Result<Self> {
+        Self::open_with(data_dir, None)
+    }
+
+    /// [`EmbeddedStore::open`] over a file whose writes fail on demand (`faults`).
+    #[cfg(feature = "testing")]
+    pub fn open_with_faults(data_dir: &Path, faults: Arc<Faults>) -> anyhow::Result<Self> {
+        Self::open_with(data_dir, Some(faults))
+    }
+
+    fn open_with(data_dir: &Path, faults: Option<Arc<storage::Faults>>) -> anyhow::Result<Self> {
         create_private_dir(data_dir)?;
         let path = data_dir.join(DB_FILE_NAME);
-        create_private_file(&path)?;
-        let db = Database::builder()
-            .set_cache_size(CACHE_BYTES)
-            .create(&path)
-            .map_err(|e| match e {
-                DatabaseError::DatabaseAlreadyOpen => anyhow!(
-                    "the database is already open (another dcr-local on this data dir, or a store \
-                     still alive in this process)"
-                ),
-                other => anyhow::Error::new(other),
-            })
-            .with_context(|| format!("opening the database {}", path.display()))?;
-        schema::init(&db).with_context(|| format!("initialising {}", path.display()))?;
-
-        let db = Arc::new(db);
+        let storage = Arc::new(Storage::open(&path, faults)?);
+        let health = Health::new();
         let commits = Arc::new(AtomicU64::new(0));
         let (jobs, queue) = mpsc::channel();
         let writer = std::thread::Builder::new()
             .name("dcr-embedded-writer".into())
             .spawn({
-                let db = Arc::clone(&db);
+                let storage = Arc::clone(&storage);
                 let commits = Arc::clone(&commits);
-                move || writer::run(db, queue, commits)
+                let health = health.clone();
+                move || writer::run(storage, queue, commits, health)
             })
             .context("starting the embedded store writer thread")?;
         tracing::info!(path = %path.display(), "embedded store open");
         Ok(Self {
             inner: Arc::new(Inner {
-                db,
+                storage,
+                health,
                 path,
                 jobs: Some(jobs),
                 writer: Some(writer),
                 commits,
             }),
         })
+    }
+
+    /// Resolves, with the reason, once the store has failed in a way this process
+    /// cannot recover from (its writer died, or its file turned out damaged).
+    pub async fn failed(&self) -> String {
+        self.inner.health.failed().await
     }
 
     /// This store as a [`ClientStore`] trait object (keeps the store open).
@@ -168,16 +191,28 @@ impl EmbeddedStore {
     /// Runs a read transaction in place: redb reads are MVCC snapshots that never
     /// wait for the writer, and this store's working set stays in the page cache,
     /// so a read costs microseconds, less than a hop to the blocking pool.
+    ///
+    /// A panic inside redb (a page damaged since start-up) becomes an error.
     async fn read<T, F>(&self, what: String, read: F) -> Result<T, StoreError>
     where
         F: FnOnce(&ReadTransaction) -> anyhow::Result<T>,
     {
-        let txn = self
-            .inner
-            .db
-            .begin_read()
-            .context("beginning a read transaction");
-        txn.and_then(|txn| read(&txn))
+        let storage = &self.inner.storage;
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            let txn = storage
+                .database()?
+                .begin_read()
+                .context("beginning a read transaction")?;
+            read(&txn)
+        }))
+        .unwrap_or_else(|panic| {
+            tracing::error!(
+                path = %self.inner.path.display(),
+                "redb panicked in a read; the file may be damaged"
+            );
+            Err(anyhow!("redb panicked ({})", panic_message(panic.as_ref())))
+        });
+        result
             .with_context(|| format!("embedded store: {what}"))
             .map_err(StoreError::Unknown)
     }
@@ -219,6 +254,7 @@ impl Drop for Inner {
         if let Some(Err(_)) = self.writer.take().map(JoinHandle::join) {
             tracing::error!("the embedded store writer thread panicked");
         }
+        self.storage.close();
         tracing::debug!(path = %self.path.display(), "embedded store closed");
     }
 }
@@ -374,40 +410,5 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
     builder
         .create(dir)
         .with_context(|| format!("creating the data directory {}", dir.display()))?;
-    Ok(())
-}
-
-/// Creates the database file with mode 0600 (or narrows an existing one to it) and
-/// makes a new file's directory entry durable.
-fn create_private_file(path: &Path) -> anyhow::Result<()> {
-    let existed = path.exists();
-    let mut options = fs::OpenOptions::new();
-    options.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-        options.mode(0o600);
-        let file = options
-            .open(path)
-            .with_context(|| format!("creating the database file {}", path.display()))?;
-        file.set_permissions(fs::Permissions::from_mode(0o600))
-            .with_context(|| format!("restricting {} to its owner", path.display()))?;
-        if !existed {
-            let dir = match path.parent() {
-                Some(dir) if !dir.as_os_str().is_empty() => dir,
-                _ => Path::new("."),
-            };
-            fs::File::open(dir)
-                .and_then(|d| d.sync_all())
-                .with_context(|| format!("syncing the data directory {}", dir.display()))?;
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = existed;
-        options
-            .open(path)
-            .with_context(|| format!("creating the database file {}", path.display()))?;
-    }
     Ok(())
 }

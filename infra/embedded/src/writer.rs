@@ -37,10 +37,20 @@
 //! group one operation per transaction, so one poisoned operation cannot fail its
 //! neighbours. A failed commit answers every operation of the group with
 //! `StoreError::Unknown`: whether it reached the disk is not known, so no retry.
+//!
+//! # Faults
+//!
+//! An I/O error (a full disk) fails the group and makes the writer close and
+//! reopen the database at once, then every `REOPEN_RETRY` while it stays
+//! unavailable (see the `storage` module): writes answer errors meanwhile and
+//! succeed again once the cause is gone, with no restart. A panic inside redb
+//! answers the group with errors and ends the writer, reported as fatal to the
+//! store's health, so the server exits and its supervisor restarts it.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 
 use anyhow::{Context as _, anyhow};
 use dcr_core::{ClientRecord, ClientSecret, ClientState, Clock, StoreError, SystemClock};
@@ -48,6 +58,7 @@ use redb::{Database, Durability, ReadableTable, Table, WriteTransaction};
 use tokio::sync::oneshot;
 
 use crate::schema::{self, BY_SOFTWARE, BY_SWEEP_AT, CLIENTS, ONCE, ONCE_BY_EXPIRY, SECRETS};
+use crate::storage::{Health, REOPEN_RETRY, Reopen, Storage, needs_reopen, panic_message};
 
 /// Most operations committed by one transaction.
 pub(crate) const MAX_BATCH: usize = 256;
@@ -94,13 +105,19 @@ pub(crate) struct Job {
     pub(crate) reply: oneshot::Sender<Outcome>,
 }
 
-/// The writer thread's body; returns once every sender is gone and the queue is empty.
-pub(crate) fn run(db: Arc<Database>, jobs: Receiver<Job>, commits: Arc<AtomicU64>) {
+/// The writer thread's body; returns once every sender is gone and the queue is
+/// empty, or after a panic (reported to `health` as fatal).
+pub(crate) fn run(
+    storage: Arc<Storage>,
+    jobs: Receiver<Job>,
+    commits: Arc<AtomicU64>,
+    health: Health,
+) {
     // Whether the last commit was non-durable (deferred writes not yet on disk).
     let mut unsynced = false;
     // `recv` keeps delivering queued jobs after the last sender is dropped, so a
     // closing store still flushes everything that was submitted.
-    while let Ok(first) = jobs.recv() {
+    while let Some(first) = next_job(&storage, &jobs, &health, &mut unsynced) {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match jobs.try_recv() {
@@ -110,16 +127,79 @@ pub(crate) fn run(db: Arc<Database>, jobs: Receiver<Job>, commits: Arc<AtomicU64
         }
         let (ops, replies): (Vec<Op>, Vec<_>) =
             batch.into_iter().map(|job| (job.op, job.reply)).unzip();
-        let outcomes = write_group(&db, &ops, &commits, &mut unsynced);
-        for (reply, outcome) in replies.into_iter().zip(outcomes) {
+        let written = catch_unwind(AssertUnwindSafe(|| match storage.database() {
+            Ok(db) => write_group(&db, &ops, &commits, &mut unsynced),
+            Err(e) => Written::all_failed(&e, ops.len(), false),
+        }));
+        let written = match written {
+            Ok(written) => written,
+            Err(panic) => {
+                let why = format!(
+                    "the writer thread panicked ({})",
+                    panic_message(panic.as_ref())
+                );
+                for reply in replies {
+                    let _ = reply.send(Err(anyhow!("embedded store: {why}").into()));
+                }
+                health.fail(why);
+                return;
+            }
+        };
+        for (reply, outcome) in replies.into_iter().zip(written.outcomes) {
             // The caller may have given up waiting; the write stands anyway.
             let _ = reply.send(outcome);
         }
+        if written.storage_fault {
+            recover(&storage, &health, &mut unsynced);
+        }
     }
-    if unsynced && let Err(e) = sync(&db) {
+    if unsynced
+        && storage.is_open()
+        && let Err(e) = storage.database().and_then(|db| sync(&db))
+    {
         tracing::error!(error = %format!("{e:#}"), "the final durable commit failed");
     }
     tracing::debug!("embedded store writer stopped");
+}
+
+/// The next job; while a storage fault keeps the database closed, tries to
+/// reopen it every [`REOPEN_RETRY`] in between. `None` once the store is closing.
+fn next_job(
+    storage: &Storage,
+    jobs: &Receiver<Job>,
+    health: &Health,
+    unsynced: &mut bool,
+) -> Option<Job> {
+    loop {
+        if storage.is_open() {
+            return jobs.recv().ok();
+        }
+        if health.is_failed() {
+            // Nothing more can be written: queued and later jobs get an error.
+            return None;
+        }
+        match jobs.recv_timeout(REOPEN_RETRY) {
+            Ok(job) => {
+                // A write is waiting: one more attempt first, so it can succeed.
+                recover(storage, health, unsynced);
+                return Some(job);
+            }
+            Err(RecvTimeoutError::Timeout) => recover(storage, health, unsynced),
+            Err(RecvTimeoutError::Disconnected) => return None,
+        }
+    }
+}
+
+/// Closes and reopens the database after a storage fault; a damaged file is fatal.
+fn recover(storage: &Storage, health: &Health, unsynced: &mut bool) {
+    match storage.reopen() {
+        // Whatever was not durable before the fault is gone or on disk now.
+        Ok(()) => *unsynced = false,
+        Err(Reopen::Failed(e)) => {
+            tracing::warn!(error = %format!("{e:#}"), "the database is still unavailable; retrying");
+        }
+        Err(Reopen::Damaged(e)) => health.fail(format!("{e:#}")),
+    }
 }
 
 /// An empty durable commit: persists every earlier non-durable commit.
@@ -139,33 +219,57 @@ enum Failure {
     Commit(anyhow::Error),
 }
 
+/// The outcome of each operation of a group, and whether storage itself failed.
+struct Written {
+    outcomes: Vec<Outcome>,
+    /// An error that leaves the database needing a reopen (see [`needs_reopen`]).
+    storage_fault: bool,
+}
+
+impl Written {
+    /// Every operation failed with `e`.
+    fn all_failed(e: &anyhow::Error, n: usize, storage_fault: bool) -> Self {
+        let message = format!("{e:#}");
+        Self {
+            outcomes: (0..n)
+                .map(|_| Err(anyhow!("embedded store write failed: {message}").into()))
+                .collect(),
+            storage_fault,
+        }
+    }
+}
+
 /// Applies and commits a group, answering each operation.
-fn write_group(
-    db: &Database,
-    ops: &[Op],
-    commits: &AtomicU64,
-    unsynced: &mut bool,
-) -> Vec<Outcome> {
+fn write_group(db: &Database, ops: &[Op], commits: &AtomicU64, unsynced: &mut bool) -> Written {
     let all: Vec<&Op> = ops.iter().collect();
     match try_group(db, &all, commits, unsynced) {
-        Ok(outcomes) => outcomes,
-        Err(Failure::Apply(e)) if all.len() > 1 => {
+        Ok(outcomes) => Written {
+            outcomes,
+            storage_fault: false,
+        },
+        Err(Failure::Apply(e)) if all.len() > 1 && !needs_reopen(&e) => {
             tracing::warn!(error = %format!("{e:#}"), ops = all.len(), "group write failed; retrying one by one");
-            all.iter()
+            let mut storage_fault = false;
+            let outcomes = all
+                .iter()
                 .map(|op| match try_group(db, &[*op], commits, unsynced) {
                     Ok(mut outcome) => outcome
                         .pop()
                         .unwrap_or_else(|| Err(anyhow!("no outcome for the operation").into())),
-                    Err(Failure::Apply(e) | Failure::Commit(e)) => Err(StoreError::Unknown(e)),
+                    Err(Failure::Apply(e) | Failure::Commit(e)) => {
+                        storage_fault |= needs_reopen(&e);
+                        Err(StoreError::Unknown(e))
+                    }
                 })
-                .collect()
+                .collect();
+            Written {
+                outcomes,
+                storage_fault,
+            }
         }
         Err(Failure::Apply(e) | Failure::Commit(e)) => {
-            let message = format!("{e:#}");
-            tracing::error!(error = %message, ops = all.len(), "embedded store write failed");
-            all.iter()
-                .map(|_| Err(anyhow!("embedded store write failed: {message}").into()))
-                .collect()
+            tracing::error!(error = %format!("{e:#}"), ops = all.len(), "embedded store write failed");
+            Written::all_failed(&e, all.len(), needs_reopen(&e))
         }
     }
 }

@@ -1,36 +1,48 @@
 //! The local server: the shared HTTP handlers of `dcr-http`, served by hyper on
 //! a durable embedded store. `main.rs` parses the command line; [`Server`] is
 //! what it (and the black-box tests) start.
+//!
+//! Every resource a peer can hold is bounded ([`limits`]): a request head must
+//! arrive within a timeout (which also closes idle keep-alive connections) and
+//! within a size, a body within a timeout and 64 KiB (a larger declared length
+//! is answered `413` at once), a response write may not stall, and the
+//! connections are capped (the `connections` module). hyper's own answers to
+//! requests it cannot parse are replaced by the contract's JSON errors (the
+//! `framing` module).
+
+mod connections;
+mod framing;
+mod handler;
+pub mod limits;
+mod listener;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
-use bytes::Bytes;
 use dcr_core::Config;
 use dcr_embedded::EmbeddedStore;
-use dcr_http::{App, MAX_BODY_BYTES};
+use dcr_http::{App, Refusal};
 use dcr_keys::{HttpIntrospector, HttpKeySource, KeyFetchConfig};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use secrecy::SecretString;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// How long in-flight requests may take to finish after a stop signal.
-pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+use connections::{Admission, Connections, Phase, Ticket};
+use framing::{Exchange, Socket};
+use limits::{DRAIN_TIMEOUT, EVICTION_GRACE, Limits, MAX_BUFFER_BYTES, MAX_HEAD_BYTES};
+use listener::{Backoff, RepeatLog};
 
 /// The environment variable holding the secret this service authenticates
 /// with at `bearer_token.introspection_endpoint` (never in the config file).
 pub const ENV_INTROSPECTION_CLIENT_SECRET: &str = "DCR_INTROSPECTION_CLIENT_SECRET";
 
-/// What `dcr-local` runs with (contract §2).
+/// What `dcr-local` runs with: its command line and environment, and its limits.
 #[derive(Debug, Clone)]
 pub struct Options {
     /// Address to listen on (`--listen`, `DCR_LISTEN`).
@@ -41,6 +53,8 @@ pub struct Options {
     pub config_file: Option<PathBuf>,
     /// The introspection client's secret (`DCR_INTROSPECTION_CLIENT_SECRET`).
     pub introspection_client_secret: Option<SecretString>,
+    /// Timeouts and the connection cap (production values by default).
+    pub limits: Limits,
 }
 
 impl Default for Options {
@@ -50,8 +64,14 @@ impl Default for Options {
             data_dir: PathBuf::from(".dcr-local"),
             config_file: None,
             introspection_client_secret: None,
+            limits: Limits::default(),
         }
     }
+}
+
+/// Reads and checks a configuration document given inline (`DCR_CONFIG`); errors name `source`.
+pub fn load_inline_config(text: &str, source: &str) -> anyhow::Result<Config> {
+    Config::from_yaml(text).with_context(|| format!("in {source}"))
 }
 
 /// Reads and checks the configuration file, if any.
@@ -73,7 +93,18 @@ pub struct Server {
 
 impl Server {
     /// Opens the store, binds the address and starts serving.
-    pub async fn start(options: &Options, mut config: Config) -> anyhow::Result<Self> {
+    pub async fn start(options: &Options, config: Config) -> anyhow::Result<Self> {
+        let store = EmbeddedStore::open(&options.data_dir)
+            .with_context(|| format!("opening the store in {}", options.data_dir.display()))?;
+        Self::start_with_store(options, config, store).await
+    }
+
+    /// Binds the address and starts serving on an open store (which it closes when it stops).
+    pub async fn start_with_store(
+        options: &Options,
+        mut config: Config,
+        store: EmbeddedStore,
+    ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(&options.listen)
             .await
             .with_context(|| format!("binding {}", options.listen))?;
@@ -81,8 +112,6 @@ impl Server {
         if config.issuer.is_none() {
             config.issuer = Some(format!("http://{addr}"));
         }
-        let store = EmbeddedStore::open(&options.data_dir)
-            .with_context(|| format!("opening the store in {}", options.data_dir.display()))?;
         let fetch = KeyFetchConfig {
             allow_loopback_http: config.allow_loopback_http,
             ..KeyFetchConfig::default()
@@ -95,9 +124,16 @@ impl Server {
             app = app.with_introspector(Arc::new(introspector));
         }
         let app = Arc::new(app);
-        drop(store);
+        let cap = limits::connection_cap(options.limits.max_connections);
+        tracing::info!(max_connections = cap, "connection limit");
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(serve(listener, app, stopped));
+        let serving = Serving {
+            app,
+            limits: options.limits.clone(),
+            connections: Connections::new(cap, EVICTION_GRACE),
+            graceful: GracefulShutdown::new(),
+        };
+        let task = tokio::spawn(serving.run(listener, store, stopped));
         Ok(Self { addr, stop, task })
     }
 
@@ -112,7 +148,8 @@ impl Server {
         self.task.await.context("the server task panicked")?
     }
 
-    /// Waits until the server ends on its own (it only does on error).
+    /// Waits until the server ends on its own: only on a fatal store failure,
+    /// reported as the error (the process should exit non-zero).
     pub async fn wait(&mut self) -> anyhow::Result<()> {
         (&mut self.task).await.context("the server task panicked")?
     }
@@ -151,84 +188,158 @@ fn introspector(
         .map_err(anyhow::Error::msg)
 }
 
-async fn serve(
-    listener: TcpListener,
+/// What every connection of a running server shares.
+struct Serving {
     app: Arc<App>,
-    mut stopped: watch::Receiver<bool>,
-) -> anyhow::Result<()> {
-    let graceful = GracefulShutdown::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, _) = match accepted {
-                    Ok(conn) => conn,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        continue;
+    limits: Limits,
+    connections: Arc<Connections>,
+    graceful: GracefulShutdown,
+}
+
+impl Serving {
+    /// The accept loop, until a stop signal or a fatal store failure; then drains.
+    async fn run(
+        self,
+        listener: TcpListener,
+        store: EmbeddedStore,
+        mut stopped: watch::Receiver<bool>,
+    ) -> anyhow::Result<()> {
+        let mut backoff = Backoff::default();
+        let mut accept_failures = RepeatLog::new("accept failed");
+        let mut refusals = RepeatLog::new("connections refused: every connection is busy");
+        let fatal = {
+            let failed = store.failed();
+            tokio::pin!(failed);
+            loop {
+                tokio::select! {
+                    accepted = listener.accept() => match accepted {
+                        Ok((stream, _)) => {
+                            backoff.reset();
+                            // At the cap this may wait: later peers stay in the backlog.
+                            let placed = tokio::select! {
+                                placed = self.place() => placed,
+                                _ = stopped.changed() => break None,
+                                why = &mut failed => break Some(why),
+                            };
+                            match placed {
+                                Some(ticket) => self.serve(stream, ticket),
+                                None => {
+                                    // Best effort and never waiting: the socket buffer
+                                    // of a new connection takes the short answer.
+                                    let _ = stream
+                                        .try_write(&handler::raw_refusal(Refusal::Overloaded));
+                                    refusals.record(&"503");
+                                }
+                            }
+                        }
+                        Err(e) if listener::is_per_connection(&e) => {}
+                        Err(e) => {
+                            // Out of descriptors or memory: the error repeats until
+                            // something is freed, so pause instead of spinning.
+                            accept_failures.record(&e);
+                            let pause = backoff.fail();
+                            tokio::select! {
+                                _ = tokio::time::sleep(pause) => {}
+                                _ = stopped.changed() => break None,
+                            }
+                        }
+                    },
+                    _ = stopped.changed() => break None,
+                    why = &mut failed => break Some(why),
+                }
+            }
+        };
+        drop(listener);
+        if let Some(why) = &fatal {
+            tracing::error!(error = %why, "stopping: the store cannot go on");
+        }
+        if tokio::time::timeout(DRAIN_TIMEOUT, self.graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("in-flight requests did not finish within the drain timeout");
+        }
+        // The last references to the app (and its store) go here, closing the database.
+        drop(self.app);
+        drop(store);
+        match fatal {
+            Some(why) => Err(anyhow::anyhow!("the embedded store failed: {why}")),
+            None => Ok(()),
+        }
+    }
+
+    /// A place for a new connection, waiting at the cap until one can be made;
+    /// `None` when every connection is inside a request.
+    async fn place(&self) -> Option<Ticket> {
+        loop {
+            match self.connections.admit() {
+                Admission::Admitted(ticket) => return Some(ticket),
+                Admission::Busy => return None,
+                Admission::Wait(wait) => {
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = self.connections.freed() => {}
                     }
-                };
-                let _ = stream.set_nodelay(true);
-                let app = app.clone();
-                let service = hyper::service::service_fn(move |req| {
-                    let app = app.clone();
-                    async move { Ok::<_, Infallible>(handle(&app, req).await) }
-                });
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
+                }
+            }
+        }
+    }
+
+    /// Serves a connection in its place.
+    fn serve(&self, stream: TcpStream, ticket: Ticket) {
+        let _ = stream.set_nodelay(true);
+        let ticket = Arc::new(ticket);
+        let exchange = Arc::new(Exchange::default());
+        let socket = Socket::new(stream, Arc::clone(&exchange), self.limits.write_timeout);
+        let service = hyper::service::service_fn({
+            let app = Arc::clone(&self.app);
+            let ticket = Arc::clone(&ticket);
+            let body_timeout = self.limits.body_timeout;
+            move |req: hyper::Request<hyper::body::Incoming>| {
+                let app = Arc::clone(&app);
+                let ticket = Arc::clone(&ticket);
+                let exchange = Arc::clone(&exchange);
+                async move {
+                    ticket.set(Phase::Body);
+                    let method = req.method().clone();
+                    let response =
+                        handler::answer(&app, req, body_timeout, || ticket.set(Phase::Busy)).await;
+                    exchange.expect(&method, response.status(), response_len(&response));
+                    ticket.set(Phase::Waiting);
+                    Ok::<_, Infallible>(response)
+                }
+            }
+        });
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.limits.header_timeout)
+            .max_header_size(MAX_HEAD_BYTES)
+            .max_buf_size(MAX_BUFFER_BYTES)
+            .writev(false)
+            .serve_connection(TokioIo::new(socket), service);
+        let conn = self.graceful.watch(conn);
+        tokio::spawn(async move {
+            tokio::select! {
+                result = conn => {
+                    if let Err(e) = result {
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
-                });
+                }
+                () = ticket.evicted() => {
+                    tracing::debug!("connection closed to make room for a new one");
+                }
             }
-            _ = stopped.changed() => break,
-        }
+        });
     }
-    drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("in-flight requests did not finish within the drain timeout");
-    }
-    // The last reference to the app (and its store) goes here, closing the database.
-    drop(app);
-    Ok(())
 }
 
-/// Converts a hyper request into a `lambda_http` request, runs the app, and back.
-async fn handle(app: &App, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
-    let (parts, body) = req.into_parts();
-    let bytes = read_capped(body).await;
-    let body = if bytes.is_empty() {
-        lambda_http::Body::Empty
-    } else {
-        lambda_http::Body::Binary(bytes)
-    };
-    let response = app.handle(http::Request::from_parts(parts, body)).await;
-    let (parts, body) = response.into_parts();
-    let bytes = match body {
-        lambda_http::Body::Text(s) => Bytes::from(s),
-        lambda_http::Body::Binary(b) => Bytes::from(b),
-        _ => Bytes::new(),
-    };
-    hyper::Response::from_parts(parts, Full::new(bytes))
-}
-
-/// Reads at most one byte more than the limit: enough for the app to answer 413
-/// without buffering an attacker's gigabytes.
-async fn read_capped(mut body: Incoming) -> Vec<u8> {
-    let mut buf = Vec::new();
-    while let Some(frame) = body.frame().await {
-        let Ok(frame) = frame else { break };
-        if let Ok(data) = frame.into_data() {
-            buf.extend_from_slice(&data);
-            if buf.len() > MAX_BODY_BYTES {
-                buf.truncate(MAX_BODY_BYTES + 1);
-                break;
-            }
-        }
-    }
-    buf
+/// The body length of a response built by [`handler::answer`].
+fn response_len(response: &hyper::Response<http_body_util::Full<bytes::Bytes>>) -> usize {
+    use hyper::body::Body as _;
+    response
+        .body()
+        .size_hint()
+        .exact()
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(0)
 }

@@ -1,4 +1,4 @@
-//! `dcr-local`: the registration service on one machine (contract §2).
+//! `dcr-local`: the registration service on one machine (see the README).
 //!
 //! `dcr-local [--listen ADDR] [--data-dir DIR] [--config FILE]`
 
@@ -6,7 +6,9 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use dcr_local::{ENV_INTROSPECTION_CLIENT_SECRET, Options, Server, load_config};
+use dcr_local::{
+    ENV_INTROSPECTION_CLIENT_SECRET, Options, Server, load_config, load_inline_config,
+};
 use tokio::signal::unix::{SignalKind, signal};
 
 const USAGE: &str = "usage: dcr-local [--listen ADDR] [--data-dir DIR] [--config FILE]
@@ -14,7 +16,11 @@ const USAGE: &str = "usage: dcr-local [--listen ADDR] [--data-dir DIR] [--config
   --data-dir DIR   where clients and secrets are kept (env DCR_DATA_DIR, default .dcr-local)
   --config FILE    YAML configuration (env DCR_CONFIG_FILE, default: open registration)
 The secret for bearer_token.introspection_endpoint comes from DCR_INTROSPECTION_CLIENT_SECRET.
+The configuration can also be given inline in DCR_CONFIG (not together with a file).
 Logs go to stderr: RUST_LOG filters them, DCR_LOG_FORMAT=json makes them JSON lines.";
+
+/// The configuration document inline, as the Lambda functions read it.
+const ENV_CONFIG: &str = "DCR_CONFIG";
 
 fn parse_args() -> Result<Options, String> {
     let mut options = Options::default();
@@ -89,7 +95,19 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let config = match load_config(options.config_file.as_deref()) {
+    let inline = std::env::var(ENV_CONFIG)
+        .ok()
+        .filter(|text| !text.trim().is_empty());
+    let config = match (inline, &options.config_file) {
+        (Some(_), Some(file)) => Err(anyhow::anyhow!(
+            "both {ENV_CONFIG} (the configuration inline) and a configuration file ({}, from \
+             --config or DCR_CONFIG_FILE) are set: give one",
+            file.display()
+        )),
+        (Some(text), None) => load_inline_config(&text, ENV_CONFIG),
+        (None, file) => load_config(file.as_deref()),
+    };
+    let config = match config {
         Ok(c) => c,
         Err(e) => {
             eprintln!("dcr-local: {e:#}");

@@ -8,6 +8,7 @@ mod request;
 mod response;
 mod routing;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -17,7 +18,7 @@ use dcr_core::{
 };
 use lambda_http::{Body, Request, Response};
 
-pub use response::MAX_BODY_BYTES;
+pub use response::{MAX_BODY_BYTES, Refusal, refusal};
 pub use routing::Operation;
 
 use request::{bearer, client_certificate, issuer_of, read_metadata};
@@ -32,6 +33,19 @@ pub trait Observer: Send + Sync {
     /// `delete`, `metadata`, or the route name of an unmatched request;
     /// `error` is the `error` member of an error body.
     fn answered(&self, operation: &str, status: u16, error: Option<&str>);
+}
+
+/// Most characters of a `client_id` an access log line carries: a path segment
+/// can be as long as the request line, so a longer one (never a real id, which
+/// is at most 128 characters) is cut, with a marker giving what was left out.
+pub const MAX_LOGGED_ID_CHARS: usize = 128;
+
+/// `id` as the access log records it: whole, or cut after [`MAX_LOGGED_ID_CHARS`].
+fn logged_id(id: &str) -> Cow<'_, str> {
+    match id.char_indices().nth(MAX_LOGGED_ID_CHARS) {
+        None => Cow::Borrowed(id),
+        Some((cut, _)) => Cow::Owned(format!("{}...[{} more bytes]", &id[..cut], id.len() - cut)),
+    }
 }
 
 /// The HTTP application: configuration and service, shared by every request.
@@ -133,7 +147,7 @@ impl App {
             status = response.status().as_u16(),
             latency_ms = started.elapsed().as_secs_f64() * 1000.0,
             request_id = request_id.as_deref().unwrap_or("-"),
-            client_id = client_id.as_deref().unwrap_or("-"),
+            client_id = client_id.as_deref().map_or(Cow::Borrowed("-"), logged_id).as_ref(),
             "request"
         );
         response
@@ -270,6 +284,19 @@ mod tests {
             .header("authorization", "Bearer some-token")
             .body(lambda_http::Body::Text(body.into()))
             .unwrap()
+    }
+
+    #[test]
+    fn long_client_ids_are_cut_in_the_log() {
+        let real = "A".repeat(MAX_LOGGED_ID_CHARS);
+        assert_eq!(logged_id(&real), real.as_str());
+        let long = format!("{real}é{}", "x".repeat(60_000));
+        let logged = logged_id(&long);
+        assert_eq!(
+            logged,
+            format!("{real}...[{} more bytes]", long.len() - real.len())
+        );
+        assert!(logged.len() < 200);
     }
 
     #[tokio::test]

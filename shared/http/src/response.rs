@@ -275,3 +275,55 @@ impl From<DeleteError> for Reply {
         }
     }
 }
+
+/// Why a server refused a request before (or instead of) the app answering it:
+/// the local server's HTTP framing, its limits, its load, or a panic. The
+/// answers are the contract's JSON errors, like every other error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The request line or a header could not be parsed: `400`.
+    Malformed,
+    /// The request target is too long: `414`.
+    UriTooLong,
+    /// The header block is too large or has too many fields: `431`.
+    HeadersTooLarge,
+    /// The body did not arrive in time: `408`.
+    BodyTimeout,
+    /// The body's framing is broken (bad chunked encoding, cut short): `400`.
+    BodyUnreadable,
+    /// Every connection slot is busy: `503`, retry after a second.
+    Overloaded,
+    /// Answering the request panicked: an opaque `500`.
+    Panicked,
+}
+
+/// The response to a [`Refusal`].
+pub fn refusal(refusal: Refusal) -> Response<Body> {
+    let reply = match refusal {
+        Refusal::Malformed => {
+            Reply::error(400, "invalid_request", "the request is not valid HTTP/1.1")
+        }
+        Refusal::UriTooLong => Reply::error(414, "invalid_request", "the request URI is too long"),
+        Refusal::HeadersTooLarge => Reply::error(
+            431,
+            "invalid_request",
+            "the request header block is too large or has too many fields",
+        ),
+        Refusal::BodyTimeout => Reply::error(
+            408,
+            "invalid_request",
+            "the request body did not arrive in time",
+        ),
+        Refusal::BodyUnreadable => {
+            Reply::error(400, "invalid_request", "the request body could not be read")
+        }
+        Refusal::Overloaded => Reply::error(
+            503,
+            "temporarily_unavailable",
+            "the server is at its connection limit; retry shortly",
+        )
+        .header(http::header::RETRY_AFTER, "1"),
+        Refusal::Panicked => Reply::internal(&anyhow::anyhow!("answering the request panicked")),
+    };
+    reply.into_response()
+}

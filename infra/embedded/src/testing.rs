@@ -1,0 +1,44 @@
+//! Helpers for the tests of the store and of the servers on it (feature
+//! `testing`): a data dir full of clients, and a damaged database file.
+
+use std::path::Path;
+
+use dcr_core::testing::contract::full_record;
+use dcr_core::{ClientSecret, ClientState, ClientStore as _};
+
+use crate::{DB_FILE_NAME, EmbeddedStore};
+
+/// The page size of the database file.
+const PAGE: usize = 4096;
+
+/// Fills a store in `dir` with `n` active clients `client-{i:04}`, each with
+/// the secret `secret-of-{id}`, and closes it.
+pub async fn fill(dir: &Path, n: usize) -> anyhow::Result<()> {
+    let store = EmbeddedStore::open(dir)?;
+    for i in 0..n {
+        let id = format!("client-{i:04}");
+        store
+            .insert_with_secret(
+                &full_record(&id, ClientState::Active),
+                Some(&ClientSecret::new(format!("secret-of-{id}"))),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// Zeroes every page of the database file in `dir` that holds `marker` (the
+/// live copy of a record among them); returns how many pages it zeroed.
+pub fn damage_pages_holding(dir: &Path, marker: &[u8]) -> std::io::Result<usize> {
+    let file = dir.join(DB_FILE_NAME);
+    let mut bytes = std::fs::read(&file)?;
+    let mut damaged = 0;
+    for page in bytes.chunks_mut(PAGE) {
+        if page.windows(marker.len()).any(|w| w == marker) {
+            page.fill(0);
+            damaged += 1;
+        }
+    }
+    std::fs::write(&file, &bytes)?;
+    Ok(damaged)
+}
