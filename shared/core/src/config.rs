@@ -58,7 +58,16 @@ pub struct RegistrationTokenConfig {
     pub lifetime: u64,
     /// A `PUT` returns a new token and the old one dies.
     pub rotate_on_update: bool,
+    /// Seconds the token a rotation replaced is still accepted (a client whose
+    /// answer was lost retries with it), 0 = none.
+    pub rotation_grace: u64,
 }
+
+/// Default of `registration_access_token.rotation_grace`, in seconds.
+pub const DEFAULT_ROTATION_GRACE: u64 = 120;
+/// Largest `registration_access_token.rotation_grace`, in seconds: a grace is
+/// for retries, not a second token.
+pub const MAX_ROTATION_GRACE: u64 = 3600;
 
 impl Default for RegistrationTokenConfig {
     fn default() -> Self {
@@ -66,6 +75,7 @@ impl Default for RegistrationTokenConfig {
             generate: true,
             lifetime: 0,
             rotate_on_update: false,
+            rotation_grace: DEFAULT_ROTATION_GRACE,
         }
     }
 }
@@ -253,6 +263,25 @@ impl Config {
         }
         dcr_validation::validate_defaults(&self.defaults)
             .map_err(|e| ConfigError::new("defaults", e.description))?;
+        self.check_registration_token()?;
+        Ok(())
+    }
+
+    /// `registration_access_token`: rotation needs tokens, and a grace is short.
+    fn check_registration_token(&self) -> Result<(), ConfigError> {
+        let rat = &self.registration_access_token;
+        if rat.rotate_on_update && !rat.generate {
+            return Err(ConfigError::new(
+                "registration_access_token.rotate_on_update",
+                "needs registration_access_token.generate: true (there is no token to rotate)",
+            ));
+        }
+        if rat.rotation_grace > MAX_ROTATION_GRACE {
+            return Err(ConfigError::new(
+                "registration_access_token.rotation_grace",
+                format!("at most {MAX_ROTATION_GRACE} seconds: a grace is for retries"),
+            ));
+        }
         Ok(())
     }
 
@@ -382,6 +411,7 @@ registration_access_token:
   generate: true
   lifetime: 0
   rotate_on_update: false
+  rotation_grace: 120
 bearer_token:
   issuer: https://as.example.com
   jwks_uri: https://as.example.com/jwks
@@ -466,6 +496,25 @@ allow_loopback_http: false
         )
         .unwrap();
         assert!(!c.require_software_statement());
+    }
+
+    #[test]
+    fn registration_token_settings_that_cannot_work() {
+        let e = Config::from_yaml(
+            "registration_access_token:\n  generate: false\n  rotate_on_update: true\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "registration_access_token.rotate_on_update");
+        let e =
+            Config::from_yaml("registration_access_token:\n  rotation_grace: 86400\n").unwrap_err();
+        assert_eq!(e.key, "registration_access_token.rotation_grace");
+        let c =
+            Config::from_yaml("registration_access_token:\n  rotate_on_update: true\n").unwrap();
+        assert_eq!(
+            c.registration_access_token.rotation_grace,
+            DEFAULT_ROTATION_GRACE
+        );
+        Config::from_yaml("registration_access_token:\n  generate: false\n").unwrap();
     }
 
     #[test]

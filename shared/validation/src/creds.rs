@@ -186,7 +186,11 @@ mod tests {
         ];
         for bad in &weak {
             let e = validate_custom_client_secret(bad).unwrap_err();
-            assert!(e.description.starts_with("client_secret: too easy to guess"), "{bad}");
+            assert!(
+                e.description
+                    .starts_with("client_secret: too easy to guess"),
+                "{bad}"
+            );
             assert!(!e.description.contains(bad.as_str()));
         }
     }
@@ -200,7 +204,7 @@ mod tests {
         assert!(estimated_bits(RANDOM_HEX) > 100.0);
         assert!(estimated_bits(RANDOM_B64) > 180.0);
         // 32 characters over 6 symbols, no period: 32 × log2(6) = 82.7 bits.
-        let above = "abcdefbdface" .to_owned() + "cebdafecabdf" + "fdbeca" + "ad";
+        let above = "abcdefbdface".to_owned() + "cebdafecabdf" + "fdbeca" + "ad";
         // 32 characters over 5 symbols: 32 × log2(5) = 74.3 bits.
         let below = "abcdeacebdbdaceadbecebadcabdecea";
         for s in [above.as_str(), below] {

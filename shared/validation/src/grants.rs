@@ -270,10 +270,15 @@ mod tests {
 
     #[test]
     fn public_clients_cannot_use_client_credentials() {
-        let public = json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "none"});
+        let public =
+            json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "none"});
         let e = run(public, &DEFAULT).unwrap_err();
         assert_eq!(e.code, crate::error::ErrorCode::InvalidClientMetadata);
-        assert!(e.description.starts_with("grant_types: "), "{}", e.description);
+        assert!(
+            e.description.starts_with("grant_types: "),
+            "{}",
+            e.description
+        );
         let mixed = json!({"grant_types": ["authorization_code", "client_credentials"],
             "response_types": ["code"], "token_endpoint_auth_method": "none"});
         assert!(run(mixed, &DEFAULT).is_err());

@@ -53,12 +53,8 @@ const EC_CURVES: &[(&str, usize)] = &[
 ];
 
 /// Curves of `OKP` keys and the length of `x` in octets (RFC 8037 §2).
-const OKP_CURVES: &[(&str, usize)] = &[
-    ("Ed25519", 32),
-    ("Ed448", 57),
-    ("X25519", 32),
-    ("X448", 56),
-];
+const OKP_CURVES: &[(&str, usize)] =
+    &[("Ed25519", 32), ("Ed448", 57), ("X25519", 32), ("X448", 56)];
 
 /// Checks a `jwks` value; `path` names it in errors.
 pub(crate) fn check(value: &Value, path: &str) -> Result<(), MetadataError> {
@@ -224,7 +220,10 @@ mod tests {
     #[test]
     fn rsa_keys_must_be_real() {
         for bits in [MIN_RSA_BITS, 3072, 4096, MAX_RSA_BITS] {
-            assert!(check(&rsa_with(&modulus(bits), &[1, 0, 1]), "jwks").is_ok(), "{bits}");
+            assert!(
+                check(&rsa_with(&modulus(bits), &[1, 0, 1]), "jwks").is_ok(),
+                "{bits}"
+            );
         }
         assert!(check(&rsa_with(&modulus(2048), &[3]), "jwks").is_ok());
         // The attack run's keys: a 3-octet modulus, a member that is not base64url.
@@ -234,12 +233,28 @@ mod tests {
         assert!(d.contains("\"n\" is not base64url"), "{d}");
         assert!(!d.contains("!!!"), "never echoes key material: {d}");
         for (n, e, why) in [
-            (modulus(MIN_RSA_BITS - 1), vec![1, 0, 1], "RSA modulus of 2047 bits"),
-            (modulus(MAX_RSA_BITS + 1), vec![1, 0, 1], "RSA modulus of 8193 bits"),
+            (
+                modulus(MIN_RSA_BITS - 1),
+                vec![1, 0, 1],
+                "RSA modulus of 2047 bits",
+            ),
+            (
+                modulus(MAX_RSA_BITS + 1),
+                vec![1, 0, 1],
+                "RSA modulus of 8193 bits",
+            ),
             // A short modulus padded to 2048 bits with a leading zero octet.
-            ([vec![0], modulus(2040)].concat(), vec![1, 0, 1], "zero octet"),
+            (
+                [vec![0], modulus(2040)].concat(),
+                vec![1, 0, 1],
+                "zero octet",
+            ),
             (modulus(2048), vec![0, 1, 0, 1], "zero octet"),
-            ([modulus(2048)[..255].to_vec(), vec![0x5a]].concat(), vec![1, 0, 1], "even"),
+            (
+                [modulus(2048)[..255].to_vec(), vec![0x5a]].concat(),
+                vec![1, 0, 1],
+                "even",
+            ),
             (modulus(2048), vec![1], "odd exponent"),
             (modulus(2048), vec![1, 0, 0], "odd exponent"),
             (modulus(2048), vec![1; 9], "odd exponent"),
@@ -261,11 +276,26 @@ mod tests {
             assert!(check(&key, "jwks").is_ok(), "{crv}");
         }
         for (key, why) in [
-            (json!({"kty": "EC", "crv": "P-192", "x": b64(&[7; 24]), "y": b64(&[9; 24])}), "crv \"P-192\""),
-            (json!({"kty": "EC", "crv": "P-256", "x": b64(&[7; 31]), "y": b64(&[9; 32])}), "\"x\" of a P-256 key must be 32 octets, not 31"),
-            (json!({"kty": "EC", "crv": "P-256", "x": b64(&[7; 32]), "y": b64(&[9; 48])}), "\"y\" of a P-256 key must be 32 octets, not 48"),
-            (json!({"kty": "EC", "crv": "P-256", "x": "a+b/", "y": b64(&[9; 32])}), "not base64url"),
-            (json!({"kty": "EC", "crv": 5, "x": b64(&[7; 32]), "y": b64(&[9; 32])}), "needs a string \"crv\""),
+            (
+                json!({"kty": "EC", "crv": "P-192", "x": b64(&[7; 24]), "y": b64(&[9; 24])}),
+                "crv \"P-192\"",
+            ),
+            (
+                json!({"kty": "EC", "crv": "P-256", "x": b64(&[7; 31]), "y": b64(&[9; 32])}),
+                "\"x\" of a P-256 key must be 32 octets, not 31",
+            ),
+            (
+                json!({"kty": "EC", "crv": "P-256", "x": b64(&[7; 32]), "y": b64(&[9; 48])}),
+                "\"y\" of a P-256 key must be 32 octets, not 48",
+            ),
+            (
+                json!({"kty": "EC", "crv": "P-256", "x": "a+b/", "y": b64(&[9; 32])}),
+                "not base64url",
+            ),
+            (
+                json!({"kty": "EC", "crv": 5, "x": b64(&[7; 32]), "y": b64(&[9; 32])}),
+                "needs a string \"crv\"",
+            ),
         ] {
             let d = refused(json!({"keys": [key]}));
             assert!(d.contains(why), "{why}: {d}");

@@ -193,7 +193,10 @@ mod tests {
             ("myapp://*/cb", "must not use a wildcard host"),
             ("https://app.example.com:0/cb", "must not use port 0"),
             ("http://127.0.0.1:0/cb", "must not use port 0"),
-            ("https://evil%2Eexample/cb", "must not percent-encode its host"),
+            (
+                "https://evil%2Eexample/cb",
+                "must not percent-encode its host",
+            ),
             (
                 "https://app!.example.com/cb",
                 "must have a DNS name or an IP address as its host",

@@ -63,6 +63,17 @@ macro_rules! failure_into {
 }
 failure_into!(ReadError, UpdateError, DeleteError, RegisterError);
 
+/// Whether `presented` (a token's hash) is the record's current registration
+/// access token or its previous one, and that one has not expired. Both are
+/// compared, in constant time, whichever matches.
+fn registration_token_matches(record: &ClientRecord, presented: &str, now: i64) -> bool {
+    let live = |expires_at: i64| expires_at == 0 || expires_at > now;
+    let matches = |stored: &Option<String>| stored.as_deref().is_some_and(|h| ct_eq(h, presented));
+    let current = matches(&record.token_hash) & live(record.token_expires_at);
+    let previous = matches(&record.previous_token_hash) & live(record.previous_token_expires_at);
+    current | previous
+}
+
 fn looks_like_jwt(token: &str) -> bool {
     token.bytes().filter(|&b| b == b'.').count() == 2
 }
@@ -96,9 +107,7 @@ impl Service {
         let token_accepted = self.config.profile != Profile::AuCdr;
         if token_accepted
             && let Some(r) = &record
-            && let Some(stored) = &r.token_hash
-            && ct_eq(stored, &presented)
-            && (r.token_expires_at == 0 || r.token_expires_at > now)
+            && registration_token_matches(r, &presented, now)
         {
             return Ok(Authorized {
                 record: r.clone(),
