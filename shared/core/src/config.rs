@@ -93,6 +93,9 @@ pub struct BearerTokenConfig {
     /// Scopes the token must carry.
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// Also accept tokens whose header `typ` is `JWT` or absent, not only `at+jwt`.
+    #[serde(default)]
+    pub allow_plain_jwt: bool,
 }
 
 /// `software_statement_validation`.
@@ -264,6 +267,31 @@ impl Config {
         dcr_validation::validate_defaults(&self.defaults)
             .map_err(|e| ConfigError::new("defaults", e.description))?;
         self.check_registration_token()?;
+        self.check_bearer_token_scope()?;
+        Ok(())
+    }
+
+    /// Whether JWT access tokens of `bearer_token.issuer` are accepted at all:
+    /// required on registration, or verifiable for management.
+    pub fn uses_bearer_tokens(&self) -> bool {
+        self.require_bearer_token()
+            || (self.bearer_token.issuer.is_some() && self.bearer_token.jwks_uri.is_some())
+    }
+
+    /// Bearer tokens must be narrowed to ours: by scopes, an audience or the
+    /// profile's scope; otherwise every JWT the issuer signs would do.
+    fn check_bearer_token_scope(&self) -> Result<(), ConfigError> {
+        let narrowed = !self.bearer_token.scopes.is_empty()
+            || self.bearer_token.audience.is_some()
+            || self.profile == Profile::AuCdr;
+        if self.uses_bearer_tokens() && !narrowed {
+            return Err(ConfigError::new(
+                "bearer_token.scopes",
+                "is empty and bearer_token.audience is unset, so any token bearer_token.issuer \
+                 signs (an ID token, another API's access token) would register and manage \
+                 clients: set bearer_token.scopes, bearer_token.audience, or both",
+            ));
+        }
         Ok(())
     }
 
@@ -417,6 +445,7 @@ bearer_token:
   jwks_uri: https://as.example.com/jwks
   audience: null
   scopes: [cdr:registration]
+  allow_plain_jwt: false
 software_statement_validation:
   jwks_uri: https://directory.example.com/jwks
   issuer: null
@@ -515,6 +544,31 @@ allow_loopback_http: false
             DEFAULT_ROTATION_GRACE
         );
         Config::from_yaml("registration_access_token:\n  generate: false\n").unwrap();
+    }
+
+    #[test]
+    fn bearer_tokens_must_be_narrowed() {
+        let base = "bearer_token:\n  issuer: https://as.example.com\n  jwks_uri: https://as.example.com/jwks\n";
+        let e = Config::from_yaml(base).unwrap_err();
+        assert_eq!(e.key, "bearer_token.scopes");
+        assert!(e.message.contains("bearer_token.audience"), "{e}");
+        let required =
+            format!("registration_endpoint_authentication:\n  require_bearer_token: true\n{base}");
+        assert_eq!(
+            Config::from_yaml(&required).unwrap_err().key,
+            "bearer_token.scopes"
+        );
+        Config::from_yaml(&format!("{base}  scopes: [dcr]\n")).unwrap();
+        Config::from_yaml(&format!("{base}  audience: https://dcr.example.com\n")).unwrap();
+        let cdr = format!(
+            "profile: au-cdr\nsoftware_statement_validation:\n  jwks_uri: https://register.example/jwks\n{base}"
+        );
+        Config::from_yaml(&cdr).unwrap();
+        // Without keys nothing verifies bearer tokens: nothing to narrow.
+        Config::from_yaml("bearer_token:\n  issuer: https://as.example.com\n").unwrap();
+        let c = Config::from_yaml(&format!("{base}  scopes: [dcr]\n  allow_plain_jwt: true\n"))
+            .unwrap();
+        assert!(c.bearer_token.allow_plain_jwt);
     }
 
     #[test]
