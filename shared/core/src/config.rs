@@ -266,6 +266,8 @@ impl Config {
         }
         dcr_validation::validate_defaults(&self.defaults)
             .map_err(|e| ConfigError::new("defaults", e.description))?;
+        dcr_validation::check_rules(&self.rules())
+            .map_err(|e| ConfigError::new(&e.key, e.message))?;
         self.check_registration_token()?;
         self.check_bearer_token_scope()?;
         Ok(())
@@ -544,6 +546,42 @@ allow_loopback_http: false
             DEFAULT_ROTATION_GRACE
         );
         Config::from_yaml("registration_access_token:\n  generate: false\n").unwrap();
+    }
+
+    #[test]
+    fn configurations_that_cannot_work_name_their_key() {
+        for (yaml, key) in [
+            (
+                "policy:\n  token_endpoint_auth_methods: [magic]\n",
+                "policy.token_endpoint_auth_methods",
+            ),
+            ("policy:\n  grant_types: [teleport]\n", "policy.grant_types"),
+            (
+                "policy:\n  response_types: [device]\n",
+                "policy.response_types",
+            ),
+            ("policy:\n  scopes: []\n", "policy.scopes"),
+            (
+                "policy:\n  token_endpoint_auth_methods: [private_key_jwt]\ndefaults:\n  token_endpoint_auth_method: client_secret_basic\n",
+                "defaults.token_endpoint_auth_method",
+            ),
+            (
+                "profile: fapi\npolicy:\n  token_endpoint_auth_methods: [client_secret_basic, none]\n",
+                "policy.token_endpoint_auth_methods",
+            ),
+            (
+                "policy:\n  grant_types: [client_credentials]\n  token_endpoint_auth_methods: [none]\n",
+                "policy.grant_types",
+            ),
+            (
+                "registration_access_token:\n  generate: false\n  rotate_on_update: true\n",
+                "registration_access_token.rotate_on_update",
+            ),
+        ] {
+            let e = Config::from_yaml(yaml).unwrap_err();
+            assert_eq!(e.key, key, "{yaml}");
+            assert!(e.to_string().contains(key), "{e}");
+        }
     }
 
     #[test]
