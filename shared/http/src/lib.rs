@@ -20,7 +20,7 @@ use lambda_http::{Body, Request, Response};
 pub use response::MAX_BODY_BYTES;
 pub use routing::Operation;
 
-use request::{bearer, client_certificate, issuer_of, read_metadata};
+use request::{bearer, client_certificate, issuer_of, read_metadata, single_authorization};
 use response::Reply;
 use routing::Route;
 
@@ -120,6 +120,9 @@ impl App {
     }
 
     async fn register(&self, req: Request) -> Reply {
+        if let Err(e) = single_authorization(&req) {
+            return Reply::from(e);
+        }
         let issuer = issuer_of(&self.config, &req);
         let credential = bearer(&req);
         let client_certificate = client_certificate(&req);
@@ -140,6 +143,9 @@ impl App {
     }
 
     async fn manage(&self, client_id: &str, req: Request) -> Reply {
+        if let Err(e) = single_authorization(&req) {
+            return Reply::from(e);
+        }
         let issuer = issuer_of(&self.config, &req);
         let caller = Caller {
             credential: bearer(&req),
