@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod cases;
+mod hardening;
 mod local_only;
 mod trust;
 
@@ -32,6 +33,7 @@ macro_rules! on_every_engine {
 }
 
 use cases::*;
+use hardening::*;
 use trust::*;
 
 on_every_engine!(
@@ -67,4 +69,10 @@ on_every_engine!(
     au_cdr_takes_signed_requests_and_cdr_tokens_only,
     mtls_is_required_when_configured,
     uk_ob_registration_from_a_directory_statement,
+    access_tokens_must_be_rfc_9068,
+    chosen_credentials_cannot_take_over,
+    public_clients_get_no_client_credentials,
+    a_lost_rotation_answer_is_recoverable,
+    uris_and_keys_are_checked_without_a_policy,
+    two_authorization_headers_are_refused,
 );
