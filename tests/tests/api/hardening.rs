@@ -2,21 +2,12 @@
 //! that are not RFC 9068 access tokens, weak chosen secrets and a retry path
 //! that took over live clients, public clients with `client_credentials`, a
 //! rotated token lost with its answer, URIs and keys no parser agrees on, two
-//! `Authorization` headers, and configurations that cannot work.
+//! `Authorization` headers. What needs a process is in `local_only`: kill -9
+//! during rotating `PUT`s, and configurations that cannot work.
 
-use dcr_tests::local::binary;
 use dcr_tests::trust::{AUTHORITY_ISS, Trust, header, now};
 use dcr_tests::{Engine, Spawner, TestRequest, TestResponse};
 use serde_json::{Value, json};
-
-macro_rules! engine_or_skip {
-    ($spawner:expr, $config:expr) => {
-        match $spawner.spawn(&$config).await {
-            Some(e) => e,
-            None => return,
-        }
-    };
-}
 
 fn web() -> Value {
     json!({"redirect_uris": ["https://app.example.com/cb"]})
@@ -258,65 +249,4 @@ pub async fn two_authorization_headers_are_refused(s: &dyn Spawner) {
         .await;
     r.assert_error(400, "invalid_request");
     assert_eq!(get(&*app, &victim, token(&victim)).await.status, 200);
-}
-
-/// Item 3 and 8 (a process is needed): a configuration that cannot work, or
-/// that would let any token of the issuer through, stops start-up naming the key.
-#[tokio::test]
-async fn configurations_that_cannot_work_do_not_start() {
-    let dir = tempfile::tempdir().unwrap();
-    let cases = [
-        (
-            "registration_endpoint_authentication:\n  require_bearer_token: true\nbearer_token:\n  issuer: https://as.example.com\n  jwks_uri: https://as.example.com/jwks\n",
-            "bearer_token.scopes",
-        ),
-        (
-            "policy:\n  token_endpoint_auth_methods: [magic]\n",
-            "policy.token_endpoint_auth_methods",
-        ),
-        ("policy:\n  grant_types: [teleport]\n", "policy.grant_types"),
-        (
-            "policy:\n  response_types: [device]\n",
-            "policy.response_types",
-        ),
-        (
-            "policy:\n  redirect_uri_hosts: []\n",
-            "policy.redirect_uri_hosts",
-        ),
-        (
-            "policy:\n  grant_types: [authorization_code]\ndefaults:\n  grant_types: [client_credentials]\n",
-            "defaults.grant_types",
-        ),
-        (
-            "profile: fapi\npolicy:\n  token_endpoint_auth_methods: [client_secret_basic, none]\n",
-            "policy.token_endpoint_auth_methods",
-        ),
-        (
-            "registration_access_token:\n  generate: false\n  rotate_on_update: true\n",
-            "registration_access_token.rotate_on_update",
-        ),
-    ];
-    for (yaml, key) in cases {
-        let path = dir.path().join("config.yaml");
-        std::fs::write(&path, yaml).unwrap();
-        let run = tokio::process::Command::new(binary())
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path().join("data"))
-            .arg("--config")
-            .arg(&path)
-            .kill_on_drop(true)
-            .output();
-        // A server that accepted the configuration would never exit.
-        let out = tokio::time::timeout(std::time::Duration::from_secs(30), run)
-            .await
-            .unwrap_or_else(|_| panic!("{yaml} started and kept running"))
-            .unwrap();
-        assert!(!out.status.success(), "{yaml} started");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            stderr.contains(&format!("`{key}`")),
-            "{yaml}: stderr does not name {key}: {stderr}"
-        );
-        assert!(out.stdout.is_empty(), "no listening line on a config error");
-    }
 }

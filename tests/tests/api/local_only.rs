@@ -217,17 +217,51 @@ async fn a_config_error_stops_start_up_naming_the_key() {
         ("profile: galactic\n", "profile"),
         ("no_such_key: 1\n", "no_such_key"),
         ("policy:\n  grant_types: [a]\n  colours: [b]\n", "colours"),
+        // Configurations that cannot work, or would let any token of the issuer through.
+        (
+            "registration_endpoint_authentication:\n  require_bearer_token: true\nbearer_token:\n  issuer: https://as.example.com\n  jwks_uri: https://as.example.com/jwks\n",
+            "bearer_token.scopes",
+        ),
+        (
+            "policy:\n  token_endpoint_auth_methods: [magic]\n",
+            "policy.token_endpoint_auth_methods",
+        ),
+        ("policy:\n  grant_types: [teleport]\n", "policy.grant_types"),
+        (
+            "policy:\n  response_types: [device]\n",
+            "policy.response_types",
+        ),
+        (
+            "policy:\n  redirect_uri_hosts: []\n",
+            "policy.redirect_uri_hosts",
+        ),
+        (
+            "policy:\n  grant_types: [authorization_code]\ndefaults:\n  grant_types: [client_credentials]\n",
+            "defaults.grant_types",
+        ),
+        (
+            "profile: fapi\npolicy:\n  token_endpoint_auth_methods: [client_secret_basic, none]\n",
+            "policy.token_endpoint_auth_methods",
+        ),
+        (
+            "registration_access_token:\n  generate: false\n  rotate_on_update: true\n",
+            "registration_access_token.rotate_on_update",
+        ),
     ];
     for (yaml, key) in cases {
         let path = dir.path().join("config.yaml");
         std::fs::write(&path, yaml).unwrap();
-        let out = tokio::process::Command::new(binary())
+        let run = tokio::process::Command::new(binary())
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir.path().join("data"))
             .arg("--config")
             .arg(&path)
-            .output()
+            .kill_on_drop(true)
+            .output();
+        // A server that accepted the configuration would never exit.
+        let out = tokio::time::timeout(std::time::Duration::from_secs(30), run)
             .await
+            .unwrap_or_else(|_| panic!("{yaml} started and kept running"))
             .unwrap();
         assert!(!out.status.success(), "{yaml} accepted");
         let stderr = String::from_utf8_lossy(&out.stderr);

@@ -4,6 +4,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+/// A fresh engine with this configuration, or return: the engine is not
+/// available here (the Lambda engine without moto, outside CI).
+macro_rules! engine_or_skip {
+    ($spawner:expr, $config:expr) => {
+        match $spawner.spawn(&$config).await {
+            Some(e) => e,
+            None => return,
+        }
+    };
+}
+
 mod cases;
 mod hardening;
 mod local_only;

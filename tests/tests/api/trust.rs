@@ -6,15 +6,6 @@ use dcr_tests::trust::{Trust, header, now, unique};
 use dcr_tests::{Engine, Spawner, TestRequest, TestResponse};
 use serde_json::{Value, json};
 
-macro_rules! engine_or_skip {
-    ($spawner:expr, $config:expr) => {
-        match $spawner.spawn(&$config).await {
-            Some(e) => e,
-            None => return,
-        }
-    };
-}
-
 fn web() -> Value {
     json!({"redirect_uris": ["https://app.example.com/cb"]})
 }

@@ -46,15 +46,7 @@ fn web_client() -> Map<String, Value> {
 }
 
 async fn register(f: &Fixture, metadata: Map<String, Value>) -> ClientInfo {
-    f.service
-        .register(RegisterRequest {
-            body: Body::Json(metadata),
-            credential: Credential::None,
-            issuer: ISSUER.into(),
-            client_certificate: None,
-        })
-        .await
-        .unwrap()
+    try_register(f, metadata).await.unwrap()
 }
 
 fn s<'a>(info: &'a ClientInfo, key: &str) -> &'a str {
