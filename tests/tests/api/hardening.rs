@@ -47,7 +47,7 @@ async fn put(app: &dyn Engine, info: &Value, bearer: &str, body: &Value) -> Test
     .await
 }
 
-/// Item 3: a JWT of the issuer that is not an RFC 9068 access token (an ID
+/// a JWT of the issuer that is not an RFC 9068 access token (an ID
 /// token's `typ` `JWT`, or none) neither registers nor manages, unless
 /// `bearer_token.allow_plain_jwt` says the issuer predates RFC 9068.
 pub async fn access_tokens_must_be_rfc_9068(s: &dyn Spawner) {
@@ -89,7 +89,7 @@ pub async fn access_tokens_must_be_rfc_9068(s: &dyn Spawner) {
         .assert_error(401, "invalid_token");
 }
 
-/// Item 4: chosen secrets have a strength floor, and repeating a live
+/// chosen secrets have a strength floor, and repeating a live
 /// client's registration, right secret or not, takes nothing over.
 pub async fn chosen_credentials_cannot_take_over(s: &dyn Spawner) {
     let app = engine_or_skip!(
@@ -137,7 +137,7 @@ pub async fn chosen_credentials_cannot_take_over(s: &dyn Spawner) {
     );
 }
 
-/// Item 5: `client_credentials` is for confidential clients (RFC 6749 §4.4).
+/// `client_credentials` is for confidential clients (RFC 6749 §4.4).
 pub async fn public_clients_get_no_client_credentials(s: &dyn Spawner) {
     let app = engine_or_skip!(s, "");
     let public =
@@ -149,7 +149,7 @@ pub async fn public_clients_get_no_client_credentials(s: &dyn Spawner) {
     assert_eq!(post(&*app, &confidential, None).await.status, 201);
 }
 
-/// Item 6: the token a rotating `PUT` replaced stays good for the grace, so
+/// the token a rotating `PUT` replaced stays good for the grace, so
 /// the client whose answer was lost retries the `PUT` with it.
 pub async fn a_lost_rotation_answer_is_recoverable(s: &dyn Spawner) {
     let app = engine_or_skip!(s, "registration_access_token:\n  rotate_on_update: true\n");
@@ -172,7 +172,7 @@ pub async fn a_lost_rotation_answer_is_recoverable(s: &dyn Spawner) {
     assert_eq!(get(&*app, &info, token(&lost)).await.status, 200);
 }
 
-/// Item 7: URIs whose host parsers read differently, and keys that are not
+/// URIs whose host parsers read differently, and keys that are not
 /// keys, are refused with no host policy and under every profile.
 pub async fn uris_and_keys_are_checked_without_a_policy(s: &dyn Spawner) {
     let app = engine_or_skip!(s, "");
@@ -219,7 +219,7 @@ pub async fn uris_and_keys_are_checked_without_a_policy(s: &dyn Spawner) {
     assert_eq!(r.status, 201, "{}", body_of(&r));
 }
 
-/// Item 9: two `Authorization` headers are refused, not resolved by order.
+/// two `Authorization` headers are refused, not resolved by order.
 pub async fn two_authorization_headers_are_refused(s: &dyn Spawner) {
     let app = engine_or_skip!(s, "");
     let victim = post(&*app, &web(), None).await.json();
