@@ -48,8 +48,12 @@ mod viable;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-pub use creds::{validate_custom_client_id, validate_custom_client_secret};
+pub use creds::{
+    MAX_PERIOD_MATCH, SECRET_MIN_BITS, estimated_bits, validate_custom_client_id,
+    validate_custom_client_secret,
+};
 pub use error::{ErrorCode, MetadataError};
+pub use jwks::{MAX_RSA_BITS, MIN_RSA_BITS};
 pub use viable::{RulesError, check_rules};
 
 use document::{Draft, Unknown, parse_document};
