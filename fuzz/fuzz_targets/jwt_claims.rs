@@ -40,8 +40,10 @@ fuzz_target!(|data: &[u8]| {
     };
     let s = &*SIGNER;
     let token = s.key.sign(&claims, None);
+    let mut at_jwt = Map::new();
+    at_jwt.insert("typ".into(), json!("at+jwt"));
     if let Ok(at) = verify_access_token(
-        &token,
+        &s.key.sign(&claims, Some(at_jwt)),
         &s.keys,
         &AccessTokenPolicy::new(AS_ISSUER, None),
         NOW,

@@ -89,11 +89,11 @@ impl Trust {
         self.client.sign(&base, None)
     }
 
-    /// An access token from the authorization server.
+    /// An access token from the authorization server (RFC 9068: `typ` `at+jwt`).
     pub fn access_token(&self, client: &str, scope: &str) -> String {
         self.authority.sign(
             &json!({"iss": AUTHORITY_ISS, "client_id": client, "scope": scope, "iat": now(), "exp": now() + 300, "sub": client}),
-            None,
+            header("typ", json!("at+jwt")),
         )
     }
 }

@@ -243,7 +243,7 @@ async fn drive(app: &dyn Engine, trust: &Trust, tag: &str) -> Run {
 fn config(trust: &Trust) -> String {
     trust.config(
         "registration_endpoint_authentication:\n  allow_custom_client_creds: true\n\
-         registration_access_token:\n  rotate_on_update: true\n",
+         registration_access_token:\n  rotate_on_update: true\n  rotation_grace: 0\n",
     )
 }
 

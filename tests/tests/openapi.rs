@@ -438,6 +438,13 @@ async fn every_status_the_server_answers_is_documented() {
     );
     let empty = TestRequest::new("GET", "/register/").bearer(&token);
     assert_eq!(rec.send(app, CLIENT, empty).await.status, 404);
+    for method in ["GET", "PUT", "DELETE"] {
+        let two = TestRequest::new(method, &path)
+            .bearer(&token)
+            .bearer("another")
+            .json(&web());
+        assert_eq!(rec.send(app, CLIENT, two).await.status, 400, "{method}");
+    }
 
     let put = |body: &Value, t: Option<&str>| {
         let r = TestRequest::new("PUT", &path).json(body);

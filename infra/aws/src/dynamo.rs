@@ -13,7 +13,7 @@
 //! | `ttl` | N | the table's TTL attribute: `expires_at + TTL_GRACE` when `expires_at` is non-zero, absent otherwise |
 //! | `metadata` | S | the client metadata as one JSON document (see below) |
 //! | `write_id` | S | random id of the put that wrote the item (retry detection) |
-//! | `state`, `issued_at`, `has_secret`, `secret_expires_at`, `token_hash`, `token_expires_at`, `software_statement`, `expires_at`, `version`, `updated_at` | S/N/BOOL | the other [`ClientRecord`] fields, same names |
+//! | `state`, `issued_at`, `has_secret`, `secret_expires_at`, `token_hash`, `token_expires_at`, `previous_token_hash`, `previous_token_expires_at`, `software_statement`, `expires_at`, `retry_until`, `version`, `updated_at` | S/N/BOOL | the other [`ClientRecord`] fields, same names (`previous_token_hash` absent when `None`; `previous_token_expires_at` and `retry_until` read as 0 when absent, as in items written before they existed) |
 //!
 //! `get` returns a record as stored, expired or not (the port allows it, and the
 //! core filters with [`ClientRecord::is_live`]): the sweep must still find an
@@ -155,12 +155,18 @@ struct Item {
     token_hash: Option<String>,
     token_expires_at: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    previous_token_hash: Option<String>,
+    #[serde(default)]
+    previous_token_expires_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     owner: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     software_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     software_statement: Option<String>,
     expires_at: i64,
+    #[serde(default)]
+    retry_until: i64,
     version: u64,
     updated_at: i64,
     sweep_at: i64,
@@ -190,10 +196,13 @@ impl Item {
             secret_expires_at: record.secret_expires_at,
             token_hash: record.token_hash.clone(),
             token_expires_at: record.token_expires_at,
+            previous_token_hash: record.previous_token_hash.clone(),
+            previous_token_expires_at: record.previous_token_expires_at,
             owner: index_key(&record.owner),
             software_id: index_key(&record.software_id),
             software_statement: record.software_statement.clone(),
             expires_at: record.expires_at,
+            retry_until: record.retry_until,
             version: record.version,
             updated_at: record.updated_at,
             sweep_at: record.sweep_at,
@@ -215,10 +224,13 @@ impl Item {
             secret_expires_at: self.secret_expires_at,
             token_hash: self.token_hash,
             token_expires_at: self.token_expires_at,
+            previous_token_hash: self.previous_token_hash,
+            previous_token_expires_at: self.previous_token_expires_at,
             owner: self.owner,
             software_id: self.software_id,
             software_statement: self.software_statement,
             expires_at: self.expires_at,
+            retry_until: self.retry_until,
             version: self.version,
             updated_at: self.updated_at,
             sweep_at: self.sweep_at,

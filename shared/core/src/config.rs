@@ -62,7 +62,16 @@ pub struct RegistrationTokenConfig {
     pub lifetime: u64,
     /// A `PUT` returns a new token and the old one dies.
     pub rotate_on_update: bool,
+    /// Seconds the token a rotation replaced is still accepted (a client whose
+    /// answer was lost retries with it), 0 = none.
+    pub rotation_grace: u64,
 }
+
+/// Default of `registration_access_token.rotation_grace`, in seconds.
+pub const DEFAULT_ROTATION_GRACE: u64 = 120;
+/// Largest `registration_access_token.rotation_grace`, in seconds: a grace is
+/// for retries, not a second token.
+pub const MAX_ROTATION_GRACE: u64 = 3600;
 
 impl Default for RegistrationTokenConfig {
     fn default() -> Self {
@@ -70,6 +79,7 @@ impl Default for RegistrationTokenConfig {
             generate: true,
             lifetime: 0,
             rotate_on_update: false,
+            rotation_grace: DEFAULT_ROTATION_GRACE,
         }
     }
 }
@@ -91,6 +101,9 @@ pub struct BearerTokenConfig {
     pub introspection_endpoint: Option<String>,
     /// The client id this service authenticates with at the introspection endpoint.
     pub introspection_client_id: Option<String>,
+    /// Also accept tokens whose header `typ` is `JWT` or absent, not only `at+jwt`.
+    #[serde(default)]
+    pub allow_plain_jwt: bool,
 }
 
 /// `request_object`: signed registration requests (`application/jwt`, `application/jose`).
@@ -312,6 +325,53 @@ impl Config {
         }
         dcr_validation::validate_defaults_with(&self.defaults, &self.extra_client_metadata)
             .map_err(|e| ConfigError::new("defaults", e.description))?;
+        dcr_validation::check_rules(&self.rules())
+            .map_err(|e| ConfigError::new(&e.key, e.message))?;
+        self.check_registration_token()?;
+        self.check_bearer_token_scope()?;
+        Ok(())
+    }
+
+    /// Whether JWT access tokens of `bearer_token.issuer` are accepted at all:
+    /// required on registration, or verifiable for management.
+    pub fn uses_bearer_tokens(&self) -> bool {
+        self.require_bearer_token()
+            || (self.bearer_token.issuer.is_some() && self.bearer_token.jwks_uri.is_some())
+            || self.bearer_token.introspection_endpoint.is_some()
+    }
+
+    /// Bearer tokens must be narrowed to ours: by scopes, an audience or the
+    /// profile's scope; otherwise every JWT the issuer signs would do.
+    fn check_bearer_token_scope(&self) -> Result<(), ConfigError> {
+        let narrowed = !self.bearer_token.scopes.is_empty()
+            || self.bearer_token.audience.is_some()
+            || self.profile == Profile::AuCdr;
+        if self.uses_bearer_tokens() && !narrowed {
+            return Err(ConfigError::new(
+                "bearer_token.scopes",
+                "is empty and bearer_token.audience is unset, so any token bearer_token.issuer \
+                 signs (an ID token, another API's access token) would register and manage \
+                 clients: set bearer_token.scopes, bearer_token.audience, or both",
+            ));
+        }
+        Ok(())
+    }
+
+    /// `registration_access_token`: rotation needs tokens, and a grace is short.
+    fn check_registration_token(&self) -> Result<(), ConfigError> {
+        let rat = &self.registration_access_token;
+        if rat.rotate_on_update && !rat.generate {
+            return Err(ConfigError::new(
+                "registration_access_token.rotate_on_update",
+                "needs registration_access_token.generate: true (there is no token to rotate)",
+            ));
+        }
+        if rat.rotation_grace > MAX_ROTATION_GRACE {
+            return Err(ConfigError::new(
+                "registration_access_token.rotation_grace",
+                format!("at most {MAX_ROTATION_GRACE} seconds: a grace is for retries"),
+            ));
+        }
         Ok(())
     }
 
@@ -528,11 +588,13 @@ registration_access_token:
   generate: true
   lifetime: 0
   rotate_on_update: false
+  rotation_grace: 120
 bearer_token:
   issuer: https://as.example.com
   jwks_uri: https://as.example.com/jwks
   audience: null
   scopes: [cdr:registration]
+  allow_plain_jwt: false
 software_statement_validation:
   jwks_uri: https://directory.example.com/jwks
   issuer: null
@@ -692,6 +754,86 @@ allow_loopback_http: false
             !c.issues_registration_token(),
             "au-cdr management refuses registration access tokens"
         );
+    }
+
+    #[test]
+    fn registration_token_settings_that_cannot_work() {
+        let e = Config::from_yaml(
+            "registration_access_token:\n  generate: false\n  rotate_on_update: true\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "registration_access_token.rotate_on_update");
+        let e =
+            Config::from_yaml("registration_access_token:\n  rotation_grace: 86400\n").unwrap_err();
+        assert_eq!(e.key, "registration_access_token.rotation_grace");
+        let c =
+            Config::from_yaml("registration_access_token:\n  rotate_on_update: true\n").unwrap();
+        assert_eq!(
+            c.registration_access_token.rotation_grace,
+            DEFAULT_ROTATION_GRACE
+        );
+        Config::from_yaml("registration_access_token:\n  generate: false\n").unwrap();
+    }
+
+    #[test]
+    fn configurations_that_cannot_work_name_their_key() {
+        for (yaml, key) in [
+            (
+                "policy:\n  token_endpoint_auth_methods: [magic]\n",
+                "policy.token_endpoint_auth_methods",
+            ),
+            ("policy:\n  grant_types: [teleport]\n", "policy.grant_types"),
+            (
+                "policy:\n  response_types: [device]\n",
+                "policy.response_types",
+            ),
+            ("policy:\n  scopes: []\n", "policy.scopes"),
+            (
+                "policy:\n  token_endpoint_auth_methods: [private_key_jwt]\ndefaults:\n  token_endpoint_auth_method: client_secret_basic\n",
+                "defaults.token_endpoint_auth_method",
+            ),
+            (
+                "profile: fapi\npolicy:\n  token_endpoint_auth_methods: [client_secret_basic, none]\n",
+                "policy.token_endpoint_auth_methods",
+            ),
+            (
+                "policy:\n  grant_types: [client_credentials]\n  token_endpoint_auth_methods: [none]\n",
+                "policy.grant_types",
+            ),
+            (
+                "registration_access_token:\n  generate: false\n  rotate_on_update: true\n",
+                "registration_access_token.rotate_on_update",
+            ),
+        ] {
+            let e = Config::from_yaml(yaml).unwrap_err();
+            assert_eq!(e.key, key, "{yaml}");
+            assert!(e.to_string().contains(key), "{e}");
+        }
+    }
+
+    #[test]
+    fn bearer_tokens_must_be_narrowed() {
+        let base = "bearer_token:\n  issuer: https://as.example.com\n  jwks_uri: https://as.example.com/jwks\n";
+        let e = Config::from_yaml(base).unwrap_err();
+        assert_eq!(e.key, "bearer_token.scopes");
+        assert!(e.message.contains("bearer_token.audience"), "{e}");
+        let required =
+            format!("registration_endpoint_authentication:\n  require_bearer_token: true\n{base}");
+        assert_eq!(
+            Config::from_yaml(&required).unwrap_err().key,
+            "bearer_token.scopes"
+        );
+        Config::from_yaml(&format!("{base}  scopes: [dcr]\n")).unwrap();
+        Config::from_yaml(&format!("{base}  audience: https://dcr.example.com\n")).unwrap();
+        let cdr = format!(
+            "profile: au-cdr\nsoftware_statement_validation:\n  jwks_uri: https://register.example/jwks\n{base}"
+        );
+        Config::from_yaml(&cdr).unwrap();
+        // Without keys nothing verifies bearer tokens: nothing to narrow.
+        Config::from_yaml("bearer_token:\n  issuer: https://as.example.com\n").unwrap();
+        let c = Config::from_yaml(&format!("{base}  scopes: [dcr]\n  allow_plain_jwt: true\n"))
+            .unwrap();
+        assert!(c.bearer_token.allow_plain_jwt);
     }
 
     #[test]

@@ -34,6 +34,16 @@ pub struct ClientRecord {
     pub token_hash: Option<String>,
     /// When the registration access token expires, 0 = never.
     pub token_expires_at: i64,
+    /// base64url SHA-256 of the previous registration access token, still
+    /// accepted until `previous_token_expires_at`: the token a rotating `PUT`
+    /// replaced (for its grace), or the token of a registration's first answer
+    /// after a retry of it. Replaced by the next rotation, never extended.
+    #[serde(default)]
+    pub previous_token_hash: Option<String>,
+    /// When the previous token stops being accepted, 0 = never (only a retried
+    /// registration's first token that itself never expires).
+    #[serde(default)]
+    pub previous_token_expires_at: i64,
     /// The client whose initial access token created this one.
     pub owner: Option<String>,
     /// The `software_id`, for one-client-per-software rules.
@@ -42,6 +52,12 @@ pub struct ClientRecord {
     pub software_statement: Option<String>,
     /// When the client itself expires (`client_lifetime`), 0 = never.
     pub expires_at: i64,
+    /// Until when the identical registration (same client-chosen `client_id`,
+    /// metadata and secret) is answered as a retry of the one that created
+    /// this record; 0 = never (server-drawn ids, and any client since written
+    /// by a `PUT`).
+    #[serde(default)]
+    pub retry_until: i64,
     /// Optimistic-concurrency version, incremented by every write.
     pub version: u64,
     /// Seconds since the epoch of the last write.
@@ -56,5 +72,27 @@ impl ClientRecord {
     /// Whether callers may see this record at `now`.
     pub fn is_live(&self, now: i64) -> bool {
         self.state == ClientState::Active && (self.expires_at == 0 || self.expires_at > now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records written before the previous-token and retry fields existed
+    /// (the embedded store keeps this JSON) still decode, with the fields unset.
+    #[test]
+    fn records_without_the_newer_fields_decode() {
+        let old = r#"{"client_id":"c","state":"active","metadata":{},"issued_at":1,
+            "has_secret":false,"secret_expires_at":0,"token_hash":"h","token_expires_at":0,
+            "owner":null,"software_id":null,"software_statement":null,"expires_at":0,
+            "version":2,"updated_at":1,"sweep_at":0}"#;
+        let record: ClientRecord = serde_json::from_str(old).unwrap();
+        assert_eq!(record.previous_token_hash, None);
+        assert_eq!(record.previous_token_expires_at, 0);
+        assert_eq!(record.retry_until, 0);
+        let again: ClientRecord =
+            serde_json::from_str(&serde_json::to_string(&record).unwrap()).unwrap();
+        assert_eq!(again, record);
     }
 }

@@ -21,7 +21,7 @@ use lambda_http::{Body, Request, Response};
 pub use response::{MAX_BODY_BYTES, Refusal, refusal};
 pub use routing::Operation;
 
-use request::{bearer, client_certificate, issuer_of, read_metadata};
+use request::{bearer, client_certificate, issuer_of, read_metadata, single_authorization};
 use response::Reply;
 use routing::Route;
 
@@ -178,6 +178,9 @@ impl App {
     }
 
     async fn register(&self, req: Request) -> Reply {
+        if let Err(e) = single_authorization(&req) {
+            return Reply::from(e);
+        }
         let issuer = issuer_of(&self.config, &req);
         let credential = bearer(&req);
         let client_certificate = client_certificate(&req);
@@ -198,6 +201,9 @@ impl App {
     }
 
     async fn manage(&self, client_id: &str, req: Request) -> Reply {
+        if let Err(e) = single_authorization(&req) {
+            return Reply::from(e);
+        }
         let issuer = issuer_of(&self.config, &req);
         let caller = Caller {
             credential: bearer(&req),

@@ -121,6 +121,31 @@ pub(crate) fn bearer(req: &Request) -> Credential {
     }
 }
 
+/// Refuses a request with more than one `Authorization` credential (RFC 6750
+/// §2: a client MUST NOT use more than one method, and which of two tokens
+/// counts would be a guess): two header fields (as `dcr-local` receives them),
+/// or one field whose comma-separated parts hold a `Bearer` credential and
+/// another one (as API Gateway joins repeated headers; a Bearer token never
+/// contains a comma, RFC 6750 §2.1).
+pub(crate) fn single_authorization(req: &Request) -> Result<(), RequestError> {
+    let fields = req.headers().get_all(http::header::AUTHORIZATION);
+    let joined = fields.iter().any(|v| {
+        let parts: Vec<&str> = v.to_str().unwrap_or("").split(',').collect();
+        let bearer = |p: &&str| {
+            let p = p.trim();
+            p.get(..6).is_some_and(|s| s.eq_ignore_ascii_case("bearer"))
+                && p[6..].chars().next().is_none_or(|c| c == ' ')
+        };
+        parts.len() > 1 && parts.iter().any(bearer)
+    });
+    if fields.iter().count() > 1 || joined {
+        return Err(RequestError::Invalid(
+            "more than one Authorization header; send one bearer token".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// The issuer: the configured one, else derived from the request (`Host`,
 /// `X-Forwarded-Proto`, the API Gateway stage).
 pub(crate) fn issuer_of(config: &Config, req: &Request) -> String {
@@ -213,6 +238,42 @@ mod tests {
             Credential::Bearer(String::new())
         );
         assert_eq!(bearer(&with_header("x", "y")), Credential::None);
+    }
+
+    #[test]
+    fn one_authorization_only() {
+        let two = http::Request::builder()
+            .uri("/register")
+            .header("authorization", "Bearer victim")
+            .header("authorization", "Bearer attacker")
+            .body(lambda_http::Body::Empty)
+            .unwrap();
+        assert!(matches!(
+            single_authorization(&two),
+            Err(RequestError::Invalid(_))
+        ));
+        for joined in [
+            "Bearer a,Bearer b",
+            "Bearer a, Basic Yjpj",
+            "Basic Yjpj,bearer b",
+        ] {
+            let req = with_header("authorization", joined);
+            assert!(single_authorization(&req).is_err(), "{joined}");
+        }
+        for one in [
+            "Bearer abc",
+            "bearer  a.b.c ",
+            "Basic Yjpj",
+            "Digest a=1, b=2",
+            "Bearerx,y",
+        ] {
+            assert_eq!(
+                single_authorization(&with_header("authorization", one)),
+                Ok(()),
+                "{one}"
+            );
+        }
+        assert_eq!(single_authorization(&with_header("x", "y")), Ok(()));
     }
 
     #[test]

@@ -2,9 +2,13 @@
 //! initial access tokens and management tokens.
 //!
 //! Rules: `iss` = the configured issuer; `exp` required; `aud`, when an
-//! audience is configured, required and must name it; the header `typ` is
-//! not checked unless [`AccessTokenPolicy::typ`] is set (many issuers still
-//! omit `at+jwt`). Scope checks (403 vs 401) are the caller's.
+//! audience is configured, required and must name it; the header `typ` must
+//! be `at+jwt` (RFC 9068 §2.1 and §4; compared as a media type: case aside,
+//! `application/at+jwt` is the same), so that another JWT of the same issuer
+//! (an OpenID Connect ID token, a logout token) is never taken for an access
+//! token. [`AccessTokenPolicy::allow_plain_jwt`] is the opt-out for issuers
+//! that predate RFC 9068: it also accepts `typ` `JWT` or no `typ`, checked
+//! after the signature. Scope checks (403 vs 401) are the caller's.
 //!
 //! - client: `client_id` (RFC 9068), else `azp`, else `sub`.
 //! - scopes: `scope` (RFC 9068 §2.2.3: space-separated string; an array is
@@ -16,7 +20,7 @@ use serde_json::{Map, Value};
 use crate::alg::{ALL_ALGS, Alg};
 use crate::claims::string_claim;
 use crate::error::JwtError;
-use crate::jws::{DEFAULT_SKEW, MAX_TOKEN_BYTES, Policy, verify};
+use crate::jws::{DEFAULT_SKEW, MAX_TOKEN_BYTES, Policy, same_media_type, verify};
 use crate::keys::KeySet;
 
 /// How access tokens are checked (config `bearer_token`).
@@ -30,19 +34,27 @@ pub struct AccessTokenPolicy {
     pub algs: Vec<Alg>,
     /// Clock skew in seconds.
     pub skew: i64,
-    /// When set, the header `typ` must be one of these (e.g. `at+jwt`).
+    /// When set, the header `typ` must be one of these ([`AT_JWT`] by default).
     pub typ: Option<Vec<String>>,
+    /// Also accept a token whose `typ` is `JWT` or absent (issuers that predate RFC 9068).
+    pub allow_plain_jwt: bool,
 }
 
+/// The `typ` of a JWT access token (RFC 9068 §4).
+pub const AT_JWT: &str = "at+jwt";
+/// The `typ` of a JWT of no particular kind (RFC 7519 §5.1).
+const PLAIN_JWT: &str = "JWT";
+
 impl AccessTokenPolicy {
-    /// Every asymmetric algorithm, default skew, no `typ` check.
+    /// Every asymmetric algorithm, default skew, `typ` `at+jwt` only.
     pub fn new(issuer: impl Into<String>, audience: Option<String>) -> AccessTokenPolicy {
         AccessTokenPolicy {
             issuer: issuer.into(),
             audience,
             algs: ALL_ALGS.to_vec(),
             skew: DEFAULT_SKEW,
-            typ: None,
+            typ: Some(vec![AT_JWT.into()]),
+            allow_plain_jwt: false,
         }
     }
 }
@@ -82,10 +94,14 @@ pub fn verify_access_token(
         required,
         skew: policy.skew,
         max_bytes: MAX_TOKEN_BYTES,
-        typ: policy.typ.clone(),
+        typ: policy.typ.clone().filter(|_| !policy.allow_plain_jwt),
         ..Policy::new(&policy.algs)
     };
-    let claims = verify(jws, keys, &jwt_policy, now)?.claims;
+    let verified = verify(jws, keys, &jwt_policy, now)?;
+    if policy.allow_plain_jwt && !plain_or_listed(verified.typ.as_deref(), policy.typ.as_deref()) {
+        return Err(JwtError::WrongType);
+    }
+    let claims = verified.claims;
     let client = match string_claim(&claims, "client_id")? {
         Some(c) => Some(c),
         None => match string_claim(&claims, "azp")? {
@@ -97,6 +113,18 @@ pub fn verify_access_token(
         client: client.map(str::to_owned),
         scopes: scopes(&claims)?,
     })
+}
+
+/// With `allow_plain_jwt`: no `typ`, `JWT`, or one of the listed types.
+fn plain_or_listed(typ: Option<&str>, listed: Option<&[String]>) -> bool {
+    let Some(typ) = typ else {
+        return true;
+    };
+    same_media_type(typ, PLAIN_JWT)
+        || listed
+            .unwrap_or_default()
+            .iter()
+            .any(|t| same_media_type(t, typ))
 }
 
 fn scopes(claims: &Map<String, Value>) -> Result<Vec<String>, JwtError> {

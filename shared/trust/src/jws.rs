@@ -230,7 +230,7 @@ fn check_header(header: &Map<String, Value>, policy: &Policy) -> Result<Alg, Jwt
 }
 
 /// RFC 7515 §4.1.9: `typ` compares case-insensitively, `application/` may be omitted.
-fn same_media_type(a: &str, b: &str) -> bool {
+pub(crate) fn same_media_type(a: &str, b: &str) -> bool {
     fn bare(t: &str) -> String {
         let t = t.to_ascii_lowercase();
         t.strip_prefix("application/")

@@ -8,7 +8,7 @@
 //! | any JWS | [`verify`] with a [`Policy`] | the policy's | [`JwtError`] |
 //! | software statement | [`verify_software_statement`], then [`merge_statement`] | config `signing_algs` ∩ profile | [`StatementError`], [`MergeError`] |
 //! | request object (`application/jwt`) | [`peek_claims`], then [`verify_request_object`] | profile ([`profiles`]) | [`JwtError`] |
-//! | access token (RFC 9068) | [`verify_access_token`] | all asymmetric | [`JwtError`] |
+//! | access token (RFC 9068, `typ` `at+jwt`) | [`verify_access_token`] | all asymmetric | [`JwtError`] |
 //! | opaque token, by introspection (RFC 7662) | [`read_introspection`] | – | [`IntrospectionError`] |
 //!
 //! Always refused, whatever the policy: `alg: none` and HMAC algorithms (an
@@ -37,7 +37,7 @@ pub mod testing;
 #[cfg(test)]
 mod tests;
 
-pub use access::{AccessTokenClaims, AccessTokenPolicy, verify_access_token};
+pub use access::{AT_JWT, AccessTokenClaims, AccessTokenPolicy, verify_access_token};
 pub use alg::{ALL_ALGS, Alg, FAPI_ALGS};
 pub use claims::{JWT_ONLY_CLAIMS, MAX_JTI_BYTES};
 pub use error::JwtError;

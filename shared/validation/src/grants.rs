@@ -12,6 +12,10 @@
 //! `code` and `implicit` one with `token` or `id_token`. UK-OB and AU-CDR
 //! register `code id_token` with only `authorization_code` (their grant lists
 //! have no `implicit`), so their profiles turn the hybrid row off.
+//!
+//! `client_credentials` needs a client that can authenticate at the token
+//! endpoint: a public client (`token_endpoint_auth_method: none`) may not
+//! register it (RFC 6749 §4.4: "MUST only be used by confidential clients").
 
 use crate::document::Draft;
 use crate::error::{MetadataError, shown};
@@ -21,13 +25,17 @@ use crate::profile::ProfileRules;
 pub(crate) const AUTHORIZATION_CODE: &str = "authorization_code";
 /// The implicit grant.
 pub(crate) const IMPLICIT: &str = "implicit";
+/// The client credentials grant (RFC 6749 §4.4).
+pub(crate) const CLIENT_CREDENTIALS: &str = "client_credentials";
+/// The auth method of a public client.
+pub(crate) const PUBLIC_METHOD: &str = "none";
 
 /// Known `grant_types` values.
 pub(crate) const GRANT_TYPES: &[&str] = &[
     AUTHORIZATION_CODE,
     IMPLICIT,
     "password",
-    "client_credentials",
+    CLIENT_CREDENTIALS,
     "refresh_token",
     "urn:ietf:params:oauth:grant-type:jwt-bearer",
     "urn:ietf:params:oauth:grant-type:saml2-bearer",
@@ -124,6 +132,13 @@ pub(crate) fn check(d: &Draft, p: &ProfileRules) -> Result<(), MetadataError> {
         return Err(MetadataError::metadata(
             "grant_types",
             "implicit needs a response type containing token or id_token",
+        ));
+    }
+    if d.has_grant(CLIENT_CREDENTIALS) && d.auth_method() == PUBLIC_METHOD {
+        return Err(MetadataError::metadata(
+            "grant_types",
+            "client_credentials is for confidential clients only (RFC 6749 §4.4); \
+             a client with token_endpoint_auth_method none cannot use it",
         ));
     }
     Ok(())
@@ -251,6 +266,29 @@ mod tests {
             let e = run(v.clone(), &DEFAULT).unwrap_err();
             assert!(e.description.starts_with(field), "{v}: {}", e.description);
         }
+    }
+
+    #[test]
+    fn public_clients_cannot_use_client_credentials() {
+        let public =
+            json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "none"});
+        let e = run(public, &DEFAULT).unwrap_err();
+        assert_eq!(e.code, crate::error::ErrorCode::InvalidClientMetadata);
+        assert!(
+            e.description.starts_with("grant_types: "),
+            "{}",
+            e.description
+        );
+        let mixed = json!({"grant_types": ["authorization_code", "client_credentials"],
+            "response_types": ["code"], "token_endpoint_auth_method": "none"});
+        assert!(run(mixed, &DEFAULT).is_err());
+        for method in ["client_secret_basic", "private_key_jwt", "tls_client_auth"] {
+            let ok = json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": method});
+            assert!(run(ok, &DEFAULT).is_ok(), "{method}");
+        }
+        let public_code = json!({"grant_types": ["authorization_code"], "response_types": ["code"],
+            "token_endpoint_auth_method": "none"});
+        assert!(run(public_code, &DEFAULT).is_ok());
     }
 
     #[test]

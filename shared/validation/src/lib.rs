@@ -18,6 +18,10 @@
 //!    (`auth.rs`), algorithms (`algs.rs`).
 //! 4. **policy** (`policy.rs`), then 5. **profile** (`profile.rs`).
 //!
+//! [`check_rules`] (`viable.rs`) checks the rules themselves at start-up: a
+//! policy, defaults and profile under which no client could register, or that
+//! name unknown values, are refused.
+//!
 //! The error code comes from the rule that failed: redirect URI rules give
 //! `invalid_redirect_uri`, all others `invalid_client_metadata`. Descriptions
 //! name the field (`redirect_uris[1]: fragment not allowed`), echo client
@@ -41,13 +45,19 @@ mod policy;
 mod profile;
 mod redirect;
 mod uri;
+mod viable;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-pub use creds::{validate_custom_client_id, validate_custom_client_secret};
+pub use creds::{
+    MAX_PERIOD_MATCH, SECRET_MIN_BITS, estimated_bits, validate_custom_client_id,
+    validate_custom_client_secret,
+};
 pub use error::{ErrorCode, MetadataError};
 pub use extension::{MAX_EXTRA_FIELDS, check_extra_field_name};
+pub use jwks::{MAX_RSA_BITS, MIN_RSA_BITS};
+pub use viable::{RulesError, check_rules};
 
 use document::{Draft, Unknown, parse_document, parse_document_with};
 use profile::ProfileRules;

@@ -54,7 +54,7 @@ pub(crate) struct ProfileRules {
 }
 
 /// The signing-algorithm fields a profile's `signing_algs` restrict.
-const PROFILE_ALG_FIELDS: &[&str] = &[
+pub(crate) const PROFILE_ALG_FIELDS: &[&str] = &[
     "id_token_signed_response_alg",
     "request_object_signing_alg",
     "token_endpoint_auth_signing_alg",

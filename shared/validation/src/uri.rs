@@ -8,6 +8,16 @@
 //! development works; deployments that want more use `policy` and profiles.
 //! Values are stored exactly as sent (never re-serialised), because redirect
 //! URIs are compared by exact string match later.
+//!
+//! Decision: a URI is refused where parsers are known to disagree about its
+//! host, since the registered string is later matched and followed by other
+//! software (browsers, authorization servers, HTTP clients) whose parser may
+//! read another host than ours: a backslash anywhere (WHATWG reads it as `/`
+//! in `http(s)`, RFC 3986 does not: `https://evil.example\@app.example.com/`),
+//! an `http(s)`/`ws(s)`/`ftp` URI not written `scheme://authority` or with an
+//! empty authority (`https:///cb`, `https:evil.example`), a `%` in that
+//! authority, a host that is not a DNS name or IP address (`*.example.com`,
+//! other punctuation), and port 0.
 
 use std::net::IpAddr;
 
@@ -45,7 +55,46 @@ pub(crate) fn parse_absolute(raw: &str) -> Result<Url, String> {
     if is_http_like(&url) && (!url.username().is_empty() || url.password().is_some()) {
         return Err("must not contain user credentials".into());
     }
+    check_host(raw, &url)?;
     Ok(url)
+}
+
+/// Schemes whose URIs the WHATWG URL standard parses specially (`file` is
+/// refused outright): they must be written `scheme://authority`.
+const SPECIAL_SCHEMES: &[&str] = &["http", "https", "ws", "wss", "ftp"];
+
+/// The host rules of the module doc, on the raw string and the parsed URL.
+fn check_host(raw: &str, url: &Url) -> Result<(), String> {
+    if raw.contains('\\') {
+        return Err("must not contain a backslash".into());
+    }
+    let special = SPECIAL_SCHEMES.contains(&url.scheme());
+    if special {
+        let rest = &raw[url.scheme().len() + 1..];
+        let Some(after) = rest.strip_prefix("//") else {
+            return Err(format!("must be written {}://host/...", url.scheme()));
+        };
+        let authority = after.split(['/', '?', '#']).next().unwrap_or("");
+        if authority.is_empty() {
+            return Err("must have a host".into());
+        }
+        if authority.contains('%') {
+            return Err("must not percent-encode its host".into());
+        }
+    }
+    if let Some(Host::Domain(domain)) = url.host() {
+        if domain.contains('*') {
+            return Err("must not use a wildcard host".into());
+        }
+        let dns = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_');
+        if special && (domain.is_empty() || !domain.bytes().all(dns)) {
+            return Err("must have a DNS name or an IP address as its host".into());
+        }
+    }
+    if url.port() == Some(0) {
+        return Err("must not use port 0".into());
+    }
+    Ok(())
 }
 
 /// Whether the scheme is `http` or `https`.
@@ -123,6 +172,56 @@ mod tests {
             long.as_str(),
         ] {
             assert!(parse_absolute(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn hosts_parsers_disagree_on_are_refused() {
+        for (bad, why) in [
+            ("https:///cb", "must have a host"),
+            ("https:////evil.example/cb", "must have a host"),
+            ("https:evil.example/cb", "must be written https://host/..."),
+            ("https:/evil.example/cb", "must be written https://host/..."),
+            ("https:\\\\evil.example\\cb", "must not contain a backslash"),
+            (
+                "https://evil.example\\@app.example.com/cb",
+                "must not contain a backslash",
+            ),
+            ("com.example.app:/cb\\x", "must not contain a backslash"),
+            ("https://*.example.com/cb", "must not use a wildcard host"),
+            ("https://*/cb", "must not use a wildcard host"),
+            ("myapp://*/cb", "must not use a wildcard host"),
+            ("https://app.example.com:0/cb", "must not use port 0"),
+            ("http://127.0.0.1:0/cb", "must not use port 0"),
+            (
+                "https://evil%2Eexample/cb",
+                "must not percent-encode its host",
+            ),
+            (
+                "https://app!.example.com/cb",
+                "must have a DNS name or an IP address as its host",
+            ),
+            (
+                "https://a$b.example/cb",
+                "must have a DNS name or an IP address as its host",
+            ),
+        ] {
+            assert_eq!(parse_absolute(bad).err().as_deref(), Some(why), "{bad}");
+        }
+        for ok in [
+            "https://app.example.com/cb",
+            "HTTPS://App.Example.COM:8443/cb?x=1#f",
+            "https://xn--bcher-kva.example/cb",
+            "https://bücher.example/cb",
+            "https://[::1]:8080/cb",
+            "http://127.0.0.1:51004/cb",
+            "https://my_host.internal.example/cb",
+            "https://app.example.com./cb",
+            "com.example.app:/oauth2redirect",
+            "com.example.app:///cb",
+            "urn:ietf:wg:oauth:2.0:oob",
+        ] {
+            assert!(parse_absolute(ok).is_ok(), "{ok}: {:?}", parse_absolute(ok));
         }
     }
 

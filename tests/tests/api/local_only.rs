@@ -81,6 +81,109 @@ async fn kill_9_loses_no_acknowledged_client() {
     assert_all_readable(&app, &clients).await;
 }
 
+/// Rotating `PUT`s on `clients` (each with the token its client last got)
+/// until the server dies; returns the tokens each client holds then. The
+/// `kill_after`-th successful `PUT` wakes `killed`.
+async fn rotate_until_killed(
+    base: String,
+    clients: Vec<(String, String)>,
+    kill_after: usize,
+    killed: std::sync::Arc<tokio::sync::Notify>,
+) -> Vec<(String, String)> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let http = reqwest::Client::new();
+    let done = std::sync::Arc::new(AtomicUsize::new(0));
+    let tasks = clients.into_iter().map(|(id, mut token)| {
+        let (http, done, killed) = (http.clone(), done.clone(), killed.clone());
+        let url = format!("{base}/register/{id}");
+        tokio::spawn(async move {
+            let body = json!({"redirect_uris": ["https://app.example.com/cb"]});
+            loop {
+                let sent = http.put(&url).bearer_auth(&token).json(&body).send().await;
+                let Ok(response) = sent else { break };
+                assert_eq!(response.status(), 200, "client {id}");
+                let Ok(info) = response.json::<Value>().await else {
+                    break;
+                };
+                token = info["registration_access_token"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+                if done.fetch_add(1, Ordering::SeqCst) + 1 == kill_after {
+                    killed.notify_one();
+                }
+            }
+            (id, token)
+        })
+    });
+    let tasks: Vec<_> = tasks.collect();
+    let mut held = Vec::new();
+    for task in tasks {
+        held.push(task.await.unwrap());
+    }
+    held
+}
+
+/// The configuration of the rotation kill -9 test.
+const ROTATING: &str = "registration_access_token:\n  rotate_on_update: true\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_rotating_puts_leaves_every_client_a_working_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, ROTATING).unwrap();
+    let data = dir.path().join("data");
+    let args = ["--config", config.to_str().unwrap()];
+    let mut app = ChildApp::spawn(&data, &args).await;
+    let mut clients: Vec<(String, String)> = register_many(&app, 16)
+        .await
+        .iter()
+        .map(|info| {
+            let id = info["client_id"].as_str().unwrap().to_owned();
+            (
+                id,
+                info["registration_access_token"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    for round in 0..3 {
+        let killed = std::sync::Arc::new(tokio::sync::Notify::new());
+        let puts = tokio::spawn(rotate_until_killed(
+            app.base.clone(),
+            clients.clone(),
+            16 * 4,
+            killed.clone(),
+        ));
+        killed.notified().await;
+        app.child.start_kill().unwrap();
+        assert!(
+            !app.child.wait().await.unwrap().success(),
+            "killed, not exited"
+        );
+        clients = puts.await.unwrap();
+        app = ChildApp::spawn(&data, &args).await;
+        // Whatever the kill cut short, the token each client holds works: the
+        // current one, or the one a committed rotation replaced (its grace).
+        for (id, token) in &mut clients {
+            let path = format!("/register/{id}");
+            let r = app.send(TestRequest::new("GET", &path).bearer(token)).await;
+            assert_eq!(
+                r.status, 200,
+                "round {round}: client {id} has no working token"
+            );
+            let body = json!({"redirect_uris": ["https://app.example.com/cb"]});
+            let r = app
+                .send(TestRequest::new("PUT", &path).bearer(token).json(&body))
+                .await;
+            assert_eq!(r.status, 200, "round {round}: client {id} cannot rotate");
+            *token = r.str("registration_access_token");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_and_sigint_stop_gracefully_with_status_0() {
     for signal in ["TERM", "INT"] {
@@ -114,6 +217,36 @@ async fn a_config_error_stops_start_up_naming_the_key() {
         ("profile: galactic\n", "profile"),
         ("no_such_key: 1\n", "no_such_key"),
         ("policy:\n  grant_types: [a]\n  colours: [b]\n", "colours"),
+        // Configurations that cannot work, or would let any token of the issuer through.
+        (
+            "registration_endpoint_authentication:\n  require_bearer_token: true\nbearer_token:\n  issuer: https://as.example.com\n  jwks_uri: https://as.example.com/jwks\n",
+            "bearer_token.scopes",
+        ),
+        (
+            "policy:\n  token_endpoint_auth_methods: [magic]\n",
+            "policy.token_endpoint_auth_methods",
+        ),
+        ("policy:\n  grant_types: [teleport]\n", "policy.grant_types"),
+        (
+            "policy:\n  response_types: [device]\n",
+            "policy.response_types",
+        ),
+        (
+            "policy:\n  redirect_uri_hosts: []\n",
+            "policy.redirect_uri_hosts",
+        ),
+        (
+            "policy:\n  grant_types: [authorization_code]\ndefaults:\n  grant_types: [client_credentials]\n",
+            "defaults.grant_types",
+        ),
+        (
+            "profile: fapi\npolicy:\n  token_endpoint_auth_methods: [client_secret_basic, none]\n",
+            "policy.token_endpoint_auth_methods",
+        ),
+        (
+            "registration_access_token:\n  generate: false\n  rotate_on_update: true\n",
+            "registration_access_token.rotate_on_update",
+        ),
     ];
     for (yaml, key) in cases {
         let path = dir.path().join("config.yaml");

@@ -6,15 +6,6 @@ use dcr_tests::trust::{Trust, header, now, unique};
 use dcr_tests::{Engine, Spawner, TestRequest, TestResponse, created, post_json as post};
 use serde_json::{Value, json};
 
-macro_rules! engine_or_skip {
-    ($spawner:expr, $config:expr) => {
-        match $spawner.spawn(&$config).await {
-            Some(e) => e,
-            None => return,
-        }
-    };
-}
-
 fn web() -> Value {
     json!({"redirect_uris": ["https://app.example.com/cb"]})
 }
@@ -48,14 +39,14 @@ pub async fn initial_access_tokens_guard_registration(s: &dyn Spawner) {
     let stranger = dcr_trust::testing::TestKey::rs256().with_kid("as-1");
     let forged = stranger.sign(
         &json!({"iss": dcr_tests::trust::AUTHORITY_ISS, "client_id": "partner", "scope": "dcr:register", "exp": now() + 60}),
-        None,
+        header("typ", json!("at+jwt")),
     );
     post(&*app, &web(), Some(&forged))
         .await
         .assert_error(401, "invalid_token");
     let expired = trust.authority.sign(
         &json!({"iss": dcr_tests::trust::AUTHORITY_ISS, "client_id": "partner", "scope": "dcr:register", "exp": now() - 3600}),
-        None,
+        header("typ", json!("at+jwt")),
     );
     post(&*app, &web(), Some(&expired))
         .await

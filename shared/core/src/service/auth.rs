@@ -64,6 +64,17 @@ macro_rules! failure_into {
 }
 failure_into!(ReadError, UpdateError, DeleteError, RegisterError);
 
+/// Whether `presented` (a token's hash) is the record's current registration
+/// access token or its previous one, and that one has not expired. Both are
+/// compared, in constant time, whichever matches.
+fn registration_token_matches(record: &ClientRecord, presented: &str, now: i64) -> bool {
+    let live = |expires_at: i64| expires_at == 0 || expires_at > now;
+    let matches = |stored: &Option<String>| stored.as_deref().is_some_and(|h| ct_eq(h, presented));
+    let current = matches(&record.token_hash) & live(record.token_expires_at);
+    let previous = matches(&record.previous_token_hash) & live(record.previous_token_expires_at);
+    current | previous
+}
+
 impl Service {
     /// Authenticates a management call on `client_id`. `deleting_ok` lets a
     /// retried delete find a record its first attempt left `Deleting`.
@@ -93,9 +104,7 @@ impl Service {
         let token_accepted = self.config.registration_token_accepted();
         if token_accepted
             && let Some(r) = &record
-            && let Some(stored) = &r.token_hash
-            && ct_eq(stored, &presented)
-            && (r.token_expires_at == 0 || r.token_expires_at > now)
+            && registration_token_matches(r, &presented, now)
         {
             return Ok(Authorized {
                 record: r.clone(),

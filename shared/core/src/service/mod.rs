@@ -13,7 +13,9 @@
 //!
 //! A retry of the same request succeeds: the pending record of a failed
 //! registration is swept (or taken over, for a client-chosen `client_id`), a
-//! failed delete is resumed from its `Deleting` record.
+//! failed delete is resumed from its `Deleting` record, a registration with a
+//! client-chosen `client_id` is answered again within [`RETRY_WINDOW`], and the
+//! token a rotating update replaced works for `rotation_grace`.
 
 mod auth;
 mod info;
@@ -45,6 +47,12 @@ use crate::ports::{
 /// Seconds a half-written record is left alone before the sweep undoes it;
 /// far longer than any single request may run.
 pub const SWEEP_GRACE: i64 = 300;
+
+/// Seconds after a registration with a client-chosen `client_id` during which
+/// the identical request (same id, metadata and secret) is answered as its
+/// retry; afterwards, and once the client was updated, it is refused like any
+/// other request for a taken id.
+pub const RETRY_WINDOW: i64 = 300;
 
 /// How a management request authenticated itself.
 #[derive(Clone, PartialEq, Eq)]

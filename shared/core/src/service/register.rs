@@ -14,7 +14,7 @@ use crate::tokens::{
     CLIENT_ID_BYTES, SECRET_BYTES, UK_OB_SECRET_BYTES, ct_eq, hash_token, random_token,
 };
 
-use super::{Body, ClientInfo, Credential, SWEEP_GRACE, Service, deadline};
+use super::{Body, ClientInfo, Credential, RETRY_WINDOW, SWEEP_GRACE, Service, deadline};
 
 /// A registration request, as the HTTP layer parsed it.
 #[derive(Debug, Clone)]
@@ -139,10 +139,17 @@ impl Service {
                 Some(_) => deadline(now, self.config.registration_access_token.lifetime),
                 None => 0,
             },
+            previous_token_hash: None,
+            previous_token_expires_at: 0,
             owner,
             software_id,
             software_statement: admitted.statement,
             expires_at,
+            retry_until: if custom_id_chosen {
+                now + RETRY_WINDOW
+            } else {
+                0
+            },
             version: 1,
             updated_at: now,
             sweep_at: now + SWEEP_GRACE,
@@ -202,7 +209,9 @@ impl Service {
     /// Inserts the pending record; a client-chosen id may take over the pending
     /// record of its own earlier, failed attempt, never a live client. Returns
     /// the live record when the request repeats a registration that completed
-    /// (same id, same metadata, proven by the same client secret).
+    /// within [`RETRY_WINDOW`] and was not updated since (same id, same
+    /// metadata, proven by the same client secret). Outside that, the secret is
+    /// not even read: a right and a wrong one get the same answer.
     async fn claim_id(
         &self,
         record: &mut ClientRecord,
@@ -216,6 +225,7 @@ impl Service {
                     .get(&record.client_id)
                     .await
                     .context("reading the existing record")?;
+                let now = self.now();
                 match existing {
                     Some(old) if old.state == ClientState::Pending => {
                         record.version = old.version + 1;
@@ -226,7 +236,8 @@ impl Service {
                         Ok(None)
                     }
                     Some(old)
-                        if old.is_live(self.now())
+                        if old.is_live(now)
+                            && now <= old.retry_until
                             && old.metadata == record.metadata
                             && self.same_secret(&old, secret).await? =>
                     {
@@ -260,6 +271,9 @@ impl Service {
 
     /// Answers a repeated registration: the same client, with a new registration
     /// access token (only the old one's hash is kept, so it cannot be returned).
+    /// The token of the first answer stays valid in the previous-token slot, with
+    /// its own expiry: a retry never takes a working token away. A further
+    /// retry replaces only the token of the retry before it.
     async fn answer_retry(
         &self,
         mut record: ClientRecord,
@@ -275,6 +289,10 @@ impl Service {
             let token =
                 random_token(SECRET_BYTES).context("drawing a registration access token")?;
             let version = record.version;
+            if record.previous_token_hash.is_none() {
+                record.previous_token_hash = record.token_hash.take();
+                record.previous_token_expires_at = record.token_expires_at;
+            }
             record.token_hash = Some(hash_token(&token));
             record.token_expires_at = deadline(now, self.config.registration_access_token.lifetime);
             record.version += 1;

@@ -126,16 +126,46 @@ async fn server_owned_fields_are_ignored_or_refused() {
     assert!(matches!(err, RegisterError::InvalidMetadata(_)), "{err:?}");
 }
 
+/// A client-chosen secret drawn once from a CSPRNG (43 base64url characters).
+const CHOSEN_SECRET: &str = "W63LxkNL7ghHby14_-v8TRHcaEgyjp7bw2InRvV3A7o";
+
+async fn try_register(
+    f: &Fixture,
+    metadata: Map<String, Value>,
+) -> Result<ClientInfo, RegisterError> {
+    f.service
+        .register(RegisterRequest {
+            body: Body::Json(metadata),
+            credential: Credential::None,
+            issuer: ISSUER.into(),
+            client_certificate: None,
+        })
+        .await
+}
+
+fn chosen(id: &str, secret: &str) -> Map<String, Value> {
+    let mut m = web_client();
+    m.insert("client_id".into(), json!(id));
+    m.insert("client_secret".into(), json!(secret));
+    m
+}
+
+fn taken(r: Result<ClientInfo, RegisterError>) -> String {
+    match r {
+        Err(RegisterError::InvalidMetadata(e)) => e.description,
+        other => panic!("expected the taken-id refusal, got {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn custom_credentials_when_allowed() {
     let f = fixture("registration_endpoint_authentication:\n  allow_custom_client_creds: true\n");
-    let mut m = web_client();
-    m.insert("client_id".into(), json!("my-client"));
-    m.insert("client_secret".into(), json!("s".repeat(40)));
+    let m = chosen("my-client", CHOSEN_SECRET);
     let info = register(&f, m.clone()).await;
     assert_eq!(info.client_id(), "my-client");
-    assert_eq!(s(&info, "client_secret"), "s".repeat(40));
-    // The same request again (its response was lost): the same client, a new token.
+    assert_eq!(s(&info, "client_secret"), CHOSEN_SECRET);
+    // The same request again (its response was lost): the same client, a new
+    // token, and the first answer's token still works.
     let again = register(&f, m.clone()).await;
     assert_eq!(again.client_id(), "my-client");
     assert_ne!(
@@ -146,32 +176,50 @@ async fn custom_credentials_when_allowed() {
         again.0["client_id_issued_at"],
         info.0["client_id_issued_at"]
     );
-    f.service
-        .read("my-client", &Caller::from(bearer(&again).clone()), ISSUER)
-        .await
-        .unwrap();
+    read_with(&f, &info, bearer(&again)).await.unwrap();
+    read_with(&f, &info, bearer(&info)).await.unwrap();
+    // A third attempt replaces the second's token, never the first's.
+    let third = register(&f, m.clone()).await;
+    read_with(&f, &info, bearer(&third)).await.unwrap();
+    read_with(&f, &info, bearer(&info)).await.unwrap();
+    assert!(is_invalid(read_with(&f, &info, bearer(&again)).await));
     // Another secret, or other metadata, for a taken id is refused.
     for (key, value) in [
-        ("client_secret", json!("t".repeat(40))),
+        ("client_secret", json!("cBpLcm5W2m_eMHiGP_hJfC-j-t3ucaGZ")),
         ("client_name", json!("Other")),
     ] {
         let mut other = m.clone();
         other.insert(key.into(), value);
-        let err = f
-            .service
-            .register(RegisterRequest {
-                body: Body::Json(other),
-                credential: Credential::None,
-                issuer: ISSUER.into(),
-                client_certificate: None,
-            })
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(err, RegisterError::InvalidMetadata(_)),
-            "taken id: {err:?}"
-        );
+        let d = taken(try_register(&f, other).await);
+        assert_eq!(d, "client_id is already in use");
     }
+}
+
+#[tokio::test]
+async fn a_taken_id_is_no_oracle_and_no_takeover() {
+    let f = fixture("registration_endpoint_authentication:\n  allow_custom_client_creds: true\n");
+    let m = chosen("victim", CHOSEN_SECRET);
+    let victim = register(&f, m.clone()).await;
+    let wrong = chosen("victim", "cBpLcm5W2m_eMHiGP_hJfC-j-t3ucaGZ");
+    // After the retry window, the right secret gets what a wrong one gets,
+    // and the victim's token keeps working.
+    f.clock.advance(RETRY_WINDOW + 1);
+    let right_answer = taken(try_register(&f, m.clone()).await);
+    let wrong_answer = taken(try_register(&f, wrong.clone()).await);
+    assert_eq!(right_answer, wrong_answer);
+    read_with(&f, &victim, bearer(&victim)).await.unwrap();
+    let record = f.clients.get("victim").await.unwrap().unwrap();
+    assert_eq!(record.version, 2, "nothing was written");
+
+    // Within the window, once the client was updated, no retry either.
+    let f = fixture("registration_endpoint_authentication:\n  allow_custom_client_creds: true\n");
+    let victim = register(&f, m.clone()).await;
+    let mut same = m.clone();
+    same.remove("client_id");
+    same.remove("client_secret");
+    update(&f, &victim, Value::Object(same)).await.unwrap();
+    taken(try_register(&f, m.clone()).await);
+    read_with(&f, &victim, bearer(&victim)).await.unwrap();
 }
 
 #[tokio::test]
@@ -334,39 +382,86 @@ async fn update_to_public_deletes_the_secret_and_back_issues_one() {
     );
 }
 
+/// Reads `info`'s client with the token `credential`.
+async fn read_with(
+    f: &Fixture,
+    info: &ClientInfo,
+    credential: Credential,
+) -> Result<ClientInfo, ReadError> {
+    f.service
+        .read(info.client_id(), &Caller::from(credential), ISSUER)
+        .await
+}
+
+fn is_invalid(r: Result<ClientInfo, ReadError>) -> bool {
+    matches!(r, Err(ReadError::Unauthorized(AuthError::Invalid)))
+}
+
 #[tokio::test]
-async fn rotate_on_update_kills_the_old_token() {
-    let f = fixture("registration_access_token:\n  rotate_on_update: true\n");
+async fn rotate_on_update_kills_the_old_token_after_the_grace() {
+    // Without a grace, the old token dies at once.
+    let f = fixture("registration_access_token:\n  rotate_on_update: true\n  rotation_grace: 0\n");
     let info = register(&f, web_client()).await;
-    let updated = update(
-        &f,
-        &info,
-        json!({"redirect_uris": ["https://a.example.com/cb"]}),
-    )
-    .await
-    .unwrap();
+    let body = json!({"redirect_uris": ["https://a.example.com/cb"]});
+    let updated = update(&f, &info, body.clone()).await.unwrap();
     assert_ne!(
         s(&updated, "registration_access_token"),
         s(&info, "registration_access_token")
     );
-    let err = f
-        .service
-        .read(
-            info.client_id(),
-            &Caller::from(bearer(&info).clone()),
-            ISSUER,
-        )
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ReadError::Unauthorized(AuthError::Invalid)));
-    f.service
-        .read(
-            info.client_id(),
-            &Caller::from(bearer(&updated).clone()),
-            ISSUER,
-        )
-        .await
-        .unwrap();
+    assert!(is_invalid(read_with(&f, &info, bearer(&info)).await));
+    read_with(&f, &info, bearer(&updated)).await.unwrap();
+    let record = f.clients.get(info.client_id()).await.unwrap().unwrap();
+    assert_eq!(record.previous_token_hash, None);
+
+    // With the default grace (120 s), the old token works until it ends.
+    let f = fixture("registration_access_token:\n  rotate_on_update: true\n");
+    let a = register(&f, web_client()).await;
+    let b = update(&f, &a, body.clone()).await.unwrap();
+    let record = f.clients.get(a.client_id()).await.unwrap().unwrap();
+    assert_eq!(record.previous_token_expires_at, T0 + 120);
+    assert_ne!(
+        record.previous_token_hash.as_deref(),
+        Some(s(&a, "registration_access_token")),
+        "only a hash is stored"
+    );
+    let read = read_with(&f, &a, bearer(&a)).await.unwrap();
+    assert_eq!(
+        s(&read, "registration_access_token"),
+        s(&a, "registration_access_token")
+    );
+    f.clock.advance(120);
+    assert!(
+        is_invalid(read_with(&f, &a, bearer(&a)).await),
+        "the grace ended"
+    );
+    read_with(&f, &a, bearer(&b)).await.unwrap();
+
+    // A retry of a PUT whose answer was lost, with the old token: it rotates
+    // again and answers with a token that lasts; the lost one keeps the grace.
+    let f = fixture("registration_access_token:\n  rotate_on_update: true\n");
+    let a = register(&f, web_client()).await;
+    let lost = update(&f, &a, body.clone()).await.unwrap();
+    let retried = update(&f, &a, body.clone()).await.unwrap();
+    assert!(
+        is_invalid(read_with(&f, &a, bearer(&a)).await),
+        "superseded at once"
+    );
+    read_with(&f, &a, bearer(&lost)).await.unwrap();
+    f.clock.advance(121);
+    assert!(is_invalid(read_with(&f, &a, bearer(&lost)).await));
+    read_with(&f, &a, bearer(&retried)).await.unwrap();
+
+    // The grace never outlives the replaced token itself, and a PUT that does
+    // not rotate never extends it.
+    let f = fixture("registration_access_token:\n  rotate_on_update: true\n  lifetime: 30\n");
+    let a = register(&f, web_client()).await;
+    f.clock.advance(10);
+    let b = update(&f, &a, body.clone()).await.unwrap();
+    let record = f.clients.get(a.client_id()).await.unwrap().unwrap();
+    assert_eq!(record.previous_token_expires_at, T0 + 30);
+    f.clock.advance(20);
+    assert!(is_invalid(read_with(&f, &a, bearer(&a)).await));
+    read_with(&f, &a, bearer(&b)).await.unwrap();
 }
 
 #[tokio::test]
@@ -760,20 +855,6 @@ fn with_sectors(document: Result<Vec<&str>, crate::ports::FetchError>) -> (Fixtu
 fn pairwise(uris: &[&str]) -> Map<String, Value> {
     obj(json!({"redirect_uris": uris, "subject_type": "pairwise",
         "sector_identifier_uri": "https://rp.example.com/sector.json"}))
-}
-
-async fn try_register(
-    f: &Fixture,
-    metadata: Map<String, Value>,
-) -> Result<ClientInfo, RegisterError> {
-    f.service
-        .register(RegisterRequest {
-            body: Body::Json(metadata),
-            credential: Credential::None,
-            issuer: ISSUER.into(),
-            client_certificate: None,
-        })
-        .await
 }
 
 #[tokio::test]

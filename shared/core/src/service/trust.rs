@@ -321,7 +321,8 @@ impl JwtVerifier {
     ) -> Option<Self> {
         let issuer = config.bearer_token.issuer.clone()?;
         let jwks_uri = config.bearer_token.jwks_uri.clone()?;
-        let policy = AccessTokenPolicy::new(issuer, config.bearer_token.audience.clone());
+        let mut policy = AccessTokenPolicy::new(issuer, config.bearer_token.audience.clone());
+        policy.allow_plain_jwt = config.bearer_token.allow_plain_jwt;
         Some(Self {
             keys,
             jwks_uri,

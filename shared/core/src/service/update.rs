@@ -102,20 +102,18 @@ impl Service {
         } else {
             None
         };
-        let (token, token_hash, token_expires_at) = match &auth.via {
-            Via::RegistrationToken(_) if self.config.registration_access_token.rotate_on_update => {
+        let rotate = matches!(auth.via, Via::RegistrationToken(_))
+            && self.config.registration_access_token.rotate_on_update;
+        let mut record = old.clone();
+        let token = match &auth.via {
+            Via::RegistrationToken(_) if rotate => {
                 let t =
                     random_token(SECRET_BYTES).context("drawing a registration access token")?;
-                let hash = hash_token(&t);
-                let exp = deadline(now, self.config.registration_access_token.lifetime);
-                (Some(t), Some(hash), exp)
+                self.rotate_token(&mut record, &t, now);
+                Some(t)
             }
-            Via::RegistrationToken(t) => (
-                Some(t.clone()),
-                old.token_hash.clone(),
-                old.token_expires_at,
-            ),
-            Via::AccessToken => (None, old.token_hash.clone(), old.token_expires_at),
+            Via::RegistrationToken(t) => Some(t.clone()),
+            Via::AccessToken => None,
         };
         let record = ClientRecord {
             metadata: metadata.to_json(),
@@ -125,14 +123,14 @@ impl Service {
                 (None, true) => old.secret_expires_at,
                 (None, false) => 0,
             },
-            token_hash,
-            token_expires_at,
             software_statement: admitted
                 .statement
                 .or_else(|| old.software_statement.clone()),
             version: old.version + 1,
             updated_at: now,
-            ..old.clone()
+            // A client written by a PUT is no longer its registration's retry.
+            retry_until: 0,
+            ..record
         };
 
         // A new secret is stored before the record that needs it; a secret no
@@ -163,6 +161,29 @@ impl Service {
             token.as_deref(),
             &request.issuer,
         ))
+    }
+
+    /// Makes `token` the record's registration access token. The one it
+    /// replaces stays accepted for `rotation_grace` seconds (never past its own
+    /// expiry), so a client whose answer was lost can retry with it; whatever
+    /// was in the previous slot is gone.
+    fn rotate_token(&self, record: &mut ClientRecord, token: &str, now: i64) {
+        let settings = &self.config.registration_access_token;
+        let grace_end = deadline(now, settings.rotation_grace);
+        let own_end = record.token_expires_at;
+        let previous_end = match own_end {
+            0 => grace_end,
+            end => end.min(grace_end),
+        };
+        let keep_previous = settings.rotation_grace > 0 && previous_end > now;
+        record.previous_token_hash = record.token_hash.take().filter(|_| keep_previous);
+        record.previous_token_expires_at = if record.previous_token_hash.is_some() {
+            previous_end
+        } else {
+            0
+        };
+        record.token_hash = Some(hash_token(token));
+        record.token_expires_at = deadline(now, settings.lifetime);
     }
 
     /// Deletes a client and its secret (RFC 7592 §2.3); a retry resumes a delete

@@ -7,9 +7,21 @@ use crate::{AccessTokenClaims, AccessTokenPolicy, JwtError, verify_access_token}
 
 const AS: &str = "https://as.example";
 
+/// An RFC 9068 access token (`typ` `at+jwt`) of `claims`.
+fn access_token(claims: &Value) -> String {
+    rs256().sign(claims, hdr(json!({"typ": "at+jwt"})))
+}
+
 fn run(claims: Value, policy: &AccessTokenPolicy) -> Result<AccessTokenClaims, JwtError> {
-    let token = rs256().sign(&claims, None);
-    verify_access_token(&token, &set(&[rs256()]), policy, NOW)
+    verify_access_token(&access_token(&claims), &set(&[rs256()]), policy, NOW)
+}
+
+/// A token of `claims` with header `typ` `typ` (`None`: no `typ` at all).
+fn typed(claims: &Value, typ: Option<&str>) -> String {
+    match typ {
+        Some(t) => rs256().sign(claims, hdr(json!({"typ": t}))),
+        None => rs256().sign(claims, hdr(json!({"typ": null}))),
+    }
 }
 
 fn plain() -> AccessTokenPolicy {
@@ -96,7 +108,7 @@ fn hostile_access_tokens_are_refused() {
         verify_access_token(&none, &keys, &plain(), NOW),
         Err(JwtError::AlgorithmNotAllowed)
     );
-    let other = stranger().sign(&claims, None);
+    let other = stranger().sign(&claims, hdr(json!({"typ": "at+jwt"})));
     assert_eq!(
         verify_access_token(&other, &keys, &plain(), NOW),
         Err(JwtError::UnknownKey)
@@ -104,10 +116,70 @@ fn hostile_access_tokens_are_refused() {
 }
 
 #[test]
-fn typ_at_jwt_when_asked() {
+fn typ_must_be_at_jwt() {
+    let claims = fresh(json!({"iss": AS, "client_id": "c", "scope": "dcr"}));
+    let keys = set(&[rs256()]);
+    for ok in [
+        "at+jwt",
+        "AT+JWT",
+        "application/at+jwt",
+        "Application/AT+JWT",
+    ] {
+        let token = typed(&claims, Some(ok));
+        assert!(
+            verify_access_token(&token, &keys, &plain(), NOW).is_ok(),
+            "{ok}"
+        );
+    }
+    // An ID token of the same issuer (typ JWT or none), and other JWT types.
+    for bad in [
+        Some("JWT"),
+        Some("jwt"),
+        None,
+        Some("secevent+jwt"),
+        Some("at+jwt2"),
+        Some(""),
+    ] {
+        let token = typed(&claims, bad);
+        assert_eq!(
+            verify_access_token(&token, &keys, &plain(), NOW),
+            Err(JwtError::WrongType),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn plain_jwt_only_when_allowed() {
+    let claims = fresh(json!({"iss": AS}));
+    let keys = set(&[rs256()]);
     let mut p = plain();
-    p.typ = Some(vec!["at+jwt".into()]);
-    assert_eq!(run(fresh(json!({"iss": AS})), &p), Err(JwtError::WrongType));
-    let token = rs256().sign(&fresh(json!({"iss": AS})), hdr(json!({"typ": "at+jwt"})));
-    assert!(verify_access_token(&token, &set(&[rs256()]), &p, NOW).is_ok());
+    p.allow_plain_jwt = true;
+    for ok in [
+        Some("at+jwt"),
+        Some("application/AT+JWT"),
+        Some("JWT"),
+        Some("application/jwt"),
+        None,
+    ] {
+        let token = typed(&claims, ok);
+        assert!(
+            verify_access_token(&token, &keys, &p, NOW).is_ok(),
+            "{ok:?}"
+        );
+    }
+    for bad in [Some("secevent+jwt"), Some("logout+jwt"), Some("dpop+jwt")] {
+        let token = typed(&claims, bad);
+        assert_eq!(
+            verify_access_token(&token, &keys, &p, NOW),
+            Err(JwtError::WrongType),
+            "{bad:?}"
+        );
+    }
+    // The type is judged only after the signature.
+    let forged = stranger().sign(&claims, hdr(json!({"typ": "secevent+jwt"})));
+    assert_eq!(
+        verify_access_token(&forged, &keys, &p, NOW),
+        Err(JwtError::UnknownKey)
+    );
 }

@@ -104,6 +104,7 @@ pub async fn replace_with_expected_version_succeeds(store: &dyn ClientStore) {
         r.metadata
             .insert("client_name".into(), json!("renamed — ✓"));
         r.software_id = None;
+        r.previous_token_hash = r.token_hash.take();
         r.token_hash = Some("new-hash".into());
     });
     let result = store.replace(&active, pending.version).await;
@@ -123,8 +124,14 @@ pub async fn replace_with_expected_version_succeeds(store: &dyn ClientStore) {
         "the stored version must be the bumped one"
     );
 
-    // And again from the new version: versions keep moving forward.
-    let again = next_version(&active, |r| r.has_secret = false);
+    // And again from the new version: versions keep moving forward, and a
+    // rotation's previous token and a registration's retry window can go.
+    let again = next_version(&active, |r| {
+        r.has_secret = false;
+        r.previous_token_hash = None;
+        r.previous_token_expires_at = 0;
+        r.retry_until = 0;
+    });
     let result = store.replace(&again, active.version).await;
     assert!(
         result.is_ok(),
