@@ -235,13 +235,17 @@ pub fn unique_request_id() -> String {
 /// Runs the real `dcr-local` with `config` and asserts it refuses to start:
 /// a failure status and no `listening on` line. Returns its stderr.
 pub async fn refused_start_up(data_dir: &Path, config: &Path) -> String {
-    let out = tokio::process::Command::new(binary())
+    let run = tokio::process::Command::new(binary())
         .args(["--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .arg("--config")
         .arg(config)
-        .output()
+        .kill_on_drop(true)
+        .output();
+    // A server that accepted the configuration would never exit.
+    let out = tokio::time::timeout(std::time::Duration::from_secs(30), run)
         .await
+        .unwrap_or_else(|_| panic!("{} started and kept running", config.display()))
         .unwrap();
     assert!(!out.status.success(), "{} accepted", config.display());
     assert!(out.stdout.is_empty(), "no listening line on a config error");

@@ -261,7 +261,7 @@ mod tests {
     #[test]
     fn introspection_needs_the_secret_id() {
         let mut env = BASE.to_vec();
-        let config = "bearer_token:\n  introspection_endpoint: https://as.example/introspect\n  introspection_client_id: dcr\n";
+        let config = "bearer_token:\n  introspection_endpoint: https://as.example/introspect\n  introspection_client_id: dcr\n  scopes: [dcr]\n";
         env.push((ENV_CONFIG, config));
         let e = Settings::from_lookup(lookup(&env)).unwrap_err().to_string();
         assert!(e.contains(ENV_INTROSPECTION_SECRET_ID), "{e}");

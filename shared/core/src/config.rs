@@ -350,8 +350,9 @@ impl Config {
             return Err(ConfigError::new(
                 "bearer_token.scopes",
                 "is empty and bearer_token.audience is unset, so any token bearer_token.issuer \
-                 signs (an ID token, another API's access token) would register and manage \
-                 clients: set bearer_token.scopes, bearer_token.audience, or both",
+                 signs or the introspection endpoint calls active (an ID token, another API's \
+                 access token) would register and manage clients: set bearer_token.scopes, \
+                 bearer_token.audience, or both",
             ));
         }
         Ok(())
@@ -729,7 +730,7 @@ allow_loopback_http: false
         }
         // Opaque tokens need no JWT issuer.
         Config::from_yaml(
-            "registration_endpoint_authentication:\n  require_bearer_token: true\nbearer_token:\n  introspection_endpoint: https://as.example/introspect\n  introspection_client_id: dcr\n",
+            "registration_endpoint_authentication:\n  require_bearer_token: true\nbearer_token:\n  introspection_endpoint: https://as.example/introspect\n  introspection_client_id: dcr\n  scopes: [dcr]\n",
         )
         .unwrap();
     }
@@ -793,7 +794,7 @@ allow_loopback_http: false
                 "defaults.token_endpoint_auth_method",
             ),
             (
-                "profile: fapi\npolicy:\n  token_endpoint_auth_methods: [client_secret_basic, none]\n",
+                "profile: fapi-advanced\npolicy:\n  token_endpoint_auth_methods: [client_secret_basic, none]\n",
                 "policy.token_endpoint_auth_methods",
             ),
             (

@@ -240,7 +240,7 @@ async fn a_config_error_stops_start_up_naming_the_key() {
             "defaults.grant_types",
         ),
         (
-            "profile: fapi\npolicy:\n  token_endpoint_auth_methods: [client_secret_basic, none]\n",
+            "profile: fapi-advanced\npolicy:\n  token_endpoint_auth_methods: [client_secret_basic, none]\n",
             "policy.token_endpoint_auth_methods",
         ),
         (

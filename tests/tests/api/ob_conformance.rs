@@ -35,13 +35,15 @@ const RFC7591_CODES: [&str; 4] = [
 ];
 
 /// The configuration of a bank in uk-ob whose discovery document says what the
-/// tool reads: token endpoint, auth methods, algorithms, response types.
+/// tool reads: token endpoint, auth methods, algorithms, response types. The
+/// bank narrows management tokens to the scope the tool's client credentials
+/// grant asks for (`accounts openid`), as every bearer token must be narrowed.
 pub fn bank_config(trust: &Trust, auth_methods: &[&str]) -> String {
     format!(
         "profile: uk-ob\n\
          allow_loopback_http: true\n\
          software_statement_validation:\n  jwks_uri: {dir}\n  issuer: {OB_DIRECTORY_ISS}\n  signing_algs: [PS256]\n\
-         bearer_token:\n  issuer: {AUTHORITY_ISS}\n  jwks_uri: {authority}\n\
+         bearer_token:\n  issuer: {AUTHORITY_ISS}\n  jwks_uri: {authority}\n  scopes: [accounts]\n\
          request_object:\n  audiences: [\"{ORG_ID}\"]\n\
          server_metadata:\n  token_endpoint: {AUTHORITY_ISS}/token\n  token_endpoint_auth_methods_supported: {methods:?}\n  \
          token_endpoint_auth_signing_alg_values_supported: [PS256]\n  request_object_signing_alg_values_supported: [PS256]\n  \
@@ -188,13 +190,10 @@ impl<'a> Tool<'a> {
             .await
     }
 
-    /// `GetClientCredentialsGrant`: the authorization server's access token for the client.
+    /// `GetClientCredentialsGrant`: the bank's authorization server's access
+    /// token for the client (an RFC 9068 JWT, as the bank's server issues them).
     fn grant(&self, client_id: &str) -> String {
-        self.trust.authority.sign(
-            &json!({"iss": AUTHORITY_ISS, "client_id": client_id, "sub": client_id,
-                "scope": "accounts openid", "iat": now(), "exp": now() + 300}),
-            None,
-        )
+        self.trust.access_token(client_id, "accounts openid")
     }
 
     fn client_path(&self, client_id: &str) -> String {
