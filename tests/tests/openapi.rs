@@ -587,7 +587,7 @@ async fn every_status_the_server_answers_is_documented() {
     endpoint.set_down(true);
     let introspected = LocalApp::spawn(&format!(
         "allow_loopback_http: true\nregistration_endpoint_authentication:\n  require_bearer_token: true\n\
-         bearer_token:\n  introspection_endpoint: {}\n  introspection_client_id: {}\n",
+         bearer_token:\n  scopes: [dcr:register]\n  introspection_endpoint: {}\n  introspection_client_id: {}\n",
         endpoint.url(),
         dcr_tests::introspection::CLIENT_ID
     ))
