@@ -333,7 +333,7 @@ mod tests {
     fn every_profile_works_with_no_policy() {
         for p in [
             Profile::Default,
-            Profile::Fapi,
+            Profile::FapiAdvanced,
             Profile::UkOb,
             Profile::AuCdr,
         ] {
@@ -399,13 +399,13 @@ mod tests {
     #[test]
     fn values_the_profile_never_allows() {
         let e = check_rules(&rules(
-            Profile::Fapi,
+            Profile::FapiAdvanced,
             json!({"token_endpoint_auth_methods": ["client_secret_basic"]}),
             json!({}),
         ))
         .unwrap_err();
         assert_eq!(e.key, "policy.token_endpoint_auth_methods");
-        assert!(e.message.contains("fapi profile"), "{e}");
+        assert!(e.message.contains("fapi-advanced profile"), "{e}");
         assert_eq!(
             key_of(
                 Profile::AuCdr,
@@ -416,14 +416,14 @@ mod tests {
         );
         assert_eq!(
             key_of(
-                Profile::Fapi,
+                Profile::FapiAdvanced,
                 json!({"response_types": ["token"]}),
                 json!({})
             ),
             "policy.response_types"
         );
         ok(
-            Profile::Fapi,
+            Profile::FapiAdvanced,
             json!({"token_endpoint_auth_methods": ["private_key_jwt"], "response_types": ["code"]}),
             json!({}),
         );
@@ -512,7 +512,7 @@ mod tests {
                 "defaults.redirect_uris",
             ),
             (
-                Profile::Fapi,
+                Profile::FapiAdvanced,
                 json!({}),
                 json!({"token_endpoint_auth_method": "client_secret_post"}),
                 "defaults.token_endpoint_auth_method",
