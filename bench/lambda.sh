@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Lambda start measure of issue 5: each function binary, started under a
+# The Lambda start measure: each function binary, started under a
 # local Lambda Runtime API emulator (bench/lambda_start.py) against moto, from
 # process start to its first answered invocation; its peak RSS; its size.
 #

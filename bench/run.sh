@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The load benchmark of issue 5: dcr-local (durable store, default config) against
+# The load benchmark: dcr-local (durable store, default config) against
 # the peer, oidc-provider (pinned in bench/peer/, in-memory adapter), with the same
 # generator (wrk), the same request bodies and the same connection counts.
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Slow clients against dcr-local (issue: connections never timed out): builds the
+# Slow clients against dcr-local (connections that never finish a request): builds the
 # release binary, or takes DCR_LOCAL, and runs bench/slow_clients.py against it.
 #
 #   bash bench/slow_clients.sh                       # this tree

@@ -6,7 +6,7 @@
 #   bash scripts/smoke.sh http://127.0.0.1:3000
 #
 # Needs curl and python3. It registers one client and deletes it again. Exits
-# non-zero at the first step whose answer is not the contract's.
+# non-zero at the first step whose answer is not the documented one (README).
 set -euo pipefail
 
 api="${1:?usage: smoke.sh API_URL}"

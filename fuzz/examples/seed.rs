@@ -224,7 +224,6 @@ fn config_seeds() -> Vec<String> {
         "../docs/deploy.md",
         "../docs/configuration.md",
         "../docs/operations.md",
-        "../../shared/CONTRACT.md",
     ] {
         let Ok(text) = fs::read_to_string(doc) else {
             continue;

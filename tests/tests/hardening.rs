@@ -66,7 +66,7 @@ impl Raw {
         })
     }
 
-    /// The contract's JSON error with this status and code.
+    /// The service's JSON error with this status and code.
     fn assert_json_error(&self, status: u16, code: &str) {
         assert_eq!(self.status, status, "{}", self.head);
         assert_eq!(

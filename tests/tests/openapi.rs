@@ -630,7 +630,7 @@ async fn every_status_the_server_answers_is_documented() {
             rec.codes
         );
     }
-    // Every documented response of the contract routes was provoked, except the
+    // Every documented response of the service's routes was provoked, except the
     // ones a black box cannot force: 500 (a store failure) and, unless the race
     // above was lost, 409.
     let doc = document();

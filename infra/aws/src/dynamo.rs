@@ -13,7 +13,8 @@
 //! | `ttl` | N | the table's TTL attribute: `expires_at + TTL_GRACE` when `expires_at` is non-zero, absent otherwise |
 //! | `metadata` | S | the client metadata as one JSON document (see below) |
 //! | `write_id` | S | random id of the put that wrote the item (retry detection) |
-//! | `state`, `issued_at`, `has_secret`, `secret_expires_at`, `token_hash`, `token_expires_at`, `previous_token_hash`, `previous_token_expires_at`, `software_statement`, `expires_at`, `retry_until`, `version`, `updated_at` | S/N/BOOL | the other [`ClientRecord`] fields, same names (`previous_token_hash` absent when `None`; `previous_token_expires_at` and `retry_until` read as 0 when absent, as in items written before they existed) |
+//! | `issued_at`, `secret_expires_at` | N | [`ClientRecord::client_id_issued_at`] and [`ClientRecord::client_secret_expires_at`], under the names items have always had |
+//! | `state`, `has_secret`, `token_hash`, `token_expires_at`, `previous_token_hash`, `previous_token_expires_at`, `software_statement`, `expires_at`, `retry_until`, `version`, `updated_at` | S/N/BOOL | the other [`ClientRecord`] fields, same names (`previous_token_hash` absent when `None`; `previous_token_expires_at` and `retry_until` read as 0 when absent, as in items written before they existed) |
 //!
 //! `get` returns a record as stored, expired or not (the port allows it, and the
 //! core filters with [`ClientRecord::is_live`]): the sweep must still find an
@@ -148,9 +149,11 @@ struct Item {
     client_id: String,
     state: ClientState,
     metadata: String,
-    issued_at: i64,
+    #[serde(rename = "issued_at")]
+    client_id_issued_at: i64,
     has_secret: bool,
-    secret_expires_at: i64,
+    #[serde(rename = "secret_expires_at")]
+    client_secret_expires_at: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     token_hash: Option<String>,
     token_expires_at: i64,
@@ -191,9 +194,9 @@ impl Item {
             client_id: record.client_id.clone(),
             state: record.state,
             metadata,
-            issued_at: record.issued_at,
+            client_id_issued_at: record.client_id_issued_at,
             has_secret: record.has_secret,
-            secret_expires_at: record.secret_expires_at,
+            client_secret_expires_at: record.client_secret_expires_at,
             token_hash: record.token_hash.clone(),
             token_expires_at: record.token_expires_at,
             previous_token_hash: record.previous_token_hash.clone(),
@@ -219,9 +222,9 @@ impl Item {
             client_id: self.client_id,
             state: self.state,
             metadata,
-            issued_at: self.issued_at,
+            client_id_issued_at: self.client_id_issued_at,
             has_secret: self.has_secret,
-            secret_expires_at: self.secret_expires_at,
+            client_secret_expires_at: self.client_secret_expires_at,
             token_hash: self.token_hash,
             token_expires_at: self.token_expires_at,
             previous_token_hash: self.previous_token_hash,
@@ -499,6 +502,61 @@ impl ClientStore for DynamoClientStore {
     async fn remember_once(&self, key: &str, expires_at: i64) -> Result<bool, StoreError> {
         self.remember_once_as(key, expires_at, &new_write_id()?)
             .await
+    }
+}
+
+#[cfg(test)]
+mod item_format {
+    use super::*;
+
+    /// An item as the store has always written it (every attribute, the
+    /// record's older field names) decodes, and a record encodes back to
+    /// exactly the same attribute names.
+    #[test]
+    fn an_item_of_the_stored_format_round_trips() {
+        let mut item: HashMap<String, AttributeValue> = [
+            ("client_id", s("c1")),
+            ("state", s("active")),
+            ("metadata", s(r#"{"client_name":"A"}"#)),
+            ("issued_at", n(100)),
+            ("has_secret", AttributeValue::Bool(true)),
+            ("secret_expires_at", n(200)),
+            ("token_hash", s("h")),
+            ("token_expires_at", n(0)),
+            ("owner", s("o")),
+            ("software_id", s("sw")),
+            ("expires_at", n(0)),
+            ("version", n(3)),
+            ("updated_at", n(150)),
+            ("sweep_at", n(0)),
+            (WRITE_ID, s("w")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let record = Item::from_attributes(item.clone())
+            .unwrap()
+            .into_record()
+            .unwrap();
+        assert_eq!(record.client_id_issued_at, 100);
+        assert_eq!(record.client_secret_expires_at, 200);
+        assert_eq!(record.owner.as_deref(), Some("o"));
+        assert_eq!(record.previous_token_hash, None);
+        assert_eq!(record.retry_until, 0);
+        let again = Item::from_record(&record, "w")
+            .unwrap()
+            .to_attributes()
+            .unwrap();
+        // The two fields absent from the old item are written with their defaults.
+        item.insert("previous_token_expires_at".into(), n(0));
+        item.insert("retry_until".into(), n(0));
+        let mut names: Vec<&String> = again.keys().collect();
+        names.sort();
+        let mut expected: Vec<&String> = item.keys().collect();
+        expected.sort();
+        assert_eq!(names, expected);
+        assert_eq!(again["issued_at"], n(100));
+        assert_eq!(again["secret_expires_at"], n(200));
     }
 }
 

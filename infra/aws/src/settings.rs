@@ -1,4 +1,5 @@
-//! Settings of a Lambda function, read once from its environment (contract §4).
+//! Settings of a Lambda function, read once from its environment (docs/configuration.md,
+//! "Environment of the Lambda functions").
 
 use std::path::{Path, PathBuf};
 
@@ -72,7 +73,7 @@ pub struct Settings {
     pub secret_recovery_days: Option<i64>,
     /// Where metrics go (CloudWatch embedded metric format), if anywhere.
     pub metrics_namespace: Option<String>,
-    /// The service configuration (contract §3).
+    /// The service configuration (docs/configuration.md).
     pub config: dcr_core::Config,
     /// Where the introspection client's secret is, when introspection is configured.
     pub introspection_secret_id: Option<String>,

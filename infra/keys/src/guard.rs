@@ -1,4 +1,4 @@
-//! The outbound-fetch guard (contract §3): scheme rules, address classification,
+//! The outbound-fetch guard (docs/trust.md, "Outbound rules"): scheme rules, address classification,
 //! and resolution whose vetted addresses are the only ones a fetch may connect to.
 
 use std::io;
@@ -150,7 +150,7 @@ pub(crate) fn precheck(
     Ok(Target { host, port })
 }
 
-/// Vets `url` under the contract's outbound rules and returns the addresses a
+/// Vets `url` under the outbound rules and returns the addresses a
 /// fetch may connect to (and only those: connecting elsewhere would reopen DNS
 /// rebinding). A request-named URL is refused if ANY address it resolves to is
 /// forbidden by [`is_forbidden`]; a config-named URL may point anywhere.

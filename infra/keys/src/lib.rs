@@ -8,7 +8,7 @@
 //! (so a request-named URL could be re-resolved to 169.254.169.254 between the
 //! check and the connect), and it follows its HTTP client's redirects. Parsing and
 //! key handling stay in `dcr_trust::KeySet` (jsonwebtoken's `JwkSet` underneath);
-//! this crate only moves bytes under the contract's outbound rules (§3):
+//! this crate only moves bytes under the outbound rules (docs/trust.md):
 //!
 //! - `https` only; `http` too when `allow_loopback_http` (local use and tests).
 //! - Request-named URLs ([`UrlOrigin::Request`]) are refused when the literal IP,

@@ -1,5 +1,5 @@
 //! The socket under hyper: it bounds how long a write may stall, and it answers
-//! hyper's own parse errors with the contract's JSON errors.
+//! hyper's own parse errors with the service's JSON errors.
 //!
 //! # Why hyper's error responses are rewritten here
 //!

@@ -7,7 +7,7 @@
 //! within a size, a body within a timeout and 64 KiB (a larger declared length
 //! is answered `413` at once), a response write may not stall, and the
 //! connections are capped (the `connections` module). hyper's own answers to
-//! requests it cannot parse are replaced by the contract's JSON errors (the
+//! requests it cannot parse are replaced by the service's JSON errors (the
 //! `framing` module).
 
 mod connections;

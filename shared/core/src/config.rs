@@ -1,4 +1,4 @@
-//! The service configuration (contract §3): one YAML document, every key optional,
+//! The service configuration (docs/configuration.md): one YAML document, every key optional,
 //! unknown keys and bad values refused with a message naming the key.
 
 use dcr_validation::{MAX_EXTRA_FIELDS, Policy, Profile, Rules, SERVER_OWNED};
@@ -139,7 +139,7 @@ impl Default for StatementConfig {
     }
 }
 
-/// The configuration document as written (contract §3).
+/// The configuration document as written (docs/configuration.md).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {

@@ -24,12 +24,16 @@ pub struct ClientRecord {
     pub state: ClientState,
     /// Validated metadata with defaults applied, as echoed to the client.
     pub metadata: Map<String, Value>,
-    /// `client_id_issued_at`, seconds since the epoch.
-    pub issued_at: i64,
+    /// `client_id_issued_at` (RFC 7591 §3.2.1), seconds since the epoch. Stored
+    /// as `issued_at`, the name records have always had.
+    #[serde(rename = "issued_at")]
+    pub client_id_issued_at: i64,
     /// Whether a client secret exists in the [`crate::SecretStore`].
     pub has_secret: bool,
-    /// `client_secret_expires_at`, 0 = never.
-    pub secret_expires_at: i64,
+    /// `client_secret_expires_at` (RFC 7591 §3.2.1), 0 = never. Stored as
+    /// `secret_expires_at`, the name records have always had.
+    #[serde(rename = "secret_expires_at")]
+    pub client_secret_expires_at: i64,
     /// base64url SHA-256 of the registration access token, if one was issued.
     pub token_hash: Option<String>,
     /// When the registration access token expires, 0 = never.
@@ -91,6 +95,13 @@ mod tests {
         assert_eq!(record.previous_token_hash, None);
         assert_eq!(record.previous_token_expires_at, 0);
         assert_eq!(record.retry_until, 0);
+        assert_eq!(record.client_id_issued_at, 1);
+        assert_eq!(record.client_secret_expires_at, 0);
+        // What is stored keeps the names it always had.
+        let stored = serde_json::to_value(&record).unwrap();
+        assert_eq!(stored["issued_at"], 1);
+        assert_eq!(stored["secret_expires_at"], 0);
+        assert!(stored.get("client_secret_expires_at").is_none());
         let again: ClientRecord =
             serde_json::from_str(&serde_json::to_string(&record).unwrap()).unwrap();
         assert_eq!(again, record);

@@ -163,7 +163,7 @@ pub enum UrlOrigin {
 pub trait KeySource: Send + Sync {
     /// Returns the JWK Set at `uri`, from the cache when it has one. With
     /// `refresh` (an unknown `kid`), refetches unless this URI was fetched within
-    /// the last minute. MUST refuse URLs the contract's outbound rules forbid.
+    /// the last minute. MUST refuse URLs the outbound rules forbid (docs/trust.md, "Outbound rules").
     async fn key_set(
         &self,
         uri: &str,

@@ -1,5 +1,5 @@
 //! HTTP layer: turns `lambda_http` requests into use-case calls and every outcome
-//! into the contract's response. The Lambda functions and `dcr-local` both call
+//! into its RFC response. The Lambda functions and `dcr-local` both call
 //! [`App`], so the two engines answer byte for byte alike.
 
 mod cors;
@@ -96,7 +96,7 @@ impl App {
         &self.service
     }
 
-    /// Answers any contract route (the local server's entry point).
+    /// Answers any of the service's routes (the local server's entry point).
     pub async fn handle(&self, req: Request) -> Response<Body> {
         self.dispatch(None, req).await
     }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::request::RequestError;
 
-/// The largest request body accepted (contract §1): 64 KiB.
+/// The largest request body accepted: 64 KiB (README, "Errors").
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// A response before it is serialised.
@@ -72,7 +72,7 @@ impl Reply {
         reply
     }
 
-    /// `404` for a path that is not a contract route.
+    /// `404` for a path that is not one of the service's routes.
     pub(crate) fn not_found() -> Self {
         Self::error(404, "invalid_request", "no such endpoint")
     }
@@ -278,7 +278,7 @@ impl From<DeleteError> for Reply {
 
 /// Why a server refused a request before (or instead of) the app answering it:
 /// the local server's HTTP framing, its limits, its load, or a panic. The
-/// answers are the contract's JSON errors, like every other error.
+/// answers are the service's JSON errors, like every other error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
     /// The request line or a header could not be parsed: `400`.

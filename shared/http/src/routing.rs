@@ -1,4 +1,4 @@
-//! Which contract route a request is for, on either engine.
+//! Which of the service's routes (README, "Use it") a request is for, on either engine.
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};

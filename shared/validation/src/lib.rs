@@ -130,11 +130,6 @@ impl ClientMetadata {
         self.fields.clone()
     }
 
-    /// The metadata as it is stored and echoed, borrowed.
-    pub fn as_map(&self) -> &Map<String, Value> {
-        &self.fields
-    }
-
     /// The effective `token_endpoint_auth_method`.
     pub fn token_endpoint_auth_method(&self) -> &str {
         Draft::new(&self.fields).auth_method()
@@ -153,11 +148,6 @@ impl ClientMetadata {
     /// The registered `redirect_uris`, as sent.
     pub fn redirect_uris(&self) -> Vec<&str> {
         Draft::new(&self.fields).strs("redirect_uris")
-    }
-
-    /// The `jwks_uri`, if any (the caller fetches it under the outbound rules).
-    pub fn jwks_uri(&self) -> Option<&str> {
-        self.fields.get("jwks_uri").and_then(Value::as_str)
     }
 
     /// The `sector_identifier_uri`, if any (the caller fetches it and checks the redirect URIs).

@@ -1,4 +1,4 @@
-//! Engine-agnostic cases of the contract (§1).
+//! Engine-agnostic cases of the HTTP API (README, "Use it" and "Errors").
 
 use std::time::{Duration, Instant};
 

@@ -1,4 +1,4 @@
-//! The black-box suite: every route, status and error of the contract, run on
+//! The black-box suite: every route, status and error of the HTTP API, run on
 //! every engine. `cases` holds engine-agnostic cases; `local_only` what needs a
 //! process (restart, kill -9, signals, start-up errors).
 

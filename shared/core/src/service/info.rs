@@ -21,12 +21,15 @@ impl ClientInfo {
     ) -> Self {
         let mut body = record.metadata.clone();
         body.insert("client_id".into(), record.client_id.clone().into());
-        body.insert("client_id_issued_at".into(), record.issued_at.into());
+        body.insert(
+            "client_id_issued_at".into(),
+            record.client_id_issued_at.into(),
+        );
         if let Some(secret) = secret {
             body.insert("client_secret".into(), secret.expose().into());
             body.insert(
                 "client_secret_expires_at".into(),
-                record.secret_expires_at.into(),
+                record.client_secret_expires_at.into(),
             );
         }
         if let Some(token) = token {

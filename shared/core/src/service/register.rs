@@ -127,9 +127,9 @@ impl Service {
             },
             state: ClientState::Pending,
             metadata: metadata.to_json(),
-            issued_at: now,
+            client_id_issued_at: now,
             has_secret: secret.is_some(),
-            secret_expires_at: if secret.is_some() {
+            client_secret_expires_at: if secret.is_some() {
                 deadline(now, self.config.client_secret_lifetime)
             } else {
                 0

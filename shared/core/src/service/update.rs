@@ -94,7 +94,8 @@ impl Service {
 
         let now = self.now();
         let needs_secret = metadata.needs_secret();
-        let secret_expired = old.secret_expires_at != 0 && old.secret_expires_at <= now;
+        let secret_expired =
+            old.client_secret_expires_at != 0 && old.client_secret_expires_at <= now;
         // A secret is (re)issued when the new method needs one and the old one is
         // missing or expired; otherwise the current one stays.
         let new_secret = if needs_secret && (current_secret.is_none() || secret_expired) {
@@ -118,9 +119,9 @@ impl Service {
         let record = ClientRecord {
             metadata: metadata.to_json(),
             has_secret: needs_secret,
-            secret_expires_at: match (&new_secret, needs_secret) {
+            client_secret_expires_at: match (&new_secret, needs_secret) {
                 (Some(_), _) => deadline(now, self.config.client_secret_lifetime),
-                (None, true) => old.secret_expires_at,
+                (None, true) => old.client_secret_expires_at,
                 (None, false) => 0,
             },
             software_statement: admitted
