@@ -3,7 +3,8 @@
 # ARTIFACTS_DIR naming the folder whose `bootstrap` becomes the function's code.
 #
 # Every function is built with the `function` profile of Cargo.toml (size over
-# peak speed, panic = abort): the binaries docs/benchmarks.md measures.
+# peak speed, panic = abort): the binaries docs/benchmarks.md measures. Each
+# binary is a crate of functions/ whose main calls the wiring in infra/lambda.
 # ARCH_FLAG is `--arm64` for the template's Architectures; `make ARCH_FLAG=`
 # builds for x86_64.
 

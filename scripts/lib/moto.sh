@@ -4,7 +4,7 @@
 #
 #   source scripts/lib/venv.sh && dcr_venv
 #   source scripts/lib/moto.sh && dcr_moto_start && trap dcr_moto_stop EXIT
-#   cargo test -p dcr-aws
+#   cargo test -p dcr-aws -p dcr-lambda
 #
 # dcr_moto_start exports DCR_TEST_MOTO_ENDPOINT and static test credentials. It
 # does not export AWS_ENDPOINT_URL: tests hand the endpoint to their SDK config

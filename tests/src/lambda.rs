@@ -1,4 +1,4 @@
-//! The Lambda engine: each function's real `App` (built by `dcr_aws::bootstrap`
+//! The Lambda engine: each function's real `App` (built by `dcr_lambda`
 //! over DynamoDB and Secrets Manager on moto), fed API Gateway HTTP API (v2)
 //! events parsed by `lambda_http` itself, routed the way the template routes.
 //!
@@ -124,8 +124,7 @@ impl LambdaApp {
             edit(function, &mut policies);
             // As `run` starts them: the metadata function checks no token.
             let secret_id = introspection.as_deref().filter(|_| name != "metadata");
-            let app = aws
-                .app_as(name, &policies, config, secret_id)
+            let app = dcr_lambda::testing::app_as(&aws, name, &policies, config, secret_id)
                 .await
                 .unwrap_or_else(|e| panic!("{name}'s role on moto: {e:#}"));
             functions.insert(name, app);

@@ -1,6 +1,6 @@
 //! Logs without secrets. Every log line the test process emits is captured,
 //! rendered both as text (dcr-local's format) and as JSON (the Lambda
-//! functions' format, `dcr_aws::bootstrap::init_tracing`), at the production
+//! functions' format, `dcr_http::logs::json_layer`, which both engines use), at the production
 //! level (`info`) for dependencies and at `trace` for the project's own crates.
 //! Every route is driven with known secrets (client secrets, registration
 //! access tokens, JWT bearer tokens, software statements, wrong secrets); none
@@ -44,14 +44,7 @@ fn capture() {
         let text = tracing_subscriber::fmt::layer()
             .with_ansi(false)
             .with_writer(|| Capture);
-        let json = tracing_subscriber::fmt::layer()
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(false)
-            .with_target(true)
-            .with_ansi(false)
-            .with_writer(|| Capture);
+        let json = dcr_http::logs::json_layer(|| Capture);
         let subscriber = tracing_subscriber::registry()
             .with(filter)
             .with(text)

@@ -25,7 +25,7 @@ const METHODS: &[&str] = &[
 
 fn document() -> Value {
     let text = std::fs::read_to_string(DOCUMENT).unwrap();
-    serde_yaml::from_str(&text).unwrap()
+    serde_yaml_ng::from_str(&text).unwrap()
 }
 
 /// Follows local `$ref`s.

@@ -1,9 +1,10 @@
-//! Lambda function `get-client`: answers `GET /register/{client_id}` (contract §1).
-//! Settings come from the environment (contract §4); the wiring is [`dcr_aws::run`].
+//! Lambda function `get-client`: answers `GET /register/{client_id}` (RFC 7592 §2.1).
+//! Settings come from the environment (docs/configuration.md); the wiring is
+//! [`dcr_lambda::run`].
 
 use dcr_http::Operation;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    dcr_aws::run(Operation::Read).await
+    dcr_lambda::run(Operation::Read).await
 }

@@ -1,9 +1,10 @@
-//! Lambda function `register-client`: answers `POST /register` (contract §1).
-//! Settings come from the environment (contract §4); the wiring is [`dcr_aws::run`].
+//! Lambda function `register-client`: answers `POST /register` (RFC 7591 §3).
+//! Settings come from the environment (docs/configuration.md); the wiring is
+//! [`dcr_lambda::run`].
 
 use dcr_http::Operation;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    dcr_aws::run(Operation::Register).await
+    dcr_lambda::run(Operation::Register).await
 }

@@ -1,9 +1,10 @@
-//! Lambda function `update-client`: answers `PUT /register/{client_id}` (contract §1).
-//! Settings come from the environment (contract §4); the wiring is [`dcr_aws::run`].
+//! Lambda function `update-client`: answers `PUT /register/{client_id}` (RFC 7592 §2.2).
+//! Settings come from the environment (docs/configuration.md); the wiring is
+//! [`dcr_lambda::run`].
 
 use dcr_http::Operation;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    dcr_aws::run(Operation::Update).await
+    dcr_lambda::run(Operation::Update).await
 }

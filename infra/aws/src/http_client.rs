@@ -5,7 +5,8 @@
 //! rustls connector) parses the OS root certificates when the SDK client is built
 //! and ships an HTTP/2 stack the DynamoDB and Secrets Manager endpoints never use.
 //! This one speaks only HTTP/1.1 and sets TLS up on the first `https` connection,
-//! with the same configuration as the key set fetches ([`dcr_keys::tls_client_config`]).
+//! with the configuration its [`TlsSetup`] builds (the Lambda wiring passes the
+//! key set fetches' own, so both trust the same roots).
 //! A function runs one invocation at a time, so the pool is a short list per endpoint.
 
 use std::collections::HashMap;
@@ -34,6 +35,10 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Most idle connections kept per endpoint.
 const MAX_IDLE_PER_ENDPOINT: usize = 8;
 
+/// Builds the TLS client configuration, once, on the first `https` connection;
+/// an error says why TLS cannot be used (every `https` call then fails with it).
+pub type TlsSetup = fn() -> Result<Arc<rustls::ClientConfig>, String>;
+
 /// An [`HttpClient`] for the SDK: HTTP/1.1, pooled, TLS set up on first use.
 #[derive(Debug, Clone, Default)]
 pub struct SdkHttpClient {
@@ -41,9 +46,14 @@ pub struct SdkHttpClient {
 }
 
 impl SdkHttpClient {
-    /// A client with an empty pool; TLS as [`dcr_keys::tls_client_config`], built on first use.
-    pub fn new() -> Self {
-        Self::default()
+    /// A client with an empty pool whose TLS configuration `tls` builds on first use.
+    pub fn new(tls: TlsSetup) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                setup: Some(tls),
+                ..Shared::default()
+            }),
+        }
     }
 
     /// A client whose `https` connections use `config` (a private CA, a test server).
@@ -63,6 +73,8 @@ struct Shared {
     idle: Mutex<HashMap<String, Vec<SendRequest<SdkBody>>>>,
     /// The TLS connector, built on the first `https` connection.
     tls: OnceLock<Result<TlsConnector, String>>,
+    /// What builds the TLS configuration.
+    setup: Option<TlsSetup>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -231,10 +243,9 @@ impl Connector {
         let tls = self
             .shared
             .tls
-            .get_or_init(|| {
-                dcr_keys::tls_client_config()
-                    .map(TlsConnector::from)
-                    .map_err(|e| e.to_string())
+            .get_or_init(|| match self.shared.setup {
+                Some(setup) => setup().map(TlsConnector::from),
+                None => Err("no TLS configuration was given".to_owned()),
             })
             .clone()
             .map_err(|e| ConnectorError::other(e.into(), None))?;

@@ -1,22 +1,19 @@
 //! AWS adapters of the DCR service: the DynamoDB [`ClientStore`](dcr_core::ClientStore),
-//! the Secrets Manager [`SecretStore`](dcr_core::SecretStore), the settings read from
-//! a function's environment, and the Lambda bootstrap every function's `main` calls.
+//! the Secrets Manager [`SecretStore`](dcr_core::SecretStore), the SDK configuration
+//! and HTTP client they run on, and what each Lambda function of the deployment
+//! may do with them ([`permissions`]). The functions' wiring is `dcr-lambda`.
 
-pub mod bootstrap;
 pub mod dynamo;
 pub mod http_client;
-pub mod metrics;
 pub mod permissions;
 pub mod sdk;
 pub mod secrets;
-pub mod settings;
 #[cfg(feature = "testing")]
 pub mod template;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use bootstrap::{run, run_sweep};
 pub use dynamo::DynamoClientStore;
+pub use http_client::TlsSetup;
 pub use sdk::AwsAccess;
 pub use secrets::SecretsManagerStore;
-pub use settings::{Settings, SettingsError};

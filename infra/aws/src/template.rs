@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, anyhow, bail};
 use serde::Deserialize;
 use serde_json::Value as Json;
-use serde_yaml::Value as Yaml;
+use serde_yaml_ng::Value as Yaml;
 
 use crate::permissions::{Function, Names};
 
@@ -130,7 +130,7 @@ impl Template {
 
     /// Parses a template's text.
     pub fn parse(text: &str) -> anyhow::Result<Self> {
-        let doc: Yaml = serde_yaml::from_str(text).context("parsing the template")?;
+        let doc: Yaml = serde_yaml_ng::from_str(text).context("parsing the template")?;
         Ok(Self { doc })
     }
 
@@ -147,7 +147,7 @@ impl Template {
             .resource("ClientsTable")?
             .get("Properties")
             .ok_or_else(|| anyhow!("ClientsTable has no Properties"))?;
-        serde_yaml::from_value(props.clone()).context("reading ClientsTable's schema")
+        serde_yaml_ng::from_value(props.clone()).context("reading ClientsTable's schema")
     }
 
     /// The IAM policy documents of `function` in `deployment` (what SAM puts in

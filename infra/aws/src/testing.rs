@@ -20,13 +20,11 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_types::SdkConfig;
 use dcr_core::Clock;
-use dcr_http::App;
 
 use crate::dynamo::DynamoClientStore;
 use crate::permissions::Names;
 use crate::sdk::AwsAccess;
 use crate::secrets::SecretsManagerStore;
-use crate::settings::Settings;
 use crate::template::{Deployment, Template};
 
 /// The variable naming the moto endpoint (`scripts/lib/moto.sh` exports it).
@@ -108,25 +106,6 @@ impl MotoAws {
         SecretsManagerStore::new(self.secretsmanager(), &self.secret_prefix)
     }
 
-    /// Function settings for this test's table and prefix.
-    pub fn settings(&self, config: dcr_core::Config) -> Settings {
-        Settings {
-            clients_table: self.table.clone(),
-            secret_prefix: self.secret_prefix.clone(),
-            secret_kms_key_id: None,
-            secret_recovery_days: None,
-            metrics_namespace: None,
-            config,
-            introspection_secret_id: None,
-            introspection_client_secret: None,
-        }
-    }
-
-    /// The application a Lambda function would build, on this test's table and prefix.
-    pub fn app(&self, config: dcr_core::Config) -> App {
-        crate::bootstrap::app(self.settings(config), &self.sdk)
-    }
-
     /// Stores the introspection client's secret in Secrets Manager under this
     /// test's prefix, as an operator would before deploying; returns its ARN (the
     /// template's `IntrospectionSecretArn`).
@@ -169,7 +148,12 @@ pub fn sdk_config(endpoint: &str) -> SdkConfig {
         credentials: Credentials::new("test", "test", None, None, "dcr-aws-testing"),
         endpoint_url: Some(endpoint.to_owned()),
     }
-    .sdk_config()
+    .sdk_config(no_tls)
+}
+
+/// The TLS setup of test configurations: moto is reached over plain `http`.
+pub fn no_tls() -> Result<Arc<rustls::ClientConfig>, String> {
+    Err("tests reach moto over http".to_owned())
 }
 
 /// A name no other test of any process uses: `{pid}-{nanos}-{counter}`.
@@ -344,28 +328,7 @@ impl MotoAws {
             ),
             endpoint_url: Some(self.endpoint.clone()),
         }
-        .sdk_config())
-    }
-
-    /// The application of one function, under a role holding exactly `policies`.
-    ///
-    /// With `introspection_secret_id`, the function reads that secret at start as
-    /// `run` does (through [`crate::bootstrap::load_introspection_secret`], under
-    /// the role, so its policy must grant it).
-    pub async fn app_as(
-        &self,
-        label: &str,
-        policies: &[serde_json::Value],
-        config: dcr_core::Config,
-        introspection_secret_id: Option<&str>,
-    ) -> anyhow::Result<App> {
-        let sdk = self.assume_role(label, policies).await?;
-        let mut settings = self.settings(config);
-        if let Some(id) = introspection_secret_id {
-            settings.introspection_secret_id = Some(id.to_owned());
-            crate::bootstrap::load_introspection_secret(&mut settings, &sdk).await?;
-        }
-        Ok(crate::bootstrap::app(settings, &sdk))
+        .sdk_config(no_tls))
     }
 
     /// One AWS query-protocol call (IAM, STS) as the account root: moto lets the

@@ -138,11 +138,17 @@ async fn calls_go_over_tls_with_their_host_and_share_a_connection() {
     );
 }
 
+/// The TLS setup the Lambda functions give the SDK client.
+fn os_roots() -> Result<Arc<rustls::ClientConfig>, String> {
+    dcr_keys::tls_client_config().map_err(|e| e.to_string())
+}
+
 #[tokio::test]
 async fn an_untrusted_certificate_is_an_error() {
     let (port, seen) = serve().await;
-    // The OS roots do not include the test CA.
-    let client = dynamodb(port, SdkHttpClient::new());
+    // The OS roots (the key set fetches' configuration, which the functions
+    // pass) do not include the test CA.
+    let client = dynamodb(port, SdkHttpClient::new(os_roots));
     let err = client
         .list_tables()
         .send()

@@ -10,6 +10,8 @@ use dcr_local::{
     ENV_INTROSPECTION_CLIENT_SECRET, Options, Server, load_config, load_inline_config,
 };
 use tokio::signal::unix::{SignalKind, signal};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 const USAGE: &str = "usage: dcr-local [--listen ADDR] [--data-dir DIR] [--config FILE]
   --listen ADDR    address to listen on (env DCR_LISTEN, default 127.0.0.1:3000)
@@ -70,18 +72,15 @@ fn parse_args() -> Result<Options, String> {
 fn init_logs() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(filter);
+    let logs = tracing_subscriber::registry().with(filter);
     if std::env::var("DCR_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
-        builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(false)
+        logs.with(dcr_http::logs::json_layer(std::io::stderr))
             .init();
     } else {
-        builder.with_ansi(std::io::stderr().is_terminal()).init();
+        let text = tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal());
+        logs.with(text).init();
     }
 }
 

@@ -6,6 +6,7 @@ pub mod errors;
 pub mod model;
 pub mod ports;
 pub mod service;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod tokens;
 

@@ -4,6 +4,7 @@
 
 mod cors;
 mod discovery;
+pub mod logs;
 mod request;
 mod response;
 mod routing;

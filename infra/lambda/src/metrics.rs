@@ -16,7 +16,7 @@ use dcr_core::{ClientRecord, ClientSecret, ClientStore, SecretStore, StoreError}
 use dcr_http::Observer;
 use serde_json::{Map, Value, json};
 
-use crate::permissions::{Function, StoreCall};
+use dcr_aws::permissions::{Function, StoreCall};
 
 /// Where the EMF lines go: stdout on Lambda, a buffer in tests.
 pub type Sink = Arc<dyn Fn(String) + Send + Sync>;

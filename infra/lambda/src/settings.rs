@@ -1,7 +1,11 @@
 //! Settings of a Lambda function, read once from its environment (docs/configuration.md,
-//! "Environment of the Lambda functions").
+//! "Environment of the Lambda functions"): the stores, the service configuration,
+//! and where and as whom the AWS SDK calls go ([`aws_access`]).
 
 use std::path::{Path, PathBuf};
+
+use aws_credential_types::Credentials;
+use dcr_aws::AwsAccess;
 
 /// DynamoDB table of the clients (required).
 pub const ENV_CLIENTS_TABLE: &str = "DCR_CLIENTS_TABLE";
@@ -22,6 +26,19 @@ pub const ENV_TASK_ROOT: &str = "LAMBDA_TASK_ROOT";
 /// Secrets Manager id (name or ARN) of the secret this service authenticates
 /// with at `bearer_token.introspection_endpoint` (required with it).
 pub const ENV_INTROSPECTION_SECRET_ID: &str = "DCR_INTROSPECTION_SECRET_ID";
+
+/// The region (Lambda sets it).
+pub const ENV_REGION: &str = "AWS_REGION";
+/// The region when [`ENV_REGION`] is unset (the CLI's variable).
+pub const ENV_DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
+/// The access key id of the execution role's credentials.
+pub const ENV_ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
+/// The secret access key of those credentials.
+pub const ENV_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
+/// The session token of those credentials (optional: long-term keys have none).
+pub const ENV_SESSION_TOKEN: &str = "AWS_SESSION_TOKEN";
+/// An endpoint for every service, instead of the regional AWS ones (an emulator).
+pub const ENV_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
 
 /// A setting that could not be read; the message names the environment variable.
 #[derive(Debug, thiserror::Error)]
@@ -77,7 +94,7 @@ pub struct Settings {
     pub config: dcr_core::Config,
     /// Where the introspection client's secret is, when introspection is configured.
     pub introspection_secret_id: Option<String>,
-    /// That secret, once [`crate::bootstrap::load_introspection_secret`] read it.
+    /// That secret, once [`crate::load_introspection_secret`] read it.
     pub introspection_client_secret: Option<secrecy::SecretString>,
 }
 
@@ -139,6 +156,38 @@ impl Settings {
             introspection_client_secret: None,
         })
     }
+}
+
+/// Where and as whom the SDK calls AWS: the region, the execution role's
+/// credentials and an endpoint, read through `lookup` (a variable's value, or
+/// `None`; empty counts as unset) from what Lambda sets.
+pub fn aws_access(lookup: impl Fn(&str) -> Option<String>) -> Result<AwsAccess, SettingsError> {
+    let get = |key: &str| lookup(key).filter(|v| !v.trim().is_empty());
+    let require = |key: &'static str| get(key).ok_or(SettingsError::Missing { key });
+    let region = get(ENV_REGION)
+        .or_else(|| get(ENV_DEFAULT_REGION))
+        .ok_or(SettingsError::Missing { key: ENV_REGION })?;
+    let credentials = Credentials::new(
+        require(ENV_ACCESS_KEY_ID)?,
+        require(ENV_SECRET_ACCESS_KEY)?,
+        get(ENV_SESSION_TOKEN),
+        None,
+        "lambda-environment",
+    );
+    let endpoint_url = get(ENV_ENDPOINT_URL);
+    if let Some(url) = &endpoint_url
+        && !(url.starts_with("https://") || url.starts_with("http://"))
+    {
+        return Err(SettingsError::Invalid {
+            key: ENV_ENDPOINT_URL,
+            message: "must be an http:// or https:// URL".to_owned(),
+        });
+    }
+    Ok(AwsAccess {
+        region,
+        credentials,
+        endpoint_url,
+    })
 }
 
 fn parse_recovery_days(text: &str) -> Result<i64, SettingsError> {
@@ -282,5 +331,74 @@ mod tests {
         env.push((ENV_CONFIG_FILE, "c.yaml"));
         let e = Settings::from_lookup(lookup(&env)).unwrap_err().to_string();
         assert!(e.contains(ENV_CONFIG_FILE), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod aws_access_tests {
+    use super::*;
+    use dcr_aws::testing::no_tls;
+
+    fn access(vars: &[(&str, &str)]) -> Result<AwsAccess, SettingsError> {
+        aws_access(|key| {
+            vars.iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    const KEYS: [(&str, &str); 2] = [
+        (ENV_ACCESS_KEY_ID, "AKIDEXAMPLE"),
+        (ENV_SECRET_ACCESS_KEY, "wJalrXUtnFEMI"),
+    ];
+
+    #[test]
+    fn reads_what_lambda_sets() {
+        let mut vars = KEYS.to_vec();
+        vars.extend([(ENV_REGION, "eu-west-2"), (ENV_SESSION_TOKEN, "token")]);
+        let access = access(&vars).expect("complete environment");
+        assert_eq!(access.region, "eu-west-2");
+        assert_eq!(access.credentials.access_key_id(), "AKIDEXAMPLE");
+        assert_eq!(access.credentials.session_token(), Some("token"));
+        assert_eq!(access.endpoint_url, None);
+        let sdk = access.sdk_config(no_tls);
+        assert_eq!(sdk.region().map(|r| r.as_ref()), Some("eu-west-2"));
+        assert!(sdk.http_client().is_some());
+        assert!(sdk.credentials_provider().is_some());
+    }
+
+    #[test]
+    fn default_region_and_endpoint_are_taken() {
+        let mut vars = KEYS.to_vec();
+        vars.extend([
+            (ENV_DEFAULT_REGION, "us-east-1"),
+            (ENV_ENDPOINT_URL, "http://127.0.0.1:5000"),
+        ]);
+        let access = access(&vars).expect("complete environment");
+        assert_eq!(access.region, "us-east-1");
+        let sdk = access.sdk_config(no_tls);
+        assert_eq!(sdk.endpoint_url(), Some("http://127.0.0.1:5000"));
+    }
+
+    #[test]
+    fn missing_or_bad_variables_are_named() {
+        let err = |vars: &[(&str, &str)]| access(vars).expect_err("refused").to_string();
+        assert!(err(&KEYS).contains(ENV_REGION));
+        assert!(err(&[(ENV_REGION, "us-east-1"), KEYS[1]]).contains(ENV_ACCESS_KEY_ID));
+        assert!(err(&[(ENV_REGION, "us-east-1"), KEYS[0]]).contains(ENV_SECRET_ACCESS_KEY));
+        let mut vars = KEYS.to_vec();
+        vars.extend([
+            (ENV_REGION, "us-east-1"),
+            (ENV_ENDPOINT_URL, "127.0.0.1:5000"),
+        ]);
+        assert!(err(&vars).contains(ENV_ENDPOINT_URL));
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let mut vars = KEYS.to_vec();
+        vars.push((ENV_REGION, "us-east-1"));
+        let shown = format!("{:?}", access(&vars).expect("complete environment"));
+        assert!(!shown.contains("wJalrXUtnFEMI"), "{shown}");
     }
 }
