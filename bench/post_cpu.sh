@@ -13,11 +13,12 @@ if [ -z "${BIN:-}" ]; then
     cargo build --release -q -p dcr-local
     BIN=target/release/dcr-local
 fi
+# shellcheck source=../scripts/lib/server.sh
+source scripts/lib/server.sh
 D=$(mktemp -d); PORT=18555
 BODIES=bench/post-bodies.txt   # the bodies of bench/run.sh's POST load
-RUST_LOG=warn $BIN --listen 127.0.0.1:$PORT --data-dir $D/data > $D/log 2>&1 &
-PID=$!
-for i in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:$PORT/.well-known/oauth-authorization-server && break; sleep 0.1; done
+dcr_server_start $D/out $D/log env RUST_LOG=warn $BIN --listen 127.0.0.1:$PORT --data-dir $D/data
+PID=$DCR_SERVER_PID
 BENCH_MODE=post BENCH_BODIES=$BODIES wrk -t2 -c32 -d2s -s bench/load.lua http://127.0.0.1:$PORT >/dev/null
 snap() { for t in /proc/$PID/task/*; do echo "$(cat $t/comm) $(awk '{print $14+$15}' $t/stat)"; done | awk '{s[$1]+=$2} END {for (k in s) print k, s[k]}' | sort; }
 snap > $D/a

@@ -39,6 +39,9 @@ trap cleanup EXIT
 
 log() { printf '\n== %s\n' "$*" >&2; }
 
+# shellcheck source=../scripts/lib/server.sh
+source "$ROOT/scripts/lib/server.sh"
+
 # ---- tools -------------------------------------------------------------------
 if ! command -v wrk >/dev/null; then
     log "installing wrk (Debian)"
@@ -65,25 +68,14 @@ EOF
 node "$BENCH/sign.mjs" "$OUT/trust" 64 "https://directory.bench.example" >/dev/null
 
 # ---- helpers -----------------------------------------------------------------
-# start NAME LOGFILE CMD...: starts a server, waits for its "listening on" line,
-# sets STARTED_PID.
+# start NAME LOGFILE CMD...: starts a server, waits for its "listening on" line
+# (scripts/lib/server.sh), sets STARTED_PID.
 start() {
     local name="$1" logfile="$2"
     shift 2
-    "$@" >"$logfile" 2>"$logfile.err" &
-    local pid=$!
-    PIDS+=("$pid")
-    for _ in $(seq 1 200); do
-        if grep -q '^listening on' "$logfile" 2>/dev/null; then
-            STARTED_PID="$pid"
-            return 0
-        fi
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.05
-    done
-    echo "$name did not start:" >&2
-    cat "$logfile" "$logfile.err" >&2
-    exit 1
+    dcr_server_start "$logfile" "$logfile.err" "$@" || { echo "$name did not start" >&2; exit 1; }
+    PIDS+=("$DCR_SERVER_PID")
+    STARTED_PID="$DCR_SERVER_PID"
 }
 
 stop() {

@@ -2,10 +2,12 @@
 """Slow-client attack on dcr-local: connections held, memory, and the time a
 good client waits, while attackers hold as many connections as they can.
 
-    python3 bench/slow_clients.py /path/to/dcr-local
+    python3 bench/slow_clients.py PID    # bench/slow_clients.sh starts dcr-local and runs this
 
-Environment: ATTACKERS (2000), DURATION (20, seconds), FD_LIMIT (1024: the
-server's open-file limit, the usual default), PORT (3790).
+PID is the running dcr-local's, listening on 127.0.0.1:PORT. Environment:
+ATTACKERS (2000), DURATION (20, seconds), FD_LIMIT (1024: the server's
+open-file limit, the usual default, which bench/slow_clients.sh gives it;
+shown only), PORT (3790).
 
 The attackers reconnect as soon as the server drops them, each in one of
 five ways (one fifth each):
@@ -18,8 +20,8 @@ Every second it samples the connections the server holds (established
 sockets on its port, accepted or waiting in the backlog, from /proc/net/tcp)
 and the server's resident memory (VmRSS); meanwhile a good client, one request
 after another, times GET /.well-known/openid-configuration on a fresh
-connection (10 s at most each). It prints the samples, a summary, and the size
-of the server's log.
+connection (10 s at most each). It prints the samples and a summary
+(bench/slow_clients.sh adds the size of the server's log).
 
 Not a test: CI does not run it. See docs/benchmarks.md.
 """
@@ -27,11 +29,8 @@ Not a test: CI does not run it. See docs/benchmarks.md.
 import asyncio
 import os
 import resource
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 
 ATTACKERS = int(os.environ.get("ATTACKERS", "2000"))
@@ -144,78 +143,51 @@ async def good_request():
     return None
 
 
-async def main(binary):
-    data_dir = tempfile.mkdtemp(prefix="slow-clients-")
-    log_path = os.path.join(data_dir, "server.log")
+async def main(pid):
+    idle_rss = rss_mib(pid)
+    idle = await good_request()
+    print(f"attackers: {ATTACKERS}, duration: {DURATION:.0f} s, server fd limit: {FD_LIMIT}")
+    print(f"idle: rss {idle_rss:.1f} MiB, good request {idle * 1000:.1f} ms")
+    print(f"{'t(s)':>5} {'held':>6} {'rss(MiB)':>9}")
+    deadline = time.monotonic() + DURATION
+    attack = [
+        asyncio.ensure_future(attacker(KINDS[i % len(KINDS)], deadline))
+        for i in range(ATTACKERS)
+    ]
+    probes = []
 
-    def limit_fds():
-        resource.setrlimit(resource.RLIMIT_NOFILE, (FD_LIMIT, FD_LIMIT))
-
-    with open(log_path, "wb") as log:
-        server = subprocess.Popen(
-            [binary, "--listen", f"{HOST}:{PORT}", "--data-dir", os.path.join(data_dir, "data")],
-            stdout=subprocess.PIPE,
-            stderr=log,
-            env={**os.environ, "RUST_LOG": "warn"},
-            preexec_fn=limit_fds,
-        )
-    try:
-        line = server.stdout.readline().decode()
-        if not line.startswith("listening on"):
-            sys.exit(f"dcr-local did not start: {line!r}")
-        idle_rss = rss_mib(server.pid)
-        idle = await good_request()
-        print(f"binary: {binary}")
-        print(f"attackers: {ATTACKERS}, duration: {DURATION:.0f} s, server fd limit: {FD_LIMIT}")
-        print(f"idle: rss {idle_rss:.1f} MiB, good request {idle * 1000:.1f} ms")
-        print(f"{'t(s)':>5} {'held':>6} {'rss(MiB)':>9}")
-        deadline = time.monotonic() + DURATION
-        attack = [
-            asyncio.ensure_future(attacker(KINDS[i % len(KINDS)], deadline))
-            for i in range(ATTACKERS)
-        ]
-        probes = []
-
-        async def prober():
-            # Back to back: a probe that waits 10 s is one sample, not ten.
-            while time.monotonic() < deadline - 1:
-                probes.append(await good_request())
-                await asyncio.sleep(0.2)
-
-        probing = asyncio.ensure_future(prober())
-        samples = []
-        start = time.monotonic()
+    async def prober():
+        # Back to back: a probe that waits 10 s is one sample, not ten.
         while time.monotonic() < deadline - 1:
-            await asyncio.sleep(1)
-            held = held_connections(PORT)
-            rss = rss_mib(server.pid)
-            samples.append((held, rss))
-            print(f"{time.monotonic() - start:5.1f} {held:6d} {rss:9.1f}", flush=True)
-        await probing
-        await asyncio.gather(*attack, return_exceptions=True)
-        answered = [g for g in probes if g is not None]
-        print("summary:")
-        print(f"  connections held (established on the port): max {max(h for h, _ in samples)}")
-        print(f"  rss: idle {idle_rss:.1f} MiB, max {max(r for _, r in samples):.1f} MiB")
-        if answered:
-            print(
-                f"  good requests: {len(answered)}/{len(probes)} answered within 10 s, "
-                f"median {statistics.median(answered) * 1000:.1f} ms, max {max(answered) * 1000:.1f} ms"
-            )
-        else:
-            print(f"  good requests: 0/{len(probes)} answered within 10 s")
-        if FAILURES:
-            print(f"  failed good requests: {FAILURES}")
-        after = await good_request()
-        print(f"  good request after the attack: {'%.1f ms' % (after * 1000) if after else 'timeout'}")
-    finally:
-        server.terminate()
-        server.wait()
-    size = os.path.getsize(log_path)
-    with open(log_path, "rb") as f:
-        lines = sum(1 for _ in f)
-    print(f"  server log: {lines} lines, {size} bytes")
-    shutil.rmtree(data_dir, ignore_errors=True)
+            probes.append(await good_request())
+            await asyncio.sleep(0.2)
+
+    probing = asyncio.ensure_future(prober())
+    samples = []
+    start = time.monotonic()
+    while time.monotonic() < deadline - 1:
+        await asyncio.sleep(1)
+        held = held_connections(PORT)
+        rss = rss_mib(pid)
+        samples.append((held, rss))
+        print(f"{time.monotonic() - start:5.1f} {held:6d} {rss:9.1f}", flush=True)
+    await probing
+    await asyncio.gather(*attack, return_exceptions=True)
+    answered = [g for g in probes if g is not None]
+    print("summary:")
+    print(f"  connections held (established on the port): max {max(h for h, _ in samples)}")
+    print(f"  rss: idle {idle_rss:.1f} MiB, max {max(r for _, r in samples):.1f} MiB")
+    if answered:
+        print(
+            f"  good requests: {len(answered)}/{len(probes)} answered within 10 s, "
+            f"median {statistics.median(answered) * 1000:.1f} ms, max {max(answered) * 1000:.1f} ms"
+        )
+    else:
+        print(f"  good requests: 0/{len(probes)} answered within 10 s")
+    if FAILURES:
+        print(f"  failed good requests: {FAILURES}")
+    after = await good_request()
+    print(f"  good request after the attack: {'%.1f ms' % (after * 1000) if after else 'timeout'}")
 
 
 if __name__ == "__main__":
@@ -223,4 +195,4 @@ if __name__ == "__main__":
         sys.exit(__doc__)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, ATTACKERS + 1024)), hard))
-    asyncio.run(main(sys.argv[1]))
+    asyncio.run(main(int(sys.argv[1])))

@@ -34,6 +34,8 @@ root="$(pwd)"
 # shellcheck source=scripts/lib/venv.sh
 source scripts/lib/venv.sh
 dcr_venv
+# shellcheck source=scripts/lib/server.sh
+source scripts/lib/server.sh
 
 examples="${DCR_SCHEMATHESIS_EXAMPLES:-100}"
 
@@ -51,29 +53,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-NO_COLOR=1 RUST_LOG="${RUST_LOG:-info}" "$root/target/debug/dcr-local" \
-  --listen 127.0.0.1:0 --data-dir "$work/data" >"$work/stdout" 2>"$work/server.log" &
-server_pid=$!
-
-# Up to ~30 s: 300 polls of 0.1 s for the `listening on http://ADDR` line.
-base=""
-for ((i = 0; i < 300; i++)); do
-  if ! kill -0 "$server_pid" 2>/dev/null; then
-    echo "schemathesis.sh: dcr-local exited before listening:" >&2
-    cat "$work/stdout" "$work/server.log" >&2
-    exit 1
-  fi
-  line="$(head -n 1 "$work/stdout" 2>/dev/null || true)"
-  if [[ "$line" == "listening on http://"* ]]; then
-    base="${line#listening on }"
-    break
-  fi
-  sleep 0.1
-done
-if [ -z "$base" ]; then
-  echo "schemathesis.sh: dcr-local did not print its listening line within 30 s" >&2
-  exit 1
-fi
+dcr_server_start "$work/stdout" "$work/server.log" \
+  env NO_COLOR=1 RUST_LOG="${RUST_LOG:-info}" "$root/target/debug/dcr-local" \
+  --listen 127.0.0.1:0 --data-dir "$work/data"
+server_pid="$DCR_SERVER_PID"
+base="$DCR_SERVER_URL"
 echo "==> schemathesis: dcr-local at $base (pid $server_pid, data in $work/data)"
 
 cat >"$work/dcr_schemathesis_hooks.py" <<'PY'

@@ -14,6 +14,8 @@ cd "$(dirname "$0")/.."
 source scripts/lib/venv.sh
 # shellcheck source=scripts/lib/moto.sh
 source scripts/lib/moto.sh
+# shellcheck source=scripts/lib/server.sh
+source scripts/lib/server.sh
 
 echo "==> Python tools"
 dcr_venv
@@ -39,17 +41,11 @@ bash scripts/check-template.sh
 
 echo "==> smoke test (scripts/smoke.sh) against dcr-local"
 smoke_dir="$(mktemp -d)"
-target/debug/dcr-local --listen 127.0.0.1:0 --data-dir "$smoke_dir/data" >"$smoke_dir/out" 2>"$smoke_dir/err" &
-smoke_pid=$!
-for _ in $(seq 1 300); do
-  grep -q '^listening on ' "$smoke_dir/out" && break
-  kill -0 "$smoke_pid" 2>/dev/null || { cat "$smoke_dir/err" >&2; exit 1; }
-  sleep 0.1
-done
+dcr_server_start "$smoke_dir/out" "$smoke_dir/err" \
+  target/debug/dcr-local --listen 127.0.0.1:0 --data-dir "$smoke_dir/data"
 smoke_ok=0
-bash scripts/smoke.sh "$(sed -n 's/^listening on //p' "$smoke_dir/out")" || smoke_ok=$?
-kill "$smoke_pid"
-wait "$smoke_pid" || true
+bash scripts/smoke.sh "$DCR_SERVER_URL" || smoke_ok=$?
+dcr_server_stop
 rm -rf "$smoke_dir"
 [ "$smoke_ok" = 0 ] || exit "$smoke_ok"
 

@@ -10,8 +10,6 @@ fuzz_target!(|text: &str| {
     let Ok(config) = dcr_core::Config::from_yaml(text) else {
         return;
     };
-    let _ = config.require_bearer_token();
     let _ = config.require_software_statement();
-    let _ = config.allow_custom_client_creds();
     let _ = dcr_validation::validate(&Map::new(), &config.rules());
 });

@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | `client_id` | S | partition key |
 //! | `software_id` | S | `software_id-index` partition key (KEYS_ONLY); absent when `None` |
-//! | `owner` | S | `owner-index` partition key (KEYS_ONLY); absent when `None` |
+//! | `owner` | S | `owner-index` partition key (KEYS_ONLY); absent when `None`. The service never queries it: it is the operator's way to the clients an owner registered (an operator tool's `list` by owner queries it, then reads each client), at one write unit per item write that sets `owner` |
 //! | `unsettled` | S | `"1"` while `sweep_at != 0`, absent otherwise: partition key of the sparse `unsettled-index` (projection ALL) |
 //! | `sweep_at` | N | sort key of `unsettled-index` |
 //! | `ttl` | N | the table's TTL attribute: `expires_at + TTL_GRACE` when `expires_at` is non-zero, absent otherwise |

@@ -26,18 +26,27 @@ impl ConfigError {
     }
 }
 
+/// A flag that is off unless set: absent and `null` both mean `false`.
+fn flag<'de, D: serde::Deserializer<'de>>(de: D) -> Result<bool, D::Error> {
+    Ok(Option::<bool>::deserialize(de)?.unwrap_or(false))
+}
+
 /// `registration_endpoint_authentication`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegistrationAuth {
     /// Require a verified client certificate on `POST /register`.
-    pub require_mtls: Option<bool>,
+    #[serde(default, deserialize_with = "flag")]
+    pub require_mtls: bool,
     /// Require an initial access token (JWT) carrying `bearer_token.scopes`.
-    pub require_bearer_token: Option<bool>,
-    /// Require a software statement.
+    #[serde(default, deserialize_with = "flag")]
+    pub require_bearer_token: bool,
+    /// Require a software statement; unset, the profile decides
+    /// ([`Config::require_software_statement`]).
     pub require_software_statement: Option<bool>,
     /// Let a request choose its own `client_id` / `client_secret`.
-    pub allow_custom_client_creds: Option<bool>,
+    #[serde(default, deserialize_with = "flag")]
+    pub allow_custom_client_creds: bool,
 }
 
 /// `management_endpoint_authentication`.
@@ -45,11 +54,14 @@ pub struct RegistrationAuth {
 #[serde(deny_unknown_fields)]
 pub struct ManagementAuth {
     /// Require a verified client certificate on management calls.
-    pub require_mtls: Option<bool>,
+    #[serde(default, deserialize_with = "flag")]
+    pub require_mtls: bool,
     /// Management calls take access tokens of the client or its owner (needs `bearer_token`).
-    pub require_bearer_token: Option<bool>,
+    #[serde(default, deserialize_with = "flag")]
+    pub require_bearer_token: bool,
     /// A `PUT` must carry a fresh software statement.
-    pub require_software_statement: Option<bool>,
+    #[serde(default, deserialize_with = "flag")]
+    pub require_software_statement: bool,
 }
 
 /// `registration_access_token`.
@@ -257,11 +269,12 @@ impl Config {
         for (flag, required) in [
             (
                 "registration_endpoint_authentication.require_bearer_token",
-                self.require_bearer_token(),
+                self.registration_endpoint_authentication
+                    .require_bearer_token,
             ),
             (
                 "management_endpoint_authentication.require_bearer_token",
-                self.management_endpoint_authentication.require_bearer_token == Some(true),
+                self.management_endpoint_authentication.require_bearer_token,
             ),
         ] {
             // Opaque tokens checked by introspection need no JWT issuer.
@@ -288,8 +301,7 @@ impl Config {
         if (self.require_software_statement()
             || self
                 .management_endpoint_authentication
-                .require_software_statement
-                == Some(true))
+                .require_software_statement)
             && self.software_statement_validation.jwks_uri.is_none()
         {
             return Err(ConfigError::new(
@@ -335,7 +347,8 @@ impl Config {
     /// Whether JWT access tokens of `bearer_token.issuer` are accepted at all:
     /// required on registration, or verifiable for management.
     pub fn uses_bearer_tokens(&self) -> bool {
-        self.require_bearer_token()
+        self.registration_endpoint_authentication
+            .require_bearer_token
             || (self.bearer_token.issuer.is_some() && self.bearer_token.jwks_uri.is_some())
             || self.bearer_token.introspection_endpoint.is_some()
     }
@@ -500,25 +513,11 @@ impl Config {
         self.registration_access_token.generate && self.registration_token_accepted()
     }
 
-    /// Whether `POST /register` needs an initial access token.
-    pub fn require_bearer_token(&self) -> bool {
-        self.registration_endpoint_authentication
-            .require_bearer_token
-            .unwrap_or(false)
-    }
-
     /// Whether `POST /register` needs a software statement (profile default applies).
     pub fn require_software_statement(&self) -> bool {
         self.registration_endpoint_authentication
             .require_software_statement
             .unwrap_or(matches!(self.profile, Profile::UkOb | Profile::AuCdr))
-    }
-
-    /// Whether a request may choose its own `client_id` / `client_secret`.
-    pub fn allow_custom_client_creds(&self) -> bool {
-        self.registration_endpoint_authentication
-            .allow_custom_client_creds
-            .unwrap_or(false)
     }
 }
 
@@ -659,6 +658,29 @@ allow_loopback_http: false
         assert_eq!(e.key, "bearer_token.issuer");
         let e = Config::from_yaml("profile: uk-ob\n").unwrap_err();
         assert_eq!(e.key, "software_statement_validation.jwks_uri");
+    }
+
+    #[test]
+    fn flags_given_as_null_are_off() {
+        let c = Config::from_yaml(
+            "registration_endpoint_authentication:\n  require_mtls: null\n  allow_custom_client_creds: null\nmanagement_endpoint_authentication:\n  require_software_statement: null\n",
+        )
+        .unwrap();
+        assert!(!c.registration_endpoint_authentication.require_mtls);
+        assert!(
+            !c.registration_endpoint_authentication
+                .allow_custom_client_creds
+        );
+        assert!(
+            !c.management_endpoint_authentication
+                .require_software_statement
+        );
+        let c = Config::from_yaml("management_endpoint_authentication:\n  require_mtls: true\n")
+            .unwrap();
+        assert!(c.management_endpoint_authentication.require_mtls);
+        let e = Config::from_yaml("management_endpoint_authentication:\n  require_mtls: maybe\n")
+            .unwrap_err();
+        assert_eq!(e.key, "management_endpoint_authentication.require_mtls");
     }
 
     #[test]

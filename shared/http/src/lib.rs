@@ -19,7 +19,8 @@ use dcr_core::{
 };
 use lambda_http::{Body, Request, Response};
 
-pub use response::{MAX_BODY_BYTES, Refusal, refusal};
+pub use request::MAX_BODY_BYTES;
+pub use response::{Refusal, refusal};
 pub use routing::Operation;
 
 use request::{bearer, client_certificate, issuer_of, read_metadata, single_authorization};

@@ -5,7 +5,8 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 use serde_json::Value;
 
-use crate::response::MAX_BODY_BYTES;
+/// The largest request body accepted: 64 KiB (README, "Errors").
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Why a request body was refused before any use case ran.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,10 +9,7 @@ use http::header::{
 use lambda_http::{Body, Response};
 use serde_json::{Value, json};
 
-use crate::request::RequestError;
-
-/// The largest request body accepted: 64 KiB (README, "Errors").
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+use crate::request::{MAX_BODY_BYTES, RequestError};
 
 /// A response before it is serialised.
 #[derive(Debug)]

@@ -20,8 +20,9 @@ use serde_json::{Map, Value};
 use crate::alg::{ALL_ALGS, Alg};
 use crate::claims::string_claim;
 use crate::error::JwtError;
-use crate::jws::{DEFAULT_SKEW, MAX_TOKEN_BYTES, Policy, same_media_type, verify};
+use crate::jws::{same_media_type, verify};
 use crate::keys::KeySet;
+use crate::policy::{DEFAULT_SKEW, MAX_TOKEN_BYTES, Policy};
 
 /// How access tokens are checked (config `bearer_token`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::JwtError;
-use crate::jws::Policy;
+use crate::policy::Policy;
 
 /// Claims of the JWT itself, never client metadata (RFC 7519 §4.1).
 pub const JWT_ONLY_CLAIMS: &[&str] = &["iss", "sub", "aud", "iat", "exp", "nbf", "jti"];

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 use crate::access::AccessTokenClaims;
 use crate::claims::{numeric_date, string_claim};
-use crate::jws::DEFAULT_SKEW;
+use crate::policy::DEFAULT_SKEW;
 
 /// How introspection answers are judged (config `bearer_token`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,64 +12,16 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
-use crate::alg::{ALL_ALGS, Alg};
+use crate::alg::Alg;
 use crate::claims::check_claims;
 use crate::error::JwtError;
 use crate::keys::KeySet;
+use crate::policy::{MAX_REQUEST_BYTES, Policy};
 
-/// Default size limit of a token.
-pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
-/// Default clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
-pub const DEFAULT_SKEW: i64 = 60;
 /// Header parameters that carry a key or point at one: always refused.
 pub const KEY_HEADERS: &[&str] = &["jwk", "x5c", "x5u", "jku"];
 /// `crit` extensions this verifier implements (none: any `crit` is refused).
 const UNDERSTOOD_CRIT: &[&str] = &[];
-
-/// What a use accepts: algorithms, issuer, audience, claims, times.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Policy {
-    /// Allowed algorithms; a token with any other `alg` is refused.
-    pub algs: Vec<Alg>,
-    /// When set, `iss` must be present and equal to it.
-    pub issuer: Option<String>,
-    /// When set, an `aud` that is present must be (or contain) one of these.
-    /// Put `"aud"` in [`Policy::required`] to make it mandatory.
-    pub audiences: Option<Vec<String>>,
-    /// Claims that must be present and not null.
-    pub required: Vec<&'static str>,
-    /// When set, `exp` is required and `exp - (iat or now)` may not exceed it (seconds).
-    pub max_lifetime: Option<i64>,
-    /// Clock skew tolerated on `exp`, `nbf`, `iat` (seconds).
-    pub skew: i64,
-    /// Size limit of the token in bytes.
-    pub max_bytes: usize,
-    /// When set, the header's `typ` must be one of these (compared without
-    /// case and without an `application/` prefix).
-    pub typ: Option<Vec<String>>,
-}
-
-impl Policy {
-    /// A policy accepting these algorithms, with no claim requirements and the defaults.
-    pub fn new(algs: &[Alg]) -> Policy {
-        Policy {
-            algs: algs.to_vec(),
-            issuer: None,
-            audiences: None,
-            required: Vec::new(),
-            max_lifetime: None,
-            skew: DEFAULT_SKEW,
-            max_bytes: MAX_TOKEN_BYTES,
-            typ: None,
-        }
-    }
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Policy::new(ALL_ALGS)
-    }
-}
 
 /// The unverified header fields a caller may need before verifying.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,7 +66,7 @@ pub fn verify(token: &str, keys: &KeySet, policy: &Policy, now: i64) -> Result<V
 
 /// Reads the header WITHOUT verifying anything (e.g. to decide on a key refresh).
 pub fn peek_header(token: &str) -> Result<Header, JwtError> {
-    let header = Parts::split(token, crate::request::MAX_REQUEST_BYTES)?.header()?;
+    let header = Parts::split(token, MAX_REQUEST_BYTES)?.header()?;
     Ok(Header {
         alg: string_member(&header, "alg")?.ok_or(JwtError::Malformed("the header lacks `alg`"))?,
         kid: string_member(&header, "kid")?,
@@ -125,7 +77,7 @@ pub fn peek_header(token: &str) -> Result<Header, JwtError> {
 /// Reads the claims WITHOUT verifying anything: only to find what to verify
 /// with (a request object's `software_statement`, `iss`). Never trust the result.
 pub fn peek_claims(token: &str) -> Result<Map<String, Value>, JwtError> {
-    let parts = Parts::split(token, crate::request::MAX_REQUEST_BYTES)?;
+    let parts = Parts::split(token, MAX_REQUEST_BYTES)?;
     parts.header()?;
     decode_object(parts.payload, "the payload is not a JSON object")
 }

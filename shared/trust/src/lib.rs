@@ -28,6 +28,7 @@ mod introspection;
 mod jws;
 mod keys;
 mod merge;
+mod policy;
 pub mod profiles;
 mod replay;
 mod request;
@@ -44,14 +45,12 @@ pub use error::JwtError;
 pub use introspection::{
     Introspected, IntrospectionError, IntrospectionPolicy, read_introspection,
 };
-pub use jws::{
-    DEFAULT_SKEW, Header, KEY_HEADERS, MAX_TOKEN_BYTES, Policy, Verified, peek_claims, peek_header,
-    verify,
-};
+pub use jws::{Header, KEY_HEADERS, Verified, peek_claims, peek_header, verify};
 pub use keys::{KeySet, MAX_DOCUMENT_BYTES, MAX_KEYS};
 pub use merge::{MergeError, merge_statement};
+pub use policy::{DEFAULT_SKEW, MAX_REQUEST_BYTES, MAX_TOKEN_BYTES, Policy};
 pub use replay::Replay;
-pub use request::{MAX_REQUEST_BYTES, RequestObject, RequestPolicy, verify_request_object};
+pub use request::{RequestObject, RequestPolicy, verify_request_object};
 pub use statement::{Statement, StatementError, StatementPolicy, verify_software_statement};
 
 /// Why a key set could not be had.

@@ -22,14 +22,12 @@ use serde_json::{Map, Value};
 use crate::alg::{ALL_ALGS, Alg};
 use crate::claims::{JWT_ONLY_CLAIMS, is_absent, jti, numeric_date, string_claim};
 use crate::error::JwtError;
-use crate::jws::{DEFAULT_SKEW, Policy, verify};
+use crate::jws::verify;
 use crate::keys::KeySet;
+use crate::policy::{DEFAULT_SKEW, MAX_REQUEST_BYTES, Policy};
 use crate::profiles::rules;
 use crate::replay::Replay;
 use crate::statement::Statement;
-
-/// Size limit of a request object (it embeds a statement, so more than a plain token).
-pub const MAX_REQUEST_BYTES: usize = 48 * 1024;
 
 /// How request objects are checked.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -21,8 +21,9 @@ use serde_json::{Map, Value};
 use crate::alg::{Alg, intersect};
 use crate::claims::{jti, numeric_date, string_claim};
 use crate::error::JwtError;
-use crate::jws::{DEFAULT_SKEW, MAX_TOKEN_BYTES, Policy, peek_header, verify};
+use crate::jws::{peek_header, verify};
 use crate::keys::KeySet;
+use crate::policy::{DEFAULT_SKEW, MAX_TOKEN_BYTES, Policy};
 use crate::profiles::rules;
 use crate::replay::Replay;
 

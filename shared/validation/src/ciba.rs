@@ -8,17 +8,11 @@
 //! | `backchannel_authentication_request_signing_alg` is asymmetric (never `none` or HMAC) and needs `jwks` or `jwks_uri` | `invalid_client_metadata` |
 //! | the CIBA grant needs a client that authenticates (not `none`, CIBA Core §7.1) | `invalid_client_metadata` |
 
-use crate::algs::is_hmac;
 use crate::document::Draft;
 use crate::error::{MetadataError, shown};
 use crate::profile::ProfileRules;
 use crate::uri;
-
-/// The CIBA grant type.
-pub(crate) const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
-
-/// `backchannel_token_delivery_mode` values.
-pub(crate) const DELIVERY_MODES: &[&str] = &["poll", "ping", "push"];
+use crate::vocab::{CIBA_GRANT, is_hmac};
 
 const MODE: &str = "backchannel_token_delivery_mode";
 const ENDPOINT: &str = "backchannel_client_notification_endpoint";

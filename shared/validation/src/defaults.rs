@@ -12,11 +12,10 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::algs::DEFAULT_ENC;
 use crate::document::Draft;
-use crate::fields::ENC_PAIRS;
 use crate::grants::{default_grants, default_response_types};
 use crate::profile::ProfileRules;
+use crate::vocab::{DEFAULT_ENC, ENC_PAIRS};
 
 /// Fills in every built-in default the document does not set.
 pub(crate) fn apply(map: &mut Map<String, Value>, p: &ProfileRules) {

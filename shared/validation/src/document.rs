@@ -5,9 +5,9 @@ use serde_json::{Map, Value};
 
 use crate::error::MetadataError;
 use crate::fields::{Key, lookup};
-use crate::grants::{AUTHORIZATION_CODE, IMPLICIT, ResponseType};
 use crate::kinds;
 use crate::limits::MAX_LANG_VARIANTS;
+use crate::vocab::{AUTHORIZATION_CODE, IMPLICIT, ResponseType};
 
 /// What to do with a key that is not in the field table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

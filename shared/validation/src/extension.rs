@@ -6,10 +6,10 @@
 
 use serde_json::Value;
 
-use crate::SERVER_OWNED;
 use crate::error::MetadataError;
 use crate::fields::{Key, lookup};
 use crate::limits::{MAX_EXTENSION_BYTES, MAX_EXTENSION_DEPTH};
+use crate::vocab::SERVER_OWNED;
 
 /// Most names `extra_client_metadata` may list.
 pub const MAX_EXTRA_FIELDS: usize = 50;

@@ -5,71 +5,8 @@
 //! maps a kind to its RFC 7591 error code. Fields not in [`FIELDS`] are
 //! unknown and dropped (RFC 7591 §2: the server MUST ignore them).
 
-use crate::error::{ErrorCode, MetadataError};
-use crate::grants::GRANT_TYPES;
 use crate::limits::*;
-
-/// What a field's value must look like.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    /// A non-empty string without control characters, at most this many bytes.
-    Text(usize),
-    /// An e-mail-like string (`local@domain`).
-    Email,
-    /// An absolute URI of any safe scheme (fragment allowed).
-    Uri,
-    /// `https`, or `http` to a loopback host; `fragment` says whether one is allowed.
-    WebUri { fragment: bool },
-    /// A redirection URI: absolute, safe scheme, no fragment (app-type rules run later).
-    RedirectUri,
-    /// An IPv4 or IPv6 address.
-    Ip,
-    /// One of these strings.
-    OneOf(&'static [&'static str]),
-    /// A JWS algorithm other than `none`.
-    SigningAlg,
-    /// A JWE `alg`.
-    EncAlg,
-    /// A JWE `enc`.
-    EncEnc,
-    /// A JSON boolean.
-    Bool,
-    /// A non-negative JSON integer (seconds).
-    Seconds,
-    /// An RFC 6749 §3.3 scope string.
-    Scope,
-    /// A space-separated combination of `code`, `token`, `id_token`, `none`.
-    ResponseType,
-    /// A public JWK Set.
-    Jwks,
-    /// An array of `item`, with `min..=max` entries, no duplicates.
-    List {
-        /// The kind of each entry.
-        item: &'static Kind,
-        /// Fewest entries.
-        min: usize,
-        /// Most entries.
-        max: usize,
-    },
-    /// A [`Kind::Text`] or an array of them (profile claims such as `software_roles`).
-    TextOrList(usize, usize),
-}
-
-impl Kind {
-    /// The RFC 7591 error code of a value of this kind that fails its check.
-    pub(crate) fn code(self) -> ErrorCode {
-        match self {
-            Kind::RedirectUri => ErrorCode::InvalidRedirectUri,
-            Kind::List { item, .. } => item.code(),
-            _ => ErrorCode::InvalidClientMetadata,
-        }
-    }
-
-    /// The one error constructor of the field layer.
-    pub(crate) fn fail(self, path: &str, message: impl std::fmt::Display) -> MetadataError {
-        MetadataError::new(self.code(), path, message)
-    }
-}
+use crate::vocab::{AUTH_METHODS, DELIVERY_MODES, GRANT_TYPES, Kind};
 
 /// A known field.
 #[derive(Debug, PartialEq, Eq)]
@@ -106,17 +43,6 @@ const WEB: Kind = Kind::WebUri { fragment: false };
 const NAME: Kind = Kind::Text(MAX_NAME_BYTES);
 const ID: Kind = Kind::Text(MAX_ID_BYTES);
 const TEXT: Kind = Kind::Text(MAX_TEXT_BYTES);
-
-/// `token_endpoint_auth_method` values (IANA registry, RFC 7591 + RFC 8705).
-pub(crate) const AUTH_METHODS: &[&str] = &[
-    "none",
-    "client_secret_basic",
-    "client_secret_post",
-    "client_secret_jwt",
-    "private_key_jwt",
-    "tls_client_auth",
-    "self_signed_tls_client_auth",
-];
 
 /// Every known field: RFC 7591 §2, OIDC DCR 1.0 §2 (and the logout, JARM and
 /// PAR metadata), RFC 8705 §2.1.2 / §3.4, RFC 9449, OpenID CIBA Core §4, and
@@ -196,7 +122,7 @@ pub(crate) static FIELDS: &[Field] = &[
     // OpenID CIBA Core 1.0 §4 (cross-field rules in `ciba.rs`)
     f(
         "backchannel_token_delivery_mode",
-        Kind::OneOf(crate::ciba::DELIVERY_MODES),
+        Kind::OneOf(DELIVERY_MODES),
     ),
     f("backchannel_client_notification_endpoint", WEB),
     f(
@@ -216,26 +142,6 @@ pub(crate) static FIELDS: &[Field] = &[
     f("client_description", TEXT),
     f("revocation_uri", WEB),
     f("recipient_base_uri", WEB),
-];
-
-/// The `enc` field paired with each JWE `alg` field (OIDC DCR §2).
-pub(crate) const ENC_PAIRS: &[(&str, &str)] = &[
-    (
-        "id_token_encrypted_response_alg",
-        "id_token_encrypted_response_enc",
-    ),
-    (
-        "userinfo_encrypted_response_alg",
-        "userinfo_encrypted_response_enc",
-    ),
-    (
-        "request_object_encryption_alg",
-        "request_object_encryption_enc",
-    ),
-    (
-        "authorization_encrypted_response_alg",
-        "authorization_encrypted_response_enc",
-    ),
 ];
 
 /// How a key of the incoming document is understood.
@@ -285,6 +191,7 @@ pub(crate) fn is_language_tag(tag: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorCode;
 
     #[test]
     fn table_has_unique_names() {

@@ -18,93 +18,9 @@
 //! register it (RFC 6749 §4.4: "MUST only be used by confidential clients").
 
 use crate::document::Draft;
-use crate::error::{MetadataError, shown};
+use crate::error::MetadataError;
 use crate::profile::ProfileRules;
-
-/// The authorization code grant.
-pub(crate) const AUTHORIZATION_CODE: &str = "authorization_code";
-/// The implicit grant.
-pub(crate) const IMPLICIT: &str = "implicit";
-/// The client credentials grant (RFC 6749 §4.4).
-pub(crate) const CLIENT_CREDENTIALS: &str = "client_credentials";
-/// The auth method of a public client.
-pub(crate) const PUBLIC_METHOD: &str = "none";
-
-/// Known `grant_types` values.
-pub(crate) const GRANT_TYPES: &[&str] = &[
-    AUTHORIZATION_CODE,
-    IMPLICIT,
-    "password",
-    CLIENT_CREDENTIALS,
-    "refresh_token",
-    "urn:ietf:params:oauth:grant-type:jwt-bearer",
-    "urn:ietf:params:oauth:grant-type:saml2-bearer",
-    "urn:ietf:params:oauth:grant-type:device_code",
-    "urn:openid:params:grant-type:ciba",
-    "urn:ietf:params:oauth:grant-type:token-exchange",
-];
-
-/// A parsed response type: which of the four parts it combines.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct ResponseType {
-    code: bool,
-    token: bool,
-    id_token: bool,
-    none: bool,
-}
-
-impl ResponseType {
-    /// Parses `code`, `token`, `id_token`, `none` joined by single spaces,
-    /// each at most once, `none` alone.
-    pub(crate) fn parse(s: &str) -> Result<Self, String> {
-        let mut rt = ResponseType::default();
-        for part in s.split(' ') {
-            let slot = match part {
-                "code" => &mut rt.code,
-                "token" => &mut rt.token,
-                "id_token" => &mut rt.id_token,
-                "none" => &mut rt.none,
-                "" => return Err("parts must be separated by single spaces".into()),
-                other => return Err(format!("unsupported response type {}", shown(other))),
-            };
-            if *slot {
-                return Err(format!("{} appears twice", shown(part)));
-            }
-            *slot = true;
-        }
-        if rt.none && (rt.code || rt.token || rt.id_token) {
-            return Err("\"none\" must be used alone".into());
-        }
-        Ok(rt)
-    }
-
-    /// The parts in a fixed order, space-separated (for set comparisons).
-    pub(crate) fn canonical(self) -> String {
-        let parts = [
-            (self.code, "code"),
-            (self.id_token, "id_token"),
-            (self.token, "token"),
-            (self.none, "none"),
-        ];
-        let names: Vec<&str> = parts.iter().filter(|p| p.0).map(|p| p.1).collect();
-        names.join(" ")
-    }
-
-    /// Whether it issues a code (needs and serves `authorization_code`).
-    pub(crate) fn has_code(self) -> bool {
-        self.code
-    }
-
-    /// Whether it issues a token from the authorization endpoint (serves `implicit`).
-    pub(crate) fn serves_implicit(self) -> bool {
-        self.token || self.id_token
-    }
-
-    /// Whether it needs the `implicit` grant; `hybrid` is the profile's hybrid row.
-    pub(crate) fn needs_implicit(self, hybrid: bool) -> bool {
-        self.serves_implicit() && (!self.code || hybrid)
-    }
-}
+use crate::vocab::{AUTHORIZATION_CODE, CLIENT_CREDENTIALS, IMPLICIT, PUBLIC_METHOD, ResponseType};
 
 /// Base rule: grants and response types agree (table in the module doc).
 pub(crate) fn check(d: &Draft, p: &ProfileRules) -> Result<(), MetadataError> {

@@ -24,8 +24,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
 use crate::error::{MetadataError, shown};
-use crate::fields::Kind;
 use crate::limits::MAX_JWKS_KEYS;
+use crate::vocab::Kind;
 
 /// Members that only private (or symmetric) keys carry.
 const PRIVATE_MEMBERS: &[&str] = &["d", "p", "q", "dp", "dq", "qi", "oth", "k"];

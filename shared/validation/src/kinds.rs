@@ -4,11 +4,9 @@ use std::net::IpAddr;
 
 use serde_json::Value;
 
-use crate::algs::{JWE_ALGS, JWE_ENCS, JWS_ALGS};
 use crate::error::{MetadataError, shown};
-use crate::fields::Kind;
-use crate::grants::ResponseType;
 use crate::limits::{MAX_EMAIL_BYTES, MAX_SCOPE_BYTES, MAX_SCOPE_TOKENS};
+use crate::vocab::{JWE_ALGS, JWE_ENCS, JWS_ALGS, Kind, ResponseType};
 use crate::{jwks, uri};
 
 /// Checks `value` against `kind`; `path` names the field in errors. Returns

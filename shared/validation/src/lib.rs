@@ -26,7 +26,9 @@
 //! `invalid_redirect_uri`, all others `invalid_client_metadata`. Descriptions
 //! name the field (`redirect_uris[1]: fragment not allowed`), echo client
 //! values only quoted and truncated, and never echo key material or secrets.
-//! Size limits are listed in [`limits`].
+//! Size limits are listed in [`limits`]; the names every layer shares (grant
+//! and response types, auth methods, algorithm lists, field kinds) are in
+//! `vocab.rs`, below all the rule modules.
 
 mod algs;
 mod auth;
@@ -46,6 +48,7 @@ mod profile;
 mod redirect;
 mod uri;
 mod viable;
+mod vocab;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -58,19 +61,10 @@ pub use error::{ErrorCode, MetadataError};
 pub use extension::{MAX_EXTRA_FIELDS, check_extra_field_name};
 pub use jwks::{MAX_RSA_BITS, MIN_RSA_BITS};
 pub use viable::{RulesError, check_rules};
+pub use vocab::{SERVER_OWNED, needs_secret};
 
 use document::{Draft, Unknown, parse_document, parse_document_with};
 use profile::ProfileRules;
-
-/// Members of client information that only the server sets (RFC 7591 §3.2.1, RFC 7592 §3).
-pub const SERVER_OWNED: &[&str] = &[
-    "client_id",
-    "client_secret",
-    "client_id_issued_at",
-    "client_secret_expires_at",
-    "registration_access_token",
-    "registration_client_uri",
-];
 
 /// The security profile whose extra metadata rules apply.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -156,14 +150,6 @@ impl ClientMetadata {
             .get("sector_identifier_uri")
             .and_then(Value::as_str)
     }
-}
-
-/// Whether a token endpoint auth method uses a client secret.
-pub fn needs_secret(method: &str) -> bool {
-    matches!(
-        method,
-        "client_secret_basic" | "client_secret_post" | "client_secret_jwt"
-    )
 }
 
 /// A cross-field rule.

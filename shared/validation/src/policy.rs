@@ -10,8 +10,8 @@
 use crate::Policy;
 use crate::document::Draft;
 use crate::error::{MetadataError, shown};
-use crate::profile::canonical_all;
 use crate::uri;
+use crate::vocab::canonical_all;
 
 /// The policy layer: runs after the base rules.
 pub(crate) fn check(d: &Draft, policy: &Policy) -> Result<(), MetadataError> {

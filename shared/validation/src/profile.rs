@@ -23,7 +23,7 @@
 
 use crate::document::Draft;
 use crate::error::{MetadataError, shown};
-use crate::grants::ResponseType;
+use crate::vocab::canonical_all;
 use crate::{Profile, uri};
 
 /// The metadata rules and defaults of one profile.
@@ -197,15 +197,6 @@ pub(crate) fn check(d: &Draft, p: &ProfileRules) -> Result<(), MetadataError> {
         }
     }
     Ok(())
-}
-
-/// Response types in canonical form (unparseable ones are skipped).
-pub(crate) fn canonical_all(values: &[impl AsRef<str>]) -> Vec<String> {
-    values
-        .iter()
-        .filter_map(|v| ResponseType::parse(v.as_ref()).ok())
-        .map(ResponseType::canonical)
-        .collect()
 }
 
 #[cfg(test)]

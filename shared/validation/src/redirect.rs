@@ -17,9 +17,9 @@ use url::Url;
 
 use crate::document::Draft;
 use crate::error::MetadataError;
-use crate::grants::IMPLICIT;
 use crate::profile::ProfileRules;
 use crate::uri;
+use crate::vocab::IMPLICIT;
 
 /// Base rule: redirect URIs are present when needed and fit the application type.
 pub(crate) fn check(d: &Draft, _p: &ProfileRules) -> Result<(), MetadataError> {

@@ -117,7 +117,7 @@ fn unknown_grant_and_auth_method_refused() {
         run(json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "magic"}))
             .unwrap_err();
     assert!(e.description.starts_with("token_endpoint_auth_method: "));
-    for grant in grants::GRANT_TYPES {
+    for grant in vocab::GRANT_TYPES {
         let mut list = vec!["authorization_code", "implicit"];
         if !list.contains(grant) {
             list.push(grant);

@@ -18,11 +18,11 @@ use std::net::IpAddr;
 
 use serde_json::{Map, Value, json};
 
-use crate::fields::{AUTH_METHODS, Kind};
-use crate::grants::{
-    AUTHORIZATION_CODE, CLIENT_CREDENTIALS, GRANT_TYPES, IMPLICIT, PUBLIC_METHOD, ResponseType,
-};
 use crate::profile::{PROFILE_ALG_FIELDS, ProfileRules, rules_for};
+use crate::vocab::{
+    AUTH_METHODS, AUTHORIZATION_CODE, CLIENT_CREDENTIALS, GRANT_TYPES, IMPLICIT, Kind,
+    PUBLIC_METHOD, ResponseType,
+};
 use crate::{Policy, Rules, kinds, uri};
 
 /// A rule set that cannot work, and the configuration key at fault.

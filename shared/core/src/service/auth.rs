@@ -84,7 +84,7 @@ impl Service {
         caller: &Caller,
         deleting_ok: bool,
     ) -> Result<Authorized, Failure> {
-        if self.config.management_endpoint_authentication.require_mtls == Some(true)
+        if self.config.management_endpoint_authentication.require_mtls
             && caller.client_certificate.is_none()
         {
             return Err(Failure::CertificateRequired);
@@ -135,7 +135,10 @@ impl Service {
         &self,
         credential: &Credential,
     ) -> Result<Option<String>, AuthError> {
-        let required = self.config.require_bearer_token();
+        let required = self
+            .config
+            .registration_endpoint_authentication
+            .require_bearer_token;
         let verifier = match credential {
             Credential::Bearer(token) => self.verifier_for(token),
             Credential::None => None,

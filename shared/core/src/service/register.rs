@@ -65,7 +65,6 @@ impl Service {
             .config
             .registration_endpoint_authentication
             .require_mtls
-            == Some(true)
             && request.client_certificate.is_none()
         {
             return Err(RegisterError::CertificateRequired);
@@ -81,7 +80,10 @@ impl Service {
         let mut raw = admitted.metadata;
         let (custom_id, custom_secret) = take_server_owned(&mut raw)?;
         if (custom_id.is_some() || custom_secret.is_some())
-            && !self.config.allow_custom_client_creds()
+            && !self
+                .config
+                .registration_endpoint_authentication
+                .allow_custom_client_creds
         {
             return Err(
                 invalid("client_id and client_secret are assigned by the server".into()).into(),

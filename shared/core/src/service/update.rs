@@ -61,8 +61,7 @@ impl Service {
         let statement_required = self
             .config
             .management_endpoint_authentication
-            .require_software_statement
-            == Some(true);
+            .require_software_statement;
         let admitted = self
             .admit(request.body, &request.issuer, statement_required)
             .await?;
