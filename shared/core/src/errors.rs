@@ -1,48 +1,71 @@
-//! One error enum per operation; the HTTP layer turns each into a response.
+//! What went wrong, in domain terms: one enum per operation, each made of the
+//! kinds of failure below with `#[from]`, and an `Unknown` backend failure.
+//! None of them knows HTTP: `shared/http/src/response.rs` alone turns each
+//! kind into a status, an RFC error code and a description.
 
 use dcr_validation::MetadataError;
 
-/// Why a management call (or a protected registration) was not authenticated.
+/// Why a bearer token was not accepted (RFC 6750 §3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
-    /// No bearer token at all: `401` with a bare `WWW-Authenticate: Bearer`.
+    /// No bearer token at all.
     #[error("no access token")]
     Missing,
-    /// Unknown, expired or foreign token, or unknown client: `401 invalid_token`.
+    /// Unknown, expired or foreign token, or unknown client: the same answer for all.
     #[error("the access token is invalid")]
     Invalid,
-    /// A valid token without the required scope: `403 insufficient_scope`.
+    /// A valid token without the required scope.
     #[error("the access token lacks the required scope")]
     InsufficientScope,
-    /// The token could not be checked: the introspection endpoint is down (`503`).
+    /// The token could not be judged: the introspection endpoint did not answer.
     #[error("the access token cannot be checked right now")]
     Unavailable,
+}
+
+/// Why a caller may not use an endpoint at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AccessError {
+    /// `require_mtls` is on and the request has no verified TLS client certificate (RFC 8705 §2).
+    #[error("a verified TLS client certificate is required")]
+    CertificateRequired,
+    /// The bearer token (an initial access token, a registration access token
+    /// or an access token of the client or its owner) was not accepted.
+    #[error(transparent)]
+    Token(#[from] AuthError),
+}
+
+/// Why a registration or update body was not admitted, before its metadata
+/// rules ran: what it carries (a software statement, a signed request object)
+/// or how it contradicts the client it names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    /// The software statement is malformed, expired or badly signed (RFC 7591 §3.2.2).
+    #[error("invalid software statement: {0}")]
+    InvalidStatement(String),
+    /// The software statement is well signed but not by a trusted issuer or key (RFC 7591 §3.2.2).
+    #[error("unapproved software statement: {0}")]
+    UnapprovedStatement(String),
+    /// The request is not acceptable as a whole: a bad signed request object,
+    /// or a `client_id` / `client_secret` that is not the client's.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// A JSON body where this server takes signed request objects only.
+    #[error("a signed request object is required")]
+    NotSigned,
 }
 
 /// Failures of `POST /register`.
 #[derive(Debug, thiserror::Error)]
 pub enum RegisterError {
+    /// No verified certificate, or the initial access token was not accepted.
+    #[error(transparent)]
+    Access(#[from] AccessError),
+    /// The body's statement or request object was not admitted.
+    #[error(transparent)]
+    Body(#[from] BodyError),
     /// A metadata rule failed (`invalid_client_metadata` / `invalid_redirect_uri`).
     #[error(transparent)]
-    InvalidMetadata(#[from] MetadataError),
-    /// The software statement is malformed, expired or badly signed.
-    #[error("invalid software statement: {0}")]
-    InvalidSoftwareStatement(String),
-    /// The software statement is well signed but not by a trusted issuer or key.
-    #[error("unapproved software statement: {0}")]
-    UnapprovedSoftwareStatement(String),
-    /// The request is not acceptable as a whole (`invalid_request`).
-    #[error("invalid request: {0}")]
-    InvalidRequest(String),
-    /// The body's media type is not accepted here (`415`).
-    #[error("unsupported media type: {0}")]
-    UnsupportedMediaType(String),
-    /// The request lacks a verified TLS client certificate (`require_mtls`).
-    #[error("a verified TLS client certificate is required")]
-    CertificateRequired,
-    /// The initial access token is missing or not good enough.
-    #[error(transparent)]
-    Unauthorized(#[from] AuthError),
+    Metadata(#[from] MetadataError),
     /// A backend failure: opaque to the caller, logged in full.
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
@@ -53,10 +76,7 @@ pub enum RegisterError {
 pub enum ReadError {
     /// Not authenticated for this client (or no such client).
     #[error(transparent)]
-    Unauthorized(#[from] AuthError),
-    /// The request lacks a verified TLS client certificate (`require_mtls`).
-    #[error("a verified TLS client certificate is required")]
-    CertificateRequired,
+    Access(#[from] AccessError),
     /// A backend failure.
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
@@ -67,25 +87,14 @@ pub enum ReadError {
 pub enum UpdateError {
     /// Not authenticated for this client (or no such client).
     #[error(transparent)]
-    Unauthorized(#[from] AuthError),
+    Access(#[from] AccessError),
+    /// The body's statement or request object was not admitted, or it names
+    /// another client or a wrong secret.
+    #[error(transparent)]
+    Body(#[from] BodyError),
     /// A metadata rule failed.
     #[error(transparent)]
-    InvalidMetadata(#[from] MetadataError),
-    /// The software statement is malformed, expired or badly signed.
-    #[error("invalid software statement: {0}")]
-    InvalidSoftwareStatement(String),
-    /// The software statement is well signed but not trusted.
-    #[error("unapproved software statement: {0}")]
-    UnapprovedSoftwareStatement(String),
-    /// The body contradicts the client (`client_id` or `client_secret` mismatch).
-    #[error("invalid request: {0}")]
-    InvalidRequest(String),
-    /// The body's media type is not accepted here (`415`).
-    #[error("unsupported media type: {0}")]
-    UnsupportedMediaType(String),
-    /// The request lacks a verified TLS client certificate (`require_mtls`).
-    #[error("a verified TLS client certificate is required")]
-    CertificateRequired,
+    Metadata(#[from] MetadataError),
     /// Another update won the race; the caller should read and retry.
     #[error("the client was modified concurrently")]
     Conflict,
@@ -99,10 +108,7 @@ pub enum UpdateError {
 pub enum DeleteError {
     /// Not authenticated for this client (or no such client).
     #[error(transparent)]
-    Unauthorized(#[from] AuthError),
-    /// The request lacks a verified TLS client certificate (`require_mtls`).
-    #[error("a verified TLS client certificate is required")]
-    CertificateRequired,
+    Access(#[from] AccessError),
     /// Another write won the race; the caller may retry.
     #[error("the client was modified concurrently")]
     Conflict,
@@ -110,3 +116,15 @@ pub enum DeleteError {
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
 }
+
+/// What a step shared by several operations that checks the caller may fail
+/// with: every operation's error qualifies, so the step needs no error of its own.
+pub(crate) trait AccessFailure: From<AccessError> + From<anyhow::Error> {}
+impl<E: From<AccessError> + From<anyhow::Error>> AccessFailure for E {}
+
+/// What a step shared by registration and update that reads the body may fail with.
+pub(crate) trait BodyFailure:
+    From<BodyError> + From<MetadataError> + From<anyhow::Error>
+{
+}
+impl<E: From<BodyError> + From<MetadataError> + From<anyhow::Error>> BodyFailure for E {}

@@ -11,7 +11,9 @@ pub mod testing;
 pub mod tokens;
 
 pub use config::Config;
-pub use errors::{AuthError, DeleteError, ReadError, RegisterError, UpdateError};
+pub use errors::{
+    AccessError, AuthError, BodyError, DeleteError, ReadError, RegisterError, UpdateError,
+};
 pub use model::{ClientRecord, ClientState};
 pub use ports::{
     AccessToken, ClientSecret, ClientStore, Clock, FetchError, Introspector, KeySource,

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use dcr_core::{
-    Caller, ClientStore, Clock, Config, Introspector, KeySource, RegisterRequest, SecretStore,
+    ClientStore, Clock, Config, Introspector, KeySource, RegisterRequest, SecretStore,
     SectorSource, Service, SystemClock, UpdateRequest,
 };
 use lambda_http::{Body, Request, Response};
@@ -23,7 +23,7 @@ pub use request::MAX_BODY_BYTES;
 pub use response::{Refusal, refusal};
 pub use routing::Operation;
 
-use request::{bearer, client_certificate, issuer_of, read_metadata, single_authorization};
+use request::{caller_of, issuer_of, read_metadata, single_authorization};
 use response::Reply;
 use routing::Route;
 
@@ -184,17 +184,15 @@ impl App {
             return Reply::from(e);
         }
         let issuer = issuer_of(&self.config, &req);
-        let credential = bearer(&req);
-        let client_certificate = client_certificate(&req);
+        let caller = caller_of(&req);
         let body = match read_metadata(req) {
             Ok(body) => body,
             Err(e) => return Reply::from(e),
         };
         let request = RegisterRequest {
             body,
-            credential,
+            caller,
             issuer,
-            client_certificate,
         };
         match self.service.register(request).await {
             Ok(info) => Reply::client_info(201, info),
@@ -207,10 +205,7 @@ impl App {
             return Reply::from(e);
         }
         let issuer = issuer_of(&self.config, &req);
-        let caller = Caller {
-            credential: bearer(&req),
-            client_certificate: client_certificate(&req),
-        };
+        let caller = caller_of(&req);
         match req.method().as_str() {
             "GET" => match self.service.read(client_id, &caller, &issuer).await {
                 Ok(info) => Reply::client_info(200, info),
@@ -225,10 +220,9 @@ impl App {
                 };
                 let request = UpdateRequest {
                     client_id: client_id.to_owned(),
-                    credential: caller.credential,
+                    caller,
                     body,
                     issuer,
-                    client_certificate: caller.client_certificate,
                 };
                 match self.service.update(request).await {
                     Ok(info) => Reply::client_info(200, info),

@@ -1,6 +1,6 @@
 //! Reading a request: body, media type, bearer token, issuer, request id.
 
-use dcr_core::{Body, Config, Credential};
+use dcr_core::{Body, Caller, Config, Credential};
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 use serde_json::Value;
@@ -100,6 +100,14 @@ impl Classify for serde_json::Error {
             serde_json::error::Category::Data => "unexpected data",
             serde_json::error::Category::Eof => "unexpected end",
         }
+    }
+}
+
+/// Who is calling: the bearer token and the verified client certificate.
+pub(crate) fn caller_of(req: &Request) -> Caller {
+    Caller {
+        credential: bearer(req),
+        client_certificate: client_certificate(req),
     }
 }
 

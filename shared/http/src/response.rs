@@ -1,7 +1,10 @@
 //! Every outcome becomes an HTTP response here, and only here: RFC 7591 §3.2.2
 //! error bodies, RFC 6750 challenges, `no-store` on credentials, opaque 5xx.
 
-use dcr_core::{AuthError, ClientInfo, DeleteError, ReadError, RegisterError, UpdateError};
+use dcr_core::{
+    AccessError, AuthError, BodyError, ClientInfo, DeleteError, ReadError, RegisterError,
+    UpdateError,
+};
 use dcr_validation::MetadataError;
 use http::header::{
     CACHE_CONTROL, CONTENT_TYPE, HeaderName, HeaderValue, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE,
@@ -195,16 +198,39 @@ impl From<RequestError> for Reply {
     }
 }
 
-/// RFC 8705 §2: failed TLS client authentication is RFC 6749 §5.2's
-/// `invalid_client`; with no authentication scheme to challenge, a `400`.
-fn certificate_required() -> Reply {
-    Reply::error(
-        400,
-        "invalid_client",
-        "a verified TLS client certificate is required",
-    )
+impl From<AccessError> for Reply {
+    fn from(e: AccessError) -> Self {
+        match e {
+            // RFC 8705 §2: failed TLS client authentication is RFC 6749 §5.2's
+            // `invalid_client`; with no authentication scheme to challenge, a `400`.
+            AccessError::CertificateRequired => Reply::error(
+                400,
+                "invalid_client",
+                "a verified TLS client certificate is required",
+            ),
+            AccessError::Token(e) => e.into(),
+        }
+    }
 }
 
+impl From<BodyError> for Reply {
+    fn from(e: BodyError) -> Self {
+        match e {
+            BodyError::InvalidStatement(d) => Reply::error(400, "invalid_software_statement", d),
+            BodyError::UnapprovedStatement(d) => {
+                Reply::error(400, "unapproved_software_statement", d)
+            }
+            BodyError::InvalidRequest(d) => Reply::error(400, "invalid_request", d),
+            BodyError::NotSigned => Reply::error(
+                415,
+                "invalid_request",
+                "this server takes signed request objects (application/jwt or application/jose) only",
+            ),
+        }
+    }
+}
+
+/// Two writes raced: `409`, the loser reads and retries.
 fn conflict() -> Reply {
     Reply::error(
         409,
@@ -216,17 +242,9 @@ fn conflict() -> Reply {
 impl From<RegisterError> for Reply {
     fn from(e: RegisterError) -> Self {
         match e {
-            RegisterError::InvalidMetadata(m) => m.into(),
-            RegisterError::InvalidSoftwareStatement(d) => {
-                Reply::error(400, "invalid_software_statement", d)
-            }
-            RegisterError::UnapprovedSoftwareStatement(d) => {
-                Reply::error(400, "unapproved_software_statement", d)
-            }
-            RegisterError::InvalidRequest(d) => Reply::error(400, "invalid_request", d),
-            RegisterError::UnsupportedMediaType(d) => Reply::error(415, "invalid_request", d),
-            RegisterError::CertificateRequired => certificate_required(),
-            RegisterError::Unauthorized(a) => a.into(),
+            RegisterError::Access(e) => e.into(),
+            RegisterError::Body(e) => e.into(),
+            RegisterError::Metadata(e) => e.into(),
             RegisterError::Unknown(cause) => Reply::internal(&cause),
         }
     }
@@ -235,8 +253,7 @@ impl From<RegisterError> for Reply {
 impl From<ReadError> for Reply {
     fn from(e: ReadError) -> Self {
         match e {
-            ReadError::Unauthorized(a) => a.into(),
-            ReadError::CertificateRequired => certificate_required(),
+            ReadError::Access(e) => e.into(),
             ReadError::Unknown(cause) => Reply::internal(&cause),
         }
     }
@@ -245,17 +262,9 @@ impl From<ReadError> for Reply {
 impl From<UpdateError> for Reply {
     fn from(e: UpdateError) -> Self {
         match e {
-            UpdateError::Unauthorized(a) => a.into(),
-            UpdateError::InvalidMetadata(m) => m.into(),
-            UpdateError::InvalidSoftwareStatement(d) => {
-                Reply::error(400, "invalid_software_statement", d)
-            }
-            UpdateError::UnapprovedSoftwareStatement(d) => {
-                Reply::error(400, "unapproved_software_statement", d)
-            }
-            UpdateError::InvalidRequest(d) => Reply::error(400, "invalid_request", d),
-            UpdateError::UnsupportedMediaType(d) => Reply::error(415, "invalid_request", d),
-            UpdateError::CertificateRequired => certificate_required(),
+            UpdateError::Access(e) => e.into(),
+            UpdateError::Body(e) => e.into(),
+            UpdateError::Metadata(e) => e.into(),
             UpdateError::Conflict => conflict(),
             UpdateError::Unknown(cause) => Reply::internal(&cause),
         }
@@ -265,8 +274,7 @@ impl From<UpdateError> for Reply {
 impl From<DeleteError> for Reply {
     fn from(e: DeleteError) -> Self {
         match e {
-            DeleteError::Unauthorized(a) => a.into(),
-            DeleteError::CertificateRequired => certificate_required(),
+            DeleteError::Access(e) => e.into(),
             DeleteError::Conflict => conflict(),
             DeleteError::Unknown(cause) => Reply::internal(&cause),
         }

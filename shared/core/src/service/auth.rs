@@ -2,9 +2,11 @@
 //! access token (a JWT, or an opaque token checked by introspection) of the
 //! client itself or its owner carrying the scopes.
 
-use crate::errors::{AuthError, DeleteError, ReadError, RegisterError, UpdateError};
+use anyhow::Context;
+
+use crate::errors::{AccessError, AccessFailure, AuthError};
 use crate::model::{ClientRecord, ClientState};
-use crate::ports::{AccessToken, StoreError};
+use crate::ports::AccessToken;
 use crate::tokens::{ct_eq, hash_token};
 
 use dcr_validation::Profile;
@@ -29,40 +31,10 @@ pub(super) struct Authorized {
     pub via: Via,
 }
 
-/// An authentication failure or a store failure on the way.
-#[derive(Debug)]
-pub(super) enum Failure {
-    Auth(AuthError),
-    CertificateRequired,
-    Store(anyhow::Error),
+/// A refused token, as the error of any operation that checks the caller.
+fn refused<E: AccessFailure>(e: AuthError) -> E {
+    AccessError::Token(e).into()
 }
-
-impl From<AuthError> for Failure {
-    fn from(e: AuthError) -> Self {
-        Failure::Auth(e)
-    }
-}
-
-impl From<StoreError> for Failure {
-    fn from(e: StoreError) -> Self {
-        Failure::Store(anyhow::Error::new(e).context("reading the client record"))
-    }
-}
-
-macro_rules! failure_into {
-    ($($t:ty),*) => {$(
-        impl From<Failure> for $t {
-            fn from(f: Failure) -> Self {
-                match f {
-                    Failure::Auth(e) => <$t>::Unauthorized(e),
-                    Failure::CertificateRequired => <$t>::CertificateRequired,
-                    Failure::Store(e) => <$t>::Unknown(e),
-                }
-            }
-        }
-    )*};
-}
-failure_into!(ReadError, UpdateError, DeleteError, RegisterError);
 
 /// Whether `presented` (a token's hash) is the record's current registration
 /// access token or its previous one, and that one has not expired. Both are
@@ -78,22 +50,27 @@ fn registration_token_matches(record: &ClientRecord, presented: &str, now: i64) 
 impl Service {
     /// Authenticates a management call on `client_id`. `deleting_ok` lets a
     /// retried delete find a record its first attempt left `Deleting`.
-    pub(super) async fn authorize(
+    pub(super) async fn authorize<E: AccessFailure>(
         &self,
         client_id: &str,
         caller: &Caller,
         deleting_ok: bool,
-    ) -> Result<Authorized, Failure> {
+    ) -> Result<Authorized, E> {
         if self.config.management_endpoint_authentication.require_mtls
             && caller.client_certificate.is_none()
         {
-            return Err(Failure::CertificateRequired);
+            return Err(AccessError::CertificateRequired.into());
         }
         let Credential::Bearer(token) = &caller.credential else {
-            return Err(AuthError::Missing.into());
+            return Err(refused(AuthError::Missing));
         };
         let now = self.now();
-        let record = self.clients.get(client_id).await?.filter(|r| {
+        let record = self
+            .clients
+            .get(client_id)
+            .await
+            .context("reading the client record")?;
+        let record = record.filter(|r| {
             let state_ok =
                 r.state == ClientState::Active || (deleting_ok && r.state == ClientState::Deleting);
             state_ok && (r.expires_at == 0 || r.expires_at > now)
@@ -112,45 +89,51 @@ impl Service {
             });
         }
         if let Some(verifier) = self.verifier_for(token) {
-            let claims = verifier.verify(token).await?;
-            self.require_scopes(&claims)?;
-            let record = record.ok_or(AuthError::Invalid)?;
+            let claims = verifier.verify(token).await.map_err(refused::<E>)?;
+            self.require_scopes(&claims).map_err(refused::<E>)?;
+            let Some(record) = record else {
+                return Err(refused(AuthError::Invalid));
+            };
             let owns = claims
                 .client
                 .as_deref()
                 .is_some_and(|c| c == record.client_id || record.owner.as_deref() == Some(c));
             if !owns {
-                return Err(AuthError::Invalid.into());
+                return Err(refused(AuthError::Invalid));
             }
             return Ok(Authorized {
                 record,
                 via: Via::AccessToken,
             });
         }
-        Err(AuthError::Invalid.into())
+        Err(refused(AuthError::Invalid))
     }
 
-    /// Checks the initial access token of a registration; returns the owner it names.
-    pub(super) async fn authorize_registration(
+    /// Checks who is registering: a verified client certificate where
+    /// `require_mtls` says so, then the initial access token; returns the owner
+    /// the token names.
+    pub(super) async fn admit_registrant(
         &self,
-        credential: &Credential,
-    ) -> Result<Option<String>, AuthError> {
-        let required = self
-            .config
-            .registration_endpoint_authentication
-            .require_bearer_token;
+        caller: &Caller,
+    ) -> Result<Option<String>, AccessError> {
+        let settings = &self.config.registration_endpoint_authentication;
+        if settings.require_mtls && caller.client_certificate.is_none() {
+            return Err(AccessError::CertificateRequired);
+        }
+        let required = settings.require_bearer_token;
+        let credential = &caller.credential;
         let verifier = match credential {
             Credential::Bearer(token) => self.verifier_for(token),
             Credential::None => None,
         };
         match (credential, verifier) {
-            (Credential::None, _) if required => Err(AuthError::Missing),
+            (Credential::None, _) if required => Err(AuthError::Missing.into()),
             (Credential::Bearer(token), Some(verifier)) => {
                 let claims = verifier.verify(token).await?;
                 self.require_scopes(&claims)?;
                 Ok(claims.client)
             }
-            (Credential::Bearer(_), None) if required => Err(AuthError::Invalid),
+            (Credential::Bearer(_), None) if required => Err(AuthError::Invalid.into()),
             _ => Ok(None),
         }
     }

@@ -18,10 +18,13 @@
 //! token a rotating update replaced works for `rotation_grace`.
 
 mod auth;
+mod delete;
 mod info;
 mod introspect;
+mod read;
 mod register;
 mod sector;
+mod steps;
 mod sweep;
 mod trust;
 mod update;

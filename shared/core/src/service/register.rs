@@ -1,85 +1,87 @@
-//! `POST /register` (RFC 7591 §3).
+//! `POST /register` (RFC 7591 §3), step by step: who is registering, what the
+//! body carries, the rules the metadata must pass, the new client's record and
+//! credentials, and storing it so that no failure leaves a readable client
+//! without its secret (see the module above for the order of writes).
 
 use anyhow::Context;
 use dcr_validation::{
-    ErrorCode, MetadataError, Profile, SERVER_OWNED, validate, validate_custom_client_id,
-    validate_custom_client_secret,
+    ClientMetadata, Profile, validate_custom_client_id, validate_custom_client_secret,
 };
-use serde_json::{Map, Value};
 
 use crate::errors::RegisterError;
 use crate::model::{ClientRecord, ClientState};
 use crate::ports::{ClientSecret, StoreError};
-use crate::tokens::{
-    CLIENT_ID_BYTES, SECRET_BYTES, UK_OB_SECRET_BYTES, ct_eq, hash_token, random_token,
-};
+use crate::tokens::{CLIENT_ID_BYTES, SECRET_BYTES, ct_eq, hash_token, random_token};
 
-use super::{Body, ClientInfo, Credential, RETRY_WINDOW, SWEEP_GRACE, Service, deadline};
+use super::steps::{Chosen, invalid, take_server_owned};
+use super::trust::Admitted;
+use super::{Body, Caller, ClientInfo, RETRY_WINDOW, SWEEP_GRACE, Service, deadline};
 
 /// A registration request, as the HTTP layer parsed it.
 #[derive(Debug, Clone)]
 pub struct RegisterRequest {
     /// The body: metadata, or a signed request object.
     pub body: Body,
-    /// The `Authorization` header: an initial access token, when required.
-    pub credential: Credential,
+    /// Who is registering: an initial access token, a verified client certificate.
+    pub caller: Caller,
     /// The issuer the response's URIs are built from.
     pub issuer: String,
-    /// The subject DN of a verified TLS client certificate, if the request had one.
-    pub client_certificate: Option<String>,
 }
 
-/// Removes the server-owned members (RFC 7591 §3.2.1, RFC 7592 §2.2): the
-/// `client_id` and `client_secret` a request may choose are returned, the rest
-/// are ignored.
-pub(super) fn take_server_owned(
-    metadata: &mut Map<String, Value>,
-) -> Result<(Option<String>, Option<String>), MetadataError> {
-    let take = |metadata: &mut Map<String, Value>, key: &str| match metadata.remove(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(invalid(format!("{key} must be a string"))),
-    };
-    let chosen = (
-        take(metadata, "client_id")?,
-        take(metadata, "client_secret")?,
-    );
-    for key in SERVER_OWNED {
-        metadata.remove(*key);
-    }
-    Ok(chosen)
+/// A client that passed every rule, before it has an id or credentials.
+struct NewClient {
+    metadata: ClientMetadata,
+    chosen: Chosen,
+    statement: Option<String>,
 }
 
-pub(super) fn invalid(description: String) -> MetadataError {
-    MetadataError {
-        code: ErrorCode::InvalidClientMetadata,
-        description,
-    }
+/// A new client ready to store: its `Pending` record, and the credentials only
+/// the first answer shows.
+struct Issued {
+    record: ClientRecord,
+    secret: Option<ClientSecret>,
+    token: Option<String>,
+    /// The request chose the `client_id` (it may repeat a registration).
+    chosen_id: bool,
+}
+
+/// What storing a new client came to.
+enum Stored {
+    /// The client is stored and active: this record.
+    Created(ClientRecord),
+    /// The request repeats a registration already stored: that client's record.
+    Repeated(ClientRecord),
 }
 
 impl Service {
     /// Registers a client: validates, stores record and secret crash-safely, and
     /// returns the client information with its credentials.
     pub async fn register(&self, request: RegisterRequest) -> Result<ClientInfo, RegisterError> {
-        if self
-            .config
-            .registration_endpoint_authentication
-            .require_mtls
-            && request.client_certificate.is_none()
-        {
-            return Err(RegisterError::CertificateRequired);
-        }
-        let owner = self.authorize_registration(&request.credential).await?;
-        let admitted = self
-            .admit(
-                request.body,
-                &request.issuer,
-                self.config.require_software_statement(),
-            )
+        let owner = self.admit_registrant(&request.caller).await?;
+        let statement_required = self.config.require_software_statement();
+        let body = self
+            .admit::<RegisterError>(request.body, &request.issuer, statement_required)
             .await?;
-        let mut raw = admitted.metadata;
-        let (custom_id, custom_secret) = take_server_owned(&mut raw)?;
-        if (custom_id.is_some() || custom_secret.is_some())
+        let client = self.check_new_client(body).await?;
+        let issued = self.issue(client, owner)?;
+        match self.store_new_client(&issued).await? {
+            Stored::Created(record) => Ok(ClientInfo::build(
+                &record,
+                issued.secret.as_ref(),
+                issued.token.as_deref(),
+                &request.issuer,
+            )),
+            Stored::Repeated(existing) => self.answer_retry(existing, &request.issuer).await,
+        }
+    }
+
+    /// The credentials a request chose (only with `allow_custom_client_creds`),
+    /// the metadata rules, and one client per `software_id` where the profile
+    /// says so.
+    async fn check_new_client(&self, body: Admitted) -> Result<NewClient, RegisterError> {
+        let mut raw = body.metadata;
+        let chosen = take_server_owned(&mut raw)?;
+        if (chosen.id.is_some() || chosen.secret.is_some())
             && !self
                 .config
                 .registration_endpoint_authentication
@@ -89,29 +91,36 @@ impl Service {
                 invalid("client_id and client_secret are assigned by the server".into()).into(),
             );
         }
-        if let Some(id) = &custom_id {
+        if let Some(id) = &chosen.id {
             validate_custom_client_id(id)?;
         }
-        if let Some(secret) = &custom_secret {
+        if let Some(secret) = &chosen.secret {
             validate_custom_client_secret(secret)?;
         }
-        let metadata = validate(&raw, &self.rules)?;
-        self.check_sector(&metadata).await?;
-        if custom_secret.is_some() && !metadata.needs_secret() {
+        let metadata = self.validate_metadata(&raw).await?;
+        if chosen.secret.is_some() && !metadata.needs_secret() {
             return Err(invalid(format!(
                 "client_secret given but token_endpoint_auth_method {} uses none",
                 metadata.token_endpoint_auth_method()
             ))
             .into());
         }
-        let software_id = metadata.software_id().map(str::to_owned);
-        if let Some(id) = &software_id {
+        if let Some(id) = metadata.software_id() {
             self.check_software_unique(id).await?;
         }
+        Ok(NewClient {
+            metadata,
+            chosen,
+            statement: body.statement,
+        })
+    }
 
+    /// Draws what the request did not choose (`client_id`, client secret) and
+    /// the registration access token, and writes the `Pending` record.
+    fn issue(&self, client: NewClient, owner: Option<String>) -> Result<Issued, RegisterError> {
         let now = self.now();
-        let custom_id_chosen = custom_id.is_some();
-        let secret = match (metadata.needs_secret(), custom_secret) {
+        let chosen_id = client.chosen.id.is_some();
+        let secret = match (client.metadata.needs_secret(), client.chosen.secret) {
             (false, _) => None,
             (true, Some(s)) => Some(ClientSecret::new(s)),
             (true, None) => Some(self.new_client_secret()?),
@@ -121,14 +130,13 @@ impl Service {
         } else {
             None
         };
-        let expires_at = deadline(now, self.config.client_lifetime);
-        let mut record = ClientRecord {
-            client_id: match custom_id {
+        let record = ClientRecord {
+            client_id: match client.chosen.id {
                 Some(id) => id,
                 None => random_token(CLIENT_ID_BYTES).context("drawing a client id")?,
             },
             state: ClientState::Pending,
-            metadata: metadata.to_json(),
+            metadata: client.metadata.to_json(),
             client_id_issued_at: now,
             has_secret: secret.is_some(),
             client_secret_expires_at: if secret.is_some() {
@@ -144,47 +152,62 @@ impl Service {
             previous_token_hash: None,
             previous_token_expires_at: 0,
             owner,
-            software_id,
-            software_statement: admitted.statement,
-            expires_at,
-            retry_until: if custom_id_chosen {
-                now + RETRY_WINDOW
-            } else {
-                0
-            },
+            software_id: client.metadata.software_id().map(str::to_owned),
+            software_statement: client.statement,
+            expires_at: deadline(now, self.config.client_lifetime),
+            retry_until: if chosen_id { now + RETRY_WINDOW } else { 0 },
             version: 1,
             updated_at: now,
             sweep_at: now + SWEEP_GRACE,
         };
+        Ok(Issued {
+            record,
+            secret,
+            token,
+            chosen_id,
+        })
+    }
 
-        // A store that also keeps the secret registers in one atomic write. A
-        // client-chosen id takes the general path, which handles retries.
-        if !custom_id_chosen {
-            let mut active = record.clone();
-            active.state = ClientState::Active;
-            active.sweep_at = expires_at;
-            let done = self
-                .clients
-                .insert_with_secret(&active, secret.as_ref())
-                .await
-                .context("storing the client and its secret")?;
-            if done {
-                return Ok(ClientInfo::build(
-                    &active,
-                    secret.as_ref(),
-                    token.as_deref(),
-                    &request.issuer,
-                ));
-            }
+    /// Stores the new client: in one write where the store keeps the secret
+    /// too, else record, secret, record. A client-chosen id always takes the
+    /// second way, which recognises a repeated registration.
+    async fn store_new_client(&self, issued: &Issued) -> Result<Stored, RegisterError> {
+        if !issued.chosen_id
+            && let Some(active) = self.store_in_one_write(issued).await?
+        {
+            return Ok(Stored::Created(active));
         }
+        self.store_in_three_writes(issued).await
+    }
 
+    /// The `Active` record and its secret in one atomic write, when the store
+    /// keeps both; `None` when it does not (nothing was written).
+    async fn store_in_one_write(
+        &self,
+        issued: &Issued,
+    ) -> Result<Option<ClientRecord>, RegisterError> {
+        let mut active = issued.record.clone();
+        active.state = ClientState::Active;
+        active.sweep_at = active.expires_at;
+        let done = self
+            .clients
+            .insert_with_secret(&active, issued.secret.as_ref())
+            .await
+            .context("storing the client and its secret")?;
+        Ok(done.then_some(active))
+    }
+
+    /// The crash-safe order of separate writes: the pending record claims the
+    /// id, the secret goes under it, then the record becomes visible.
+    async fn store_in_three_writes(&self, issued: &Issued) -> Result<Stored, RegisterError> {
+        let mut record = issued.record.clone();
         // 1. The pending record claims the id; it is invisible until step 3.
-        if let Some(done) = self.claim_id(&mut record, secret.as_ref()).await? {
+        if let Some(existing) = self.claim_id(&mut record, issued.secret.as_ref()).await? {
             // A retry of a registration whose response was lost.
-            return self.answer_retry(done, &request.issuer).await;
+            return Ok(Stored::Repeated(existing));
         }
         // 2. The secret, under a record that exists.
-        if let Some(secret) = &secret {
+        if let Some(secret) = &issued.secret {
             self.secrets
                 .put(&record.client_id, secret)
                 .await
@@ -194,18 +217,12 @@ impl Service {
         let pending_version = record.version;
         record.state = ClientState::Active;
         record.version += 1;
-        record.sweep_at = expires_at;
+        record.sweep_at = record.expires_at;
         self.clients
             .replace(&record, pending_version)
             .await
             .context("activating the client record")?;
-
-        Ok(ClientInfo::build(
-            &record,
-            secret.as_ref(),
-            token.as_deref(),
-            &request.issuer,
-        ))
+        Ok(Stored::Created(record))
     }
 
     /// Inserts the pending record; a client-chosen id may take over the pending
@@ -312,19 +329,6 @@ impl Service {
             secret.as_ref(),
             token.as_deref(),
             issuer,
-        ))
-    }
-
-    /// A new client secret from the OS CSPRNG: 256 bits, except under uk-ob,
-    /// whose DCR 3.3 response limits `client_secret` to 36 characters (216 bits).
-    pub(super) fn new_client_secret(&self) -> anyhow::Result<ClientSecret> {
-        let bytes = if self.config.profile == Profile::UkOb {
-            UK_OB_SECRET_BYTES
-        } else {
-            SECRET_BYTES
-        };
-        Ok(ClientSecret::new(
-            random_token(bytes).context("drawing a client secret")?,
         ))
     }
 

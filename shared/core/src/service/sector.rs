@@ -8,7 +8,7 @@ use dcr_validation::{ClientMetadata, MetadataError};
 use crate::ports::FetchError;
 
 use super::Service;
-use super::register::invalid;
+use super::steps::invalid;
 
 const FIELD: &str = "sector_identifier_uri";
 

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 use super::*;
-use crate::errors::{AuthError, DeleteError, ReadError, RegisterError, UpdateError};
+use crate::errors::{
+    AccessError, AuthError, BodyError, DeleteError, ReadError, RegisterError, UpdateError,
+};
 use crate::model::ClientState;
 use crate::ports::{AccessToken, ClientStore, SecretStore};
 use crate::testing::memory::{ManualClock, MemoryClientStore, MemorySecretStore};
@@ -117,13 +119,12 @@ async fn server_owned_fields_are_ignored_or_refused() {
         .service
         .register(RegisterRequest {
             body: Body::Json(m),
-            credential: Credential::None,
+            caller: Caller::from(Credential::None),
             issuer: ISSUER.into(),
-            client_certificate: None,
         })
         .await
         .unwrap_err();
-    assert!(matches!(err, RegisterError::InvalidMetadata(_)), "{err:?}");
+    assert!(matches!(err, RegisterError::Metadata(_)), "{err:?}");
 }
 
 /// A client-chosen secret drawn once from a CSPRNG (43 base64url characters).
@@ -136,9 +137,8 @@ async fn try_register(
     f.service
         .register(RegisterRequest {
             body: Body::Json(metadata),
-            credential: Credential::None,
+            caller: Caller::from(Credential::None),
             issuer: ISSUER.into(),
-            client_certificate: None,
         })
         .await
 }
@@ -152,7 +152,7 @@ fn chosen(id: &str, secret: &str) -> Map<String, Value> {
 
 fn taken(r: Result<ClientInfo, RegisterError>) -> String {
     match r {
-        Err(RegisterError::InvalidMetadata(e)) => e.description,
+        Err(RegisterError::Metadata(e)) => e.description,
         other => panic!("expected the taken-id refusal, got {other:?}"),
     }
 }
@@ -254,7 +254,7 @@ async fn read_refuses_missing_wrong_and_foreign_tokens_alike() {
         .unwrap_err();
     assert!(matches!(
         missing,
-        ReadError::Unauthorized(AuthError::Missing)
+        ReadError::Access(AccessError::Token(AuthError::Missing))
     ));
     for (id, cred) in [
         (a.client_id(), Credential::Bearer("nope".into())),
@@ -267,7 +267,10 @@ async fn read_refuses_missing_wrong_and_foreign_tokens_alike() {
             .await
             .unwrap_err();
         assert!(
-            matches!(err, ReadError::Unauthorized(AuthError::Invalid)),
+            matches!(
+                err,
+                ReadError::Access(AccessError::Token(AuthError::Invalid))
+            ),
             "{err:?}"
         );
     }
@@ -285,10 +288,9 @@ async fn update_replaces_metadata_and_resets_omitted_fields() {
         .service
         .update(UpdateRequest {
             client_id: info.client_id().into(),
-            credential: bearer(&info),
+            caller: Caller::from(bearer(&info)),
             body: Body::Json(body),
             issuer: ISSUER.into(),
-            client_certificate: None,
         })
         .await
         .unwrap();
@@ -315,10 +317,9 @@ async fn update(f: &Fixture, info: &ClientInfo, body: Value) -> Result<ClientInf
     f.service
         .update(UpdateRequest {
             client_id: info.client_id().into(),
-            credential: bearer(info),
+            caller: Caller::from(bearer(info)),
             body: Body::Json(obj(body)),
             issuer: ISSUER.into(),
-            client_certificate: None,
         })
         .await
 }
@@ -334,7 +335,10 @@ async fn update_checks_client_id_and_secret() {
     )
     .await
     .unwrap_err();
-    assert!(matches!(err, UpdateError::InvalidRequest(_)), "{err:?}");
+    assert!(
+        matches!(err, UpdateError::Body(BodyError::InvalidRequest(_))),
+        "{err:?}"
+    );
     let err = update(
         &f,
         &info,
@@ -342,7 +346,10 @@ async fn update_checks_client_id_and_secret() {
     )
     .await
     .unwrap_err();
-    assert!(matches!(err, UpdateError::InvalidRequest(_)), "{err:?}");
+    assert!(
+        matches!(err, UpdateError::Body(BodyError::InvalidRequest(_))),
+        "{err:?}"
+    );
     let secret = s(&info, "client_secret").to_owned();
     update(
         &f,
@@ -394,7 +401,10 @@ async fn read_with(
 }
 
 fn is_invalid(r: Result<ClientInfo, ReadError>) -> bool {
-    matches!(r, Err(ReadError::Unauthorized(AuthError::Invalid)))
+    matches!(
+        r,
+        Err(ReadError::Access(AccessError::Token(AuthError::Invalid)))
+    )
 }
 
 #[tokio::test]
@@ -487,7 +497,10 @@ async fn token_lifetime_expires_the_token() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, ReadError::Unauthorized(AuthError::Invalid)));
+    assert!(matches!(
+        err,
+        ReadError::Access(AccessError::Token(AuthError::Invalid))
+    ));
 }
 
 #[tokio::test]
@@ -536,13 +549,19 @@ async fn client_lifetime_makes_the_client_vanish_and_the_sweep_removes_it() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, ReadError::Unauthorized(AuthError::Invalid)));
+    assert!(matches!(
+        err,
+        ReadError::Access(AccessError::Token(AuthError::Invalid))
+    ));
     let err = f
         .service
         .delete(info.client_id(), &Caller::from(bearer(&info)))
         .await
         .unwrap_err();
-    assert!(matches!(err, DeleteError::Unauthorized(AuthError::Invalid)));
+    assert!(matches!(
+        err,
+        DeleteError::Access(AccessError::Token(AuthError::Invalid))
+    ));
     let report = f.service.sweep(100).await.unwrap();
     assert_eq!(report.expired_removed, 1);
     assert!(f.clients.all().is_empty());
@@ -564,7 +583,10 @@ async fn delete_removes_record_and_secret() {
         .delete(info.client_id(), &Caller::from(bearer(&info)))
         .await
         .unwrap_err();
-    assert!(matches!(err, DeleteError::Unauthorized(AuthError::Invalid)));
+    assert!(matches!(
+        err,
+        DeleteError::Access(AccessError::Token(AuthError::Invalid))
+    ));
 }
 
 #[tokio::test]
@@ -630,37 +652,34 @@ async fn initial_access_token_is_required_and_names_the_owner() {
         .service
         .register(RegisterRequest {
             body: Body::Json(web_client()),
-            credential: Credential::None,
+            caller: Caller::from(Credential::None),
             issuer: ISSUER.into(),
-            client_certificate: None,
         })
         .await
         .unwrap_err();
     assert!(matches!(
         err,
-        RegisterError::Unauthorized(AuthError::Missing)
+        RegisterError::Access(AccessError::Token(AuthError::Missing))
     ));
     let err = f
         .service
         .register(RegisterRequest {
             body: Body::Json(web_client()),
-            credential: Credential::Bearer("bad".into()),
+            caller: Caller::from(Credential::Bearer("bad".into())),
             issuer: ISSUER.into(),
-            client_certificate: None,
         })
         .await
         .unwrap_err();
     assert!(matches!(
         err,
-        RegisterError::Unauthorized(AuthError::Invalid)
+        RegisterError::Access(AccessError::Token(AuthError::Invalid))
     ));
     let info = f
         .service
         .register(RegisterRequest {
             body: Body::Json(web_client()),
-            credential: Credential::Bearer("header.payload.sig".into()),
+            caller: Caller::from(Credential::Bearer("header.payload.sig".into())),
             issuer: ISSUER.into(),
-            client_certificate: None,
         })
         .await
         .unwrap();
@@ -683,15 +702,14 @@ async fn jwt_without_scope_is_forbidden_and_foreign_jwt_is_invalid() {
         .service
         .register(RegisterRequest {
             body: Body::Json(web_client()),
-            credential: Credential::Bearer("header.payload.sig".into()),
+            caller: Caller::from(Credential::Bearer("header.payload.sig".into())),
             issuer: ISSUER.into(),
-            client_certificate: None,
         })
         .await
         .unwrap_err();
     assert!(matches!(
         err,
-        RegisterError::Unauthorized(AuthError::InsufficientScope)
+        RegisterError::Access(AccessError::Token(AuthError::InsufficientScope))
     ));
 
     let f = with_verifier("bearer_token:\n  scopes: [dcr]\n", "stranger", &["dcr"]);
@@ -703,7 +721,10 @@ async fn jwt_without_scope_is_forbidden_and_foreign_jwt_is_invalid() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, ReadError::Unauthorized(AuthError::Invalid)),
+        matches!(
+            err,
+            ReadError::Access(AccessError::Token(AuthError::Invalid))
+        ),
         "{err:?}"
     );
 }
@@ -717,13 +738,15 @@ async fn software_statements_are_refused_until_trust_is_configured() {
         .service
         .register(RegisterRequest {
             body: Body::Json(m),
-            credential: Credential::None,
+            caller: Caller::from(Credential::None),
             issuer: ISSUER.into(),
-            client_certificate: None,
         })
         .await
         .unwrap_err();
-    assert!(matches!(err, RegisterError::UnapprovedSoftwareStatement(_)));
+    assert!(matches!(
+        err,
+        RegisterError::Body(BodyError::UnapprovedStatement(_))
+    ));
 }
 
 /// A store where another writer changes the record right after every `get`.
@@ -781,10 +804,9 @@ async fn a_concurrent_write_is_a_conflict_not_a_silent_overwrite() {
     let err = racing
         .update(UpdateRequest {
             client_id: info.client_id().into(),
-            credential: bearer(&info),
+            caller: Caller::from(bearer(&info)),
             body: Body::Json(obj(json!({"redirect_uris": ["https://a.example.com/cb"]}))),
             issuer: ISSUER.into(),
-            client_certificate: None,
         })
         .await
         .unwrap_err();
@@ -863,7 +885,7 @@ async fn a_sector_document_must_list_every_redirect_uri() {
     let b = "https://b.example.com/cb";
     let (f, sectors) = with_sectors(Ok(vec![a]));
     let e = try_register(&f, pairwise(&[a, b])).await.unwrap_err();
-    let RegisterError::InvalidMetadata(m) = e else {
+    let RegisterError::Metadata(m) = e else {
         panic!("{e:?}")
     };
     assert_eq!(m.code.as_str(), "invalid_client_metadata");
@@ -877,7 +899,7 @@ async fn a_sector_document_must_list_every_redirect_uri() {
     let e = update(&f, &info, json!({"redirect_uris": [b], "sector_identifier_uri": "https://rp.example.com/sector.json"}))
         .await
         .unwrap_err();
-    assert!(matches!(e, UpdateError::InvalidMetadata(_)), "{e:?}");
+    assert!(matches!(e, UpdateError::Metadata(_)), "{e:?}");
     // Without a sector_identifier_uri nothing is fetched.
     register(&f, web_client()).await;
     assert_eq!(sectors.fetches.load(std::sync::atomic::Ordering::SeqCst), 3);
@@ -891,7 +913,7 @@ async fn an_unavailable_sector_document_is_a_400_that_says_so() {
     let e = try_register(&f, pairwise(&["https://a.example.com/cb"]))
         .await
         .unwrap_err();
-    let RegisterError::InvalidMetadata(m) = e else {
+    let RegisterError::Metadata(m) = e else {
         panic!("{e:?}")
     };
     assert!(

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use anyhow::Context;
 use async_trait::async_trait;
 use dcr_trust::{
     AccessTokenPolicy, JwtError, KeyError, KeySet, RequestPolicy, Statement, StatementError,
@@ -14,8 +15,8 @@ use dcr_validation::{ErrorCode, MetadataError, Profile};
 use serde_json::{Map, Value};
 
 use crate::config::Config;
-use crate::errors::{AuthError, RegisterError, UpdateError};
-use crate::ports::{AccessToken, Clock, KeySource, StoreError, TokenVerifier, UrlOrigin};
+use crate::errors::{AuthError, BodyError, BodyFailure};
+use crate::ports::{AccessToken, Clock, KeySource, TokenVerifier, UrlOrigin};
 
 use super::Service;
 
@@ -34,41 +35,6 @@ pub(super) struct Admitted {
     pub statement: Option<String>,
 }
 
-/// Why a body was not admitted.
-#[derive(Debug)]
-pub(super) enum TrustError {
-    InvalidStatement(String),
-    UnapprovedStatement(String),
-    InvalidRequest(String),
-    UnsupportedMediaType(String),
-    Metadata(MetadataError),
-    Unknown(anyhow::Error),
-}
-
-macro_rules! trust_into {
-    ($($t:ident),*) => {$(
-        impl From<TrustError> for $t {
-            fn from(e: TrustError) -> Self {
-                match e {
-                    TrustError::InvalidStatement(d) => $t::InvalidSoftwareStatement(d),
-                    TrustError::UnapprovedStatement(d) => $t::UnapprovedSoftwareStatement(d),
-                    TrustError::InvalidRequest(d) => $t::InvalidRequest(d),
-                    TrustError::UnsupportedMediaType(d) => $t::UnsupportedMediaType(d),
-                    TrustError::Metadata(m) => $t::InvalidMetadata(m),
-                    TrustError::Unknown(e) => $t::Unknown(e),
-                }
-            }
-        }
-    )*};
-}
-trust_into!(RegisterError, UpdateError);
-
-impl From<StoreError> for TrustError {
-    fn from(e: StoreError) -> Self {
-        TrustError::Unknown(anyhow::Error::new(e).context("remembering a jti"))
-    }
-}
-
 /// The statement policy of a configuration, if statements can be checked at all.
 pub(super) fn statement_policy(config: &Config) -> Option<StatementPolicy> {
     let c = &config.software_statement_validation;
@@ -78,66 +44,65 @@ pub(super) fn statement_policy(config: &Config) -> Option<StatementPolicy> {
 
 /// `invalid_request`, or where the profile allows only RFC 7591 §3.2.2's
 /// codes (UK OB, AU CDR), the refusal `instead` makes.
-fn invalid_request_or(
+fn invalid_request_or<E: BodyFailure>(
     profile: Profile,
     description: String,
-    instead: fn(String) -> TrustError,
-) -> TrustError {
+    instead: impl FnOnce(String) -> E,
+) -> E {
     if dcr_trust::profiles::rules(profile).rfc7591_codes_only {
         instead(description)
     } else {
-        TrustError::InvalidRequest(description)
+        BodyError::InvalidRequest(description).into()
     }
 }
 
 /// A refusal of the request object itself: `invalid_client_metadata` where
 /// only RFC 7591's codes may be used (the request object is the metadata).
-fn request_error(profile: Profile, description: String) -> TrustError {
+fn request_error<E: BodyFailure>(profile: Profile, description: String) -> E {
     invalid_request_or(profile, description, |description| {
-        TrustError::Metadata(MetadataError {
+        MetadataError {
             code: ErrorCode::InvalidClientMetadata,
             description,
-        })
+        }
+        .into()
     })
 }
 
 impl Service {
     /// Verifies what the body carries and returns the metadata to validate.
-    pub(super) async fn admit(
+    pub(super) async fn admit<E: BodyFailure>(
         &self,
         body: Body,
         issuer: &str,
         statement_required: bool,
-    ) -> Result<Admitted, TrustError> {
+    ) -> Result<Admitted, E> {
         let profile = self.config.profile;
         match body {
-            Body::Json(_) if self.config.signed_requests_only() => {
-                Err(TrustError::UnsupportedMediaType(
-                    "this server takes signed request objects (application/jwt or application/jose) only".into(),
-                ))
-            }
+            Body::Json(_) if self.config.signed_requests_only() => Err(BodyError::NotSigned.into()),
             Body::Json(mut metadata) => {
                 let statement = match metadata.remove("software_statement") {
                     None | Some(Value::Null) => None,
                     Some(Value::String(s)) => Some(s),
                     Some(_) => {
-                        return Err(TrustError::InvalidStatement(
+                        return Err(BodyError::InvalidStatement(
                             "software_statement must be a JWT string".into(),
-                        ));
+                        )
+                        .into());
                     }
                 };
                 match statement {
                     Some(jws) => {
-                        let verified = self.verify_statement(&jws).await?;
-                        merge(&mut metadata, &verified, profile)?;
+                        let verified = self.verify_statement::<E>(&jws).await?;
+                        merge::<E>(&mut metadata, &verified, profile)?;
                         Ok(Admitted {
                             metadata,
                             statement: Some(jws),
                         })
                     }
-                    None if statement_required => Err(TrustError::InvalidStatement(
+                    None if statement_required => Err(BodyError::InvalidStatement(
                         "a software statement is required".into(),
-                    )),
+                    )
+                    .into()),
                     None => Ok(Admitted {
                         metadata,
                         statement: None,
@@ -148,14 +113,18 @@ impl Service {
         }
     }
 
-    async fn admit_request_object(&self, jws: &str, issuer: &str) -> Result<Admitted, TrustError> {
+    async fn admit_request_object<E: BodyFailure>(
+        &self,
+        jws: &str,
+        issuer: &str,
+    ) -> Result<Admitted, E> {
         let profile = self.config.profile;
-        let refuse = |e: JwtError| request_error(profile, format!("request object: {e}"));
+        let refuse = |e: JwtError| request_error::<E>(profile, format!("request object: {e}"));
         if self.statement_policy.is_none() {
             return Err(invalid_request_or(
                 profile,
                 "signed request objects need software_statement_validation to be configured".into(),
-                TrustError::UnapprovedStatement,
+                |d| BodyError::UnapprovedStatement(d).into(),
             ));
         }
         let peeked = peek_claims(jws).map_err(refuse)?;
@@ -163,17 +132,17 @@ impl Service {
             return Err(invalid_request_or(
                 profile,
                 "a signed request object must carry a software_statement".into(),
-                TrustError::InvalidStatement,
+                |d| BodyError::InvalidStatement(d).into(),
             ));
         };
-        let statement = self.verify_statement(ssa).await?;
+        let statement = self.verify_statement::<E>(ssa).await?;
         let mut policy = RequestPolicy::new(issuer, profile);
         policy.audiences = self.config.request_object.audiences.clone();
         let now = self.now();
-        let (keys, from_uri) = self.client_keys(&statement, false).await?;
+        let (keys, from_uri) = self.client_keys::<E>(&statement, false).await?;
         let object = match verify_request_object(jws, &keys, &policy, Some(&statement), now) {
             Err(e) if e.is_unknown_key() && from_uri => {
-                let (keys, _) = self.client_keys(&statement, true).await?;
+                let (keys, _) = self.client_keys::<E>(&statement, true).await?;
                 verify_request_object(jws, &keys, &policy, Some(&statement), now)
             }
             other => other,
@@ -183,7 +152,8 @@ impl Service {
             && !self
                 .clients
                 .remember_once(&replay.key, replay.expires_at)
-                .await?
+                .await
+                .context("remembering a jti")?
         {
             return Err(request_error(
                 profile,
@@ -192,7 +162,7 @@ impl Service {
         }
         let mut metadata = object.metadata;
         metadata.remove("software_statement");
-        merge(&mut metadata, &statement, self.config.profile)?;
+        merge::<E>(&mut metadata, &statement, self.config.profile)?;
         Ok(Admitted {
             metadata,
             statement: Some(ssa.to_owned()),
@@ -201,7 +171,7 @@ impl Service {
 
     /// Verifies a software statement against the directory's keys, refreshing
     /// them once when it names an unknown `kid`.
-    async fn verify_statement(&self, jws: &str) -> Result<Statement, TrustError> {
+    async fn verify_statement<E: BodyFailure>(&self, jws: &str) -> Result<Statement, E> {
         let (Some(policy), Some(uri)) = (
             &self.statement_policy,
             self.config
@@ -209,9 +179,10 @@ impl Service {
                 .jwks_uri
                 .as_deref(),
         ) else {
-            return Err(TrustError::UnapprovedStatement(
+            return Err(BodyError::UnapprovedStatement(
                 "this server trusts no software statement issuer".into(),
-            ));
+            )
+            .into());
         };
         let profile = self.config.profile;
         let now = self.now();
@@ -223,42 +194,41 @@ impl Service {
             }
             other => other,
         };
-        result.map_err(|e| match e {
-            StatementError::Invalid(d) => TrustError::InvalidStatement(d),
-            other => TrustError::UnapprovedStatement(other.to_string()),
+        result.map_err(|e| {
+            match e {
+                StatementError::Invalid(d) => BodyError::InvalidStatement(d),
+                other => BodyError::UnapprovedStatement(other.to_string()),
+            }
+            .into()
         })
     }
 
     /// The directory's keys: a failure to fetch them is the server's, not the caller's.
-    async fn config_keys(&self, uri: &str, refresh: bool) -> Result<Arc<KeySet>, TrustError> {
-        let source = self.key_source()?;
-        source
+    async fn config_keys(&self, uri: &str, refresh: bool) -> anyhow::Result<Arc<KeySet>> {
+        self.key_source()?
             .key_set(uri, UrlOrigin::Config, refresh)
             .await
-            .map_err(|e| {
-                TrustError::Unknown(
-                    anyhow::Error::new(e).context("fetching the directory's JWK Set"),
-                )
-            })
+            .context("fetching the directory's JWK Set")
     }
 
     /// The client's keys from its verified statement: inline `jwks`, else its
     /// `jwks_uri` / `software_jwks_endpoint` (a request-named URL). The flag says
     /// whether they were fetched (and so may be refreshed).
-    async fn client_keys(
+    async fn client_keys<E: BodyFailure>(
         &self,
         statement: &Statement,
         refresh: bool,
-    ) -> Result<(Arc<KeySet>, bool), TrustError> {
+    ) -> Result<(Arc<KeySet>, bool), E> {
         if let Some(jwks) = statement.jwks() {
             let keys = KeySet::from_value(jwks)
-                .map_err(|e| TrustError::InvalidStatement(format!("its jwks: {e}")))?;
+                .map_err(|e| BodyError::InvalidStatement(format!("its jwks: {e}")))?;
             return Ok((Arc::new(keys), false));
         }
         let Some(uri) = statement.jwks_uri() else {
-            return Err(TrustError::InvalidStatement(
+            return Err(BodyError::InvalidStatement(
                 "it names no keys (jwks, jwks_uri or software_jwks_endpoint) for the request object".into(),
-            ));
+            )
+            .into());
         };
         let keys = self
             .key_source()?
@@ -266,40 +236,42 @@ impl Service {
             .await
             .map_err(|e| match e {
                 KeyError::Forbidden(d) => {
-                    TrustError::InvalidStatement(format!("its jwks_uri is not allowed: {d}"))
+                    BodyError::InvalidStatement(format!("its jwks_uri is not allowed: {d}"))
                 }
                 KeyError::Unavailable(d) => {
-                    TrustError::InvalidStatement(format!("its jwks_uri could not be fetched: {d}"))
+                    BodyError::InvalidStatement(format!("its jwks_uri could not be fetched: {d}"))
                 }
                 KeyError::Invalid(d) => {
-                    TrustError::InvalidStatement(format!("its jwks_uri is not a JWK Set: {d}"))
+                    BodyError::InvalidStatement(format!("its jwks_uri is not a JWK Set: {d}"))
                 }
             })?;
         Ok((keys, true))
     }
 
-    fn key_source(&self) -> Result<&Arc<dyn KeySource>, TrustError> {
+    fn key_source(&self) -> anyhow::Result<&Arc<dyn KeySource>> {
         self.keys
             .as_ref()
-            .ok_or_else(|| TrustError::Unknown(anyhow::anyhow!("no key source is configured")))
+            .ok_or_else(|| anyhow::anyhow!("no key source is configured"))
     }
 }
 
-fn merge(
+/// Merges a verified statement's claims into the metadata (they take
+/// precedence, RFC 7591 §2.3); a conflict is refused with the code of the rule.
+fn merge<E: BodyFailure>(
     metadata: &mut Map<String, Value>,
     statement: &Statement,
     profile: Profile,
-) -> Result<(), TrustError> {
-    merge_statement(metadata, &statement.claims, profile).map_err(|e| match e.error_code() {
-        "invalid_redirect_uri" => TrustError::Metadata(MetadataError {
-            code: ErrorCode::InvalidRedirectUri,
+) -> Result<(), E> {
+    merge_statement(metadata, &statement.claims, profile).map_err(|e| {
+        let metadata_error = |code| MetadataError {
+            code,
             description: e.to_string(),
-        }),
-        "invalid_client_metadata" => TrustError::Metadata(MetadataError {
-            code: ErrorCode::InvalidClientMetadata,
-            description: e.to_string(),
-        }),
-        _ => TrustError::InvalidStatement(e.to_string()),
+        };
+        match e.error_code() {
+            "invalid_redirect_uri" => metadata_error(ErrorCode::InvalidRedirectUri).into(),
+            "invalid_client_metadata" => metadata_error(ErrorCode::InvalidClientMetadata).into(),
+            _ => BodyError::InvalidStatement(e.to_string()).into(),
+        }
     })
 }
 

@@ -280,9 +280,8 @@ impl Bench {
         self.service
             .register(RegisterRequest {
                 body: Body::Json(m),
-                credential: Credential::None,
+                caller: Caller::from(Credential::None),
                 issuer: ISSUER.into(),
-                client_certificate: None,
             })
             .await
             .map_err(|e| format!("{e:#}"))
@@ -323,10 +322,9 @@ impl Bench {
                 self.service
                     .update(UpdateRequest {
                         client_id: info.client_id().into(),
-                        credential: token(info),
+                        caller: Caller::from(token(info)),
                         body: Body::Json(m),
                         issuer: ISSUER.into(),
-                        client_certificate: None,
                     })
                     .await
                     .map(|_| ())
