@@ -358,7 +358,7 @@ impl Config {
     fn check_bearer_token_scope(&self) -> Result<(), ConfigError> {
         let narrowed = !self.bearer_token.scopes.is_empty()
             || self.bearer_token.audience.is_some()
-            || self.profile == Profile::AuCdr;
+            || self.profile.rules().management.required_scope.is_some();
         if self.uses_bearer_tokens() && !narrowed {
             return Err(ConfigError::new(
                 "bearer_token.scopes",
@@ -493,18 +493,19 @@ impl Config {
         }
     }
 
-    /// Whether `POST /register` takes signed request objects only (uk-ob and
-    /// au-cdr by default, as their standards send; IBM's stanza: no).
+    /// Whether `POST /register` takes signed request objects only: the
+    /// configured `request_object.required`, else the profile's (uk-ob and
+    /// au-cdr, as their standards send; IBM's stanza: no).
     pub fn signed_requests_only(&self) -> bool {
         self.request_object
             .required
-            .unwrap_or(matches!(self.profile, Profile::UkOb | Profile::AuCdr))
+            .unwrap_or(self.profile.rules().registration.signed_requests_only)
     }
 
     /// Whether the management endpoint accepts the registration access token:
     /// not under au-cdr, whose clients manage themselves with access tokens.
     pub fn registration_token_accepted(&self) -> bool {
-        self.profile != Profile::AuCdr
+        self.profile.rules().management.registration_token
     }
 
     /// Whether registrations get a registration access token: when configured,
@@ -513,11 +514,12 @@ impl Config {
         self.registration_access_token.generate && self.registration_token_accepted()
     }
 
-    /// Whether `POST /register` needs a software statement (profile default applies).
+    /// Whether `POST /register` needs a software statement: the configured
+    /// flag, else the profile's.
     pub fn require_software_statement(&self) -> bool {
         self.registration_endpoint_authentication
             .require_software_statement
-            .unwrap_or(matches!(self.profile, Profile::UkOb | Profile::AuCdr))
+            .unwrap_or(self.profile.rules().registration.statement_required)
     }
 }
 

@@ -7,11 +7,9 @@ use subtle::ConstantTimeEq;
 
 /// Random bytes in a `client_id` (128 bits).
 pub const CLIENT_ID_BYTES: usize = 16;
-/// Random bytes in a client secret or registration access token (256 bits).
+/// Random bytes in a registration access token (256 bits); client secrets
+/// are of the profile's size (`dcr_validation::profile`, 256 bits but uk-ob's).
 pub const SECRET_BYTES: usize = 32;
-/// Random bytes in a uk-ob client secret: 216 bits, 36 base64url characters
-/// (OB DCR 3.3 allows at most 36).
-pub const UK_OB_SECRET_BYTES: usize = 27;
 
 /// `n` bytes from the OS CSPRNG, base64url without padding.
 pub fn random_token(n: usize) -> Result<String, getrandom::Error> {
@@ -43,7 +41,13 @@ mod tests {
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         );
         assert_eq!(random_token(CLIENT_ID_BYTES).unwrap().len(), 22);
-        assert_eq!(random_token(UK_OB_SECRET_BYTES).unwrap().len(), 36);
+        let uk_ob = dcr_validation::Profile::UkOb.rules();
+        assert_eq!(
+            random_token(uk_ob.registration.client_secret_bytes)
+                .unwrap()
+                .len(),
+            36
+        );
     }
 
     #[test]

@@ -42,9 +42,6 @@ pub const ALL_ALGS: &[Alg] = &[
     Alg::ES384,
 ];
 
-/// The algorithms FAPI 1.0 Advanced, UK OB and AU CDR allow.
-pub const FAPI_ALGS: &[Alg] = &[Alg::PS256, Alg::ES256];
-
 /// The key a JWS algorithm needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum KeyKind {
@@ -118,13 +115,13 @@ impl fmt::Display for Alg {
 }
 
 /// The algorithms in `configured` that `restriction` (a profile's list) also allows.
-pub(crate) fn intersect(configured: &[Alg], restriction: Option<&[Alg]>) -> Vec<Alg> {
+pub(crate) fn intersect(configured: &[Alg], restriction: Option<&[&str]>) -> Vec<Alg> {
     match restriction {
         None => configured.to_vec(),
         Some(r) => configured
             .iter()
             .copied()
-            .filter(|a| r.contains(a))
+            .filter(|a| r.contains(&a.name()))
             .collect(),
     }
 }
@@ -158,9 +155,26 @@ mod tests {
     #[test]
     fn intersect_with_profile() {
         assert_eq!(
-            intersect(&[Alg::RS256, Alg::PS256], Some(FAPI_ALGS)),
+            intersect(&[Alg::RS256, Alg::PS256], Some(&["PS256", "ES256"])),
             vec![Alg::PS256]
         );
         assert_eq!(intersect(&[Alg::RS256], None), vec![Alg::RS256]);
+    }
+
+    /// The profile table names algorithms as text: every name must be one of
+    /// ours, or a restriction would silently drop it.
+    #[test]
+    fn the_profile_table_names_only_known_algorithms() {
+        for profile in dcr_validation::Profile::ALL {
+            let rules = profile.rules();
+            for names in [rules.statement.algs, rules.request_object.algs]
+                .into_iter()
+                .flatten()
+            {
+                for name in names {
+                    assert!(Alg::parse(name).is_some(), "{profile:?}: {name}");
+                }
+            }
+        }
     }
 }

@@ -7,7 +7,7 @@
 //! |---|---|---|---|
 //! | any JWS | [`verify`] with a [`Policy`] | the policy's | [`JwtError`] |
 //! | software statement | [`verify_software_statement`], then [`merge_statement`] | config `signing_algs` ∩ profile | [`StatementError`], [`MergeError`] |
-//! | request object (`application/jwt`) | [`peek_claims`], then [`verify_request_object`] | profile ([`profiles`]) | [`JwtError`] |
+//! | request object (`application/jwt`) | [`peek_claims`], then [`verify_request_object`] | profile (`dcr_validation::profile`) | [`JwtError`] |
 //! | access token (RFC 9068, `typ` `at+jwt`) | [`verify_access_token`] | all asymmetric | [`JwtError`] |
 //! | opaque token, by introspection (RFC 7662) | [`read_introspection`] | – | [`IntrospectionError`] |
 //!
@@ -29,7 +29,6 @@ mod jws;
 mod keys;
 mod merge;
 mod policy;
-pub mod profiles;
 mod replay;
 mod request;
 mod statement;
@@ -39,7 +38,7 @@ pub mod testing;
 mod tests;
 
 pub use access::{AT_JWT, AccessTokenClaims, AccessTokenPolicy, verify_access_token};
-pub use alg::{ALL_ALGS, Alg, FAPI_ALGS};
+pub use alg::{ALL_ALGS, Alg};
 pub use claims::{JWT_ONLY_CLAIMS, MAX_JTI_BYTES};
 pub use error::JwtError;
 pub use introspection::{

@@ -27,7 +27,6 @@ use dcr_validation::{Profile, SERVER_OWNED};
 use serde_json::{Map, Value};
 
 use crate::claims::JWT_ONLY_CLAIMS;
-use crate::profiles::rules;
 
 /// Whether a statement claim names a field a statement never sets: the
 /// server-owned ones, and the statement itself.
@@ -66,7 +65,7 @@ pub fn merge_statement(
     statement: &Map<String, Value>,
     profile: Profile,
 ) -> Result<(), MergeError> {
-    let rules = rules(profile);
+    let rules = &profile.rules().statement;
     if let (Some(asked), Some(signed)) = (request.get("software_id"), statement.get("software_id"))
         && !asked.is_null()
         && !signed.is_null()
@@ -74,7 +73,7 @@ pub fn merge_statement(
     {
         return Err(MergeError::SoftwareIdMismatch);
     }
-    let renamed = |k: &str| rules.statement_renames.iter().any(|(from, _)| *from == k);
+    let renamed = |k: &str| rules.renames.iter().any(|(from, _)| *from == k);
     for (name, value) in statement {
         let skip = JWT_ONLY_CLAIMS.contains(&name.as_str())
             || never_merged(name)
@@ -84,7 +83,7 @@ pub fn merge_statement(
             put(request, name, value);
         }
     }
-    for (from, to) in rules.statement_renames {
+    for (from, to) in rules.renames {
         if let Some(value) = statement.get(*from) {
             put(request, to, value);
         }

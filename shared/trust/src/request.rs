@@ -7,25 +7,21 @@
 //! `jwks`), then calls [`verify_request_object`], then `remember_once` with
 //! [`RequestObject::replay`].
 //!
-//! | rule | default, fapi | fapi-advanced | uk-ob | au-cdr |
-//! |---|---|---|---|---|
-//! | algs | all asymmetric | PS256, ES256 | PS256, ES256 | PS256, ES256 |
-//! | `aud` if present | issuer, `{issuer}/register`, [`RequestPolicy::audiences`] | same | same | same |
-//! | required | – | – | `iss iat exp aud jti` | [`crate::profiles::AU_CDR_REQUEST_CLAIMS`] (+ by response type) |
-//! | `iss` | – | – | statement's `software_id` | statement's `software_id` |
-//!
-//! (see [`crate::profiles`]). The signing key never comes from the header.
+//! What a profile requires of a request object (claims, algorithms, `iss`)
+//! is the `request_object` columns of the profile table
+//! (`dcr_validation::profile`). In every profile an `aud`, when present, must
+//! be the issuer, `{issuer}/register` or one of [`RequestPolicy::audiences`].
+//! The signing key never comes from the header.
 
 use dcr_validation::Profile;
 use serde_json::{Map, Value};
 
-use crate::alg::{ALL_ALGS, Alg};
+use crate::alg::{ALL_ALGS, Alg, intersect};
 use crate::claims::{JWT_ONLY_CLAIMS, is_absent, jti, numeric_date, string_claim};
 use crate::error::JwtError;
 use crate::jws::verify;
 use crate::keys::KeySet;
 use crate::policy::{DEFAULT_SKEW, MAX_REQUEST_BYTES, Policy};
-use crate::profiles::rules;
 use crate::replay::Replay;
 use crate::statement::Statement;
 
@@ -50,7 +46,7 @@ impl RequestPolicy {
         RequestPolicy {
             issuer: issuer.into(),
             profile,
-            algs: rules(profile).request_algs.unwrap_or(ALL_ALGS).to_vec(),
+            algs: intersect(ALL_ALGS, profile.rules().request_object.algs),
             audiences: Vec::new(),
             skew: DEFAULT_SKEW,
         }
@@ -77,8 +73,8 @@ pub fn verify_request_object(
     statement: Option<&Statement>,
     now: i64,
 ) -> Result<RequestObject, JwtError> {
-    let rules = rules(policy.profile);
-    let issuer = if rules.request_iss_is_software_id {
+    let rules = &policy.profile.rules().request_object;
+    let issuer = if rules.iss_is_software_id {
         let statement = statement.ok_or(JwtError::MissingClaim("software_statement"))?;
         let software_id = statement
             .software_id()
@@ -90,13 +86,13 @@ pub fn verify_request_object(
     let jwt_policy = Policy {
         issuer,
         audiences: Some(audiences(policy)),
-        required: rules.request_claims.to_vec(),
+        required: rules.claims.to_vec(),
         skew: policy.skew,
         max_bytes: MAX_REQUEST_BYTES,
         ..Policy::new(&policy.algs)
     };
     let claims = verify(jws, keys, &jwt_policy, now)?.claims;
-    for (response_type, required) in rules.request_claims_by_response_type {
+    for (response_type, required) in rules.claims_by_response_type {
         if registers_response_type(&claims, response_type)
             && let Some(missing) = required.iter().find(|c| is_absent(&claims, c))
         {

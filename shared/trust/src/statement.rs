@@ -24,7 +24,6 @@ use crate::error::JwtError;
 use crate::jws::{peek_header, verify};
 use crate::keys::KeySet;
 use crate::policy::{DEFAULT_SKEW, MAX_TOKEN_BYTES, Policy};
-use crate::profiles::rules;
 use crate::replay::Replay;
 
 /// How software statements are checked (config `software_statement_validation`).
@@ -124,16 +123,16 @@ pub fn verify_software_statement(
     profile: Profile,
     now: i64,
 ) -> Result<Statement, StatementError> {
-    let rules = rules(profile);
+    let rules = &profile.rules().statement;
     let jwt_policy = Policy {
         issuer: policy
             .issuer
             .clone()
-            .or_else(|| rules.statement_issuer.map(str::to_owned)),
-        required: rules.statement_claims.to_vec(),
+            .or_else(|| rules.issuer.map(str::to_owned)),
+        required: rules.claims.to_vec(),
         skew: policy.skew,
         max_bytes: MAX_TOKEN_BYTES,
-        ..Policy::new(&intersect(&policy.algs, rules.statement_algs))
+        ..Policy::new(&intersect(&policy.algs, rules.algs))
     };
     match verify(jws, keys, &jwt_policy, now) {
         Ok(v) => Ok(Statement { claims: v.claims }),

@@ -22,7 +22,7 @@ pub(crate) fn apply(map: &mut Map<String, Value>, p: &ProfileRules) {
     set_default(
         map,
         "token_endpoint_auth_method",
-        json!(p.default_auth_method),
+        json!(p.metadata.default_auth_method),
     );
     set_default(map, "application_type", json!("web"));
     if !map.contains_key("grant_types") {
@@ -36,7 +36,7 @@ pub(crate) fn apply(map: &mut Map<String, Value>, p: &ProfileRules) {
     set_default(
         map,
         "id_token_signed_response_alg",
-        json!(p.default_id_token_alg),
+        json!(p.metadata.default_id_token_alg),
     );
     for (alg, enc) in ENC_PAIRS {
         if map.contains_key(*alg) {

@@ -34,7 +34,7 @@ pub(crate) fn check(d: &Draft, p: &ProfileRules) -> Result<(), MetadataError> {
                 "needs grant type authorization_code",
             ));
         }
-        if rt.needs_implicit(p.hybrid_needs_implicit) && !implicit_grant {
+        if rt.needs_implicit(p.metadata.hybrid_needs_implicit) && !implicit_grant {
             return Err(MetadataError::metadata(&at, "needs grant type implicit"));
         }
     }
@@ -73,7 +73,7 @@ pub(crate) fn default_grants(response_types: &[&str], p: &ProfileRules) -> Vec<&
     }
     if rts
         .iter()
-        .any(|rt| rt.needs_implicit(p.hybrid_needs_implicit))
+        .any(|rt| rt.needs_implicit(p.metadata.hybrid_needs_implicit))
     {
         grants.push(IMPLICIT);
     }
@@ -89,7 +89,7 @@ pub(crate) fn default_grants(response_types: &[&str], p: &ProfileRules) -> Vec<&
 pub(crate) fn default_response_types(grants: &[&str], p: &ProfileRules) -> Vec<&'static str> {
     let mut out: Vec<&'static str> = Vec::new();
     if grants.contains(&AUTHORIZATION_CODE) {
-        out.extend_from_slice(p.default_response_types);
+        out.extend_from_slice(p.metadata.default_response_types);
     }
     let served = out
         .iter()

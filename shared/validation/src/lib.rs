@@ -16,7 +16,8 @@
 //! 3. **base rules** (`BASE_RULES`): grants vs response types (`grants.rs`),
 //!    redirect URIs vs application type (`redirect.rs`), auth method vs keys
 //!    (`auth.rs`), algorithms (`algs.rs`).
-//! 4. **policy** (`policy.rs`), then 5. **profile** (`profile.rs`).
+//! 4. **policy** (`policy.rs`), then 5. **profile** (`profile_check.rs`: the
+//!    metadata columns of the profile table, [`profile`]).
 //!
 //! [`check_rules`] (`viable.rs`) checks the rules themselves at start-up: a
 //! policy, defaults and profile under which no client could register, or that
@@ -44,7 +45,8 @@ mod jwks;
 mod kinds;
 pub mod limits;
 mod policy;
-mod profile;
+pub mod profile;
+mod profile_check;
 mod redirect;
 mod uri;
 mod viable;
@@ -60,28 +62,11 @@ pub use creds::{
 pub use error::{ErrorCode, MetadataError};
 pub use extension::{MAX_EXTRA_FIELDS, check_extra_field_name};
 pub use jwks::{MAX_RSA_BITS, MIN_RSA_BITS};
+pub use profile::{Profile, ProfileRules};
 pub use viable::{RulesError, check_rules};
 pub use vocab::{SERVER_OWNED, needs_secret};
 
 use document::{Draft, Unknown, parse_document, parse_document_with};
-use profile::ProfileRules;
-
-/// The security profile whose extra metadata rules apply.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Profile {
-    /// Plain RFC 7591 / OIDC DCR.
-    #[default]
-    Default,
-    /// IBM Verify's FAPI_DEFAULT: the default rules, plus an `iss` in statements.
-    Fapi,
-    /// FAPI 1.0 Advanced: key-based client authentication, https redirects, PS256/ES256.
-    FapiAdvanced,
-    /// UK Open Banking DCR 3.3.
-    UkOb,
-    /// Australian Consumer Data Right DCR.
-    AuCdr,
-}
 
 /// Allowed values from the `policy` config key; `None` means anything known is allowed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -169,7 +154,7 @@ const BASE_RULES: &[Rule] = &[
 /// `client_secret`, `registration_access_token` already removed by the caller) and
 /// applies defaults.
 pub fn validate(raw: &Map<String, Value>, rules: &Rules) -> Result<ClientMetadata, MetadataError> {
-    let profile = profile::rules_for(rules.profile);
+    let profile = rules.profile.rules();
     let extra = &rules.extra_fields;
     let mut fields = parse_document_with(raw, "", Unknown::Drop, extra)?;
     for (key, value) in parse_document_with(&rules.defaults, "defaults.", Unknown::Drop, extra)? {
@@ -181,7 +166,7 @@ pub fn validate(raw: &Map<String, Value>, rules: &Rules) -> Result<ClientMetadat
         rule(&draft, profile)?;
     }
     policy::check(&draft, &rules.policy)?;
-    profile::check(&draft, profile)?;
+    profile_check::check(&draft, profile)?;
     Ok(ClientMetadata { fields })
 }
 

@@ -18,7 +18,7 @@ use std::net::IpAddr;
 
 use serde_json::{Map, Value, json};
 
-use crate::profile::{PROFILE_ALG_FIELDS, ProfileRules, rules_for};
+use crate::profile::{PROFILE_ALG_FIELDS, ProfileRules};
 use crate::vocab::{
     AUTH_METHODS, AUTHORIZATION_CODE, CLIENT_CREDENTIALS, GRANT_TYPES, IMPLICIT, Kind,
     PUBLIC_METHOD, ResponseType,
@@ -56,7 +56,7 @@ const ALL_RESPONSE_TYPES: &[&str] = &[
 
 /// Checks `policy`, `defaults` and `profile` together (table in the module doc).
 pub fn check_rules(rules: &Rules) -> Result<(), RulesError> {
-    let profile = rules_for(rules.profile);
+    let profile = rules.profile.rules();
     let allowed = Allowed::new(&rules.policy, profile);
     check_lists(&rules.policy, profile)?;
     check_usable_grants(&allowed, profile)?;
@@ -77,7 +77,11 @@ impl<'a> Allowed<'a> {
     fn grant(&self, grant: &str) -> bool {
         GRANT_TYPES.contains(&grant)
             && listed(self.policy.grant_types.as_deref(), grant)
-            && self.profile.grant_types.is_none_or(|p| p.contains(&grant))
+            && self
+                .profile
+                .metadata
+                .grant_types
+                .is_none_or(|p| p.contains(&grant))
     }
 
     fn method(&self, method: &str) -> bool {
@@ -85,6 +89,7 @@ impl<'a> Allowed<'a> {
             && listed(self.policy.token_endpoint_auth_methods.as_deref(), method)
             && self
                 .profile
+                .metadata
                 .auth_methods
                 .is_none_or(|p| p.contains(&method))
     }
@@ -100,7 +105,8 @@ impl<'a> Allowed<'a> {
             .response_types
             .as_ref()
             .map(|l| l.iter().map(String::as_str).collect());
-        policy.as_deref().is_none_or(in_list) && self.profile.response_types.is_none_or(in_list)
+        policy.as_deref().is_none_or(in_list)
+            && self.profile.metadata.response_types.is_none_or(in_list)
     }
 
     fn response_types(&self) -> Vec<ResponseType> {
@@ -158,7 +164,12 @@ fn check_value(key: &str, value: &str, profile: &ProfileRules) -> Result<(), Rul
             "a known grant type (one of {})",
             GRANT_TYPES.join(", ")
         ))),
-        "policy.grant_types" if profile.grant_types.is_some_and(|p| !p.contains(&value)) => {
+        "policy.grant_types"
+            if profile
+                .metadata
+                .grant_types
+                .is_some_and(|p| !p.contains(&value)) =>
+        {
             Err(refused())
         }
         "policy.token_endpoint_auth_methods" if !AUTH_METHODS.contains(&value) => {
@@ -168,14 +179,17 @@ fn check_value(key: &str, value: &str, profile: &ProfileRules) -> Result<(), Rul
             )))
         }
         "policy.token_endpoint_auth_methods"
-            if profile.auth_methods.is_some_and(|p| !p.contains(&value)) =>
+            if profile
+                .metadata
+                .auth_methods
+                .is_some_and(|p| !p.contains(&value)) =>
         {
             Err(refused())
         }
         "policy.response_types" => {
             let rt =
                 ResponseType::parse(value).map_err(|m| fail(key, format!("`{value}`: {m}")))?;
-            let by_profile = profile.response_types.is_none_or(|list| {
+            let by_profile = profile.metadata.response_types.is_none_or(|list| {
                 list.iter()
                     .any(|s| ResponseType::parse(s).is_ok_and(|r| r.canonical() == rt.canonical()))
             });
@@ -215,7 +229,7 @@ fn is_host(value: &str) -> bool {
 /// method must be allowed too (table in [`crate::grants`]).
 fn check_usable_grants(allowed: &Allowed, profile: &ProfileRules) -> Result<(), RulesError> {
     let rts = allowed.response_types();
-    let hybrid = profile.hybrid_needs_implicit;
+    let hybrid = profile.metadata.hybrid_needs_implicit;
     let usable = |grant: &str| match grant {
         AUTHORIZATION_CODE => rts
             .iter()
@@ -284,10 +298,12 @@ fn check_defaults(
                     })
                 })
             }
-            f if PROFILE_ALG_FIELDS.contains(&f) => strs
-                .iter()
-                .copied()
-                .find(|alg| profile.signing_algs.is_some_and(|p| !p.contains(alg))),
+            f if PROFILE_ALG_FIELDS.contains(&f) => strs.iter().copied().find(|alg| {
+                profile
+                    .metadata
+                    .signing_algs
+                    .is_some_and(|p| !p.contains(alg))
+            }),
             _ => None,
         };
         if let Some(value) = first_refused {

@@ -16,6 +16,7 @@
 //! `request_object.required: false` (IBM's FAPI_UK-OB and FAPI_AU-CDR take a
 //! JSON body with a statement as well as a signed request).
 
+use dcr_validation::Profile;
 use serde_yaml_ng::{Mapping, Value};
 
 use super::{ASYMMETRIC_ALGS, Config, ConfigError};
@@ -23,13 +24,13 @@ use super::{ASYMMETRIC_ALGS, Config, ConfigError};
 /// The top-level key of IBM's stanza.
 pub(super) const STANZA: &str = "dynamic_registration";
 
-/// IBM's recipes and the profiles they name.
-const RECIPES: &[(&str, &str)] = &[
-    ("Default", "default"),
-    ("FAPI_DEFAULT", "fapi"),
-    ("FAPI_UK-OB", "uk-ob"),
-    ("FAPI_AU-CDR", "au-cdr"),
-];
+/// IBM's recipes and the profiles they name (the profile table's `ibm_recipe`).
+fn recipes() -> impl Iterator<Item = (&'static str, &'static str)> {
+    Profile::ALL.into_iter().filter_map(|p| {
+        let rules = p.rules();
+        rules.ibm_recipe.map(|recipe| (recipe, rules.name))
+    })
+}
 
 fn key(path: &str) -> String {
     format!("{STANZA}.{path}")
@@ -85,10 +86,10 @@ fn translate(stanza: &mut Mapping) -> Result<(), ConfigError> {
         }
         let profile = recipe
             .as_str()
-            .and_then(|r| RECIPES.iter().find(|(name, _)| *name == r))
-            .map(|(_, profile)| *profile)
+            .and_then(|r| recipes().find(|(name, _)| *name == r))
+            .map(|(_, profile)| profile)
             .ok_or_else(|| {
-                let names: Vec<&str> = RECIPES.iter().map(|(name, _)| *name).collect();
+                let names: Vec<&str> = recipes().map(|(name, _)| name).collect();
                 error("recipe", format!("must be one of {}", names.join(", ")))
             })?;
         stanza.insert("profile".into(), profile.into());

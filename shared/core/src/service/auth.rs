@@ -9,12 +9,7 @@ use crate::model::{ClientRecord, ClientState};
 use crate::ports::AccessToken;
 use crate::tokens::{ct_eq, hash_token};
 
-use dcr_validation::Profile;
-
 use super::{Caller, Credential, Service};
-
-/// The scope an AU CDR access token needs to manage a registration.
-pub const CDR_REGISTRATION_SCOPE: &str = "cdr:registration";
 
 /// How the caller proved its right.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,14 +134,14 @@ impl Service {
     }
 
     fn require_scopes(&self, claims: &AccessToken) -> Result<(), AuthError> {
-        let cdr = (self.config.profile == Profile::AuCdr).then_some(CDR_REGISTRATION_SCOPE);
+        let profile_scope = self.config.profile.rules().management.required_scope;
         let has_all = self
             .config
             .bearer_token
             .scopes
             .iter()
             .map(String::as_str)
-            .chain(cdr)
+            .chain(profile_scope)
             .all(|s| claims.scopes.iter().any(|c| c == s));
         if has_all {
             Ok(())

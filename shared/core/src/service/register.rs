@@ -4,9 +4,7 @@
 //! without its secret (see the module above for the order of writes).
 
 use anyhow::Context;
-use dcr_validation::{
-    ClientMetadata, Profile, validate_custom_client_id, validate_custom_client_secret,
-};
+use dcr_validation::{ClientMetadata, validate_custom_client_id, validate_custom_client_secret};
 
 use crate::errors::RegisterError;
 use crate::model::{ClientRecord, ClientState};
@@ -334,7 +332,13 @@ impl Service {
 
     /// One client per `software_id` where the profile says so (AU CDR).
     async fn check_software_unique(&self, software_id: &str) -> Result<(), RegisterError> {
-        if self.config.profile != Profile::AuCdr {
+        if !self
+            .config
+            .profile
+            .rules()
+            .registration
+            .one_client_per_software_id
+        {
             return Ok(());
         }
         let now = self.now();

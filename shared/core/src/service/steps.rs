@@ -3,12 +3,12 @@
 //! sector check, a new client secret, and the stored secret of a client.
 
 use anyhow::Context;
-use dcr_validation::{ClientMetadata, ErrorCode, MetadataError, Profile, SERVER_OWNED, validate};
+use dcr_validation::{ClientMetadata, ErrorCode, MetadataError, SERVER_OWNED, validate};
 use serde_json::{Map, Value};
 
 use crate::model::ClientRecord;
 use crate::ports::ClientSecret;
-use crate::tokens::{SECRET_BYTES, UK_OB_SECRET_BYTES, random_token};
+use crate::tokens::random_token;
 
 use super::Service;
 
@@ -61,14 +61,10 @@ impl Service {
         Ok(metadata)
     }
 
-    /// A new client secret from the OS CSPRNG: 256 bits, except under uk-ob,
-    /// whose DCR 3.3 response limits `client_secret` to 36 characters (216 bits).
+    /// A new client secret from the OS CSPRNG, of the profile's size (256
+    /// bits; uk-ob 216, as OB DCR 3.3 limits `client_secret` to 36 characters).
     pub(super) fn new_client_secret(&self) -> anyhow::Result<ClientSecret> {
-        let bytes = if self.config.profile == Profile::UkOb {
-            UK_OB_SECRET_BYTES
-        } else {
-            SECRET_BYTES
-        };
+        let bytes = self.config.profile.rules().registration.client_secret_bytes;
         Ok(ClientSecret::new(
             random_token(bytes).context("drawing a client secret")?,
         ))

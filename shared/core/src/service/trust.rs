@@ -49,7 +49,7 @@ fn invalid_request_or<E: BodyFailure>(
     description: String,
     instead: impl FnOnce(String) -> E,
 ) -> E {
-    if dcr_trust::profiles::rules(profile).rfc7591_codes_only {
+    if profile.rules().rfc7591_codes_only {
         instead(description)
     } else {
         BodyError::InvalidRequest(description).into()

@@ -178,7 +178,7 @@ fn uk_ob_requires_iss_iat_exp_aud_jti() {
 fn au_cdr_requires_the_cdr_standards_claims() {
     let st = statement("sw-1");
     assert!(run(cdr(json!({})), Profile::AuCdr, Some(&st)).is_ok());
-    for claim in crate::profiles::AU_CDR_REQUEST_CLAIMS {
+    for claim in dcr_validation::profile::AU_CDR_REQUEST_CLAIMS {
         let mut claims = cdr(json!({}));
         claims.as_object_mut().unwrap().remove(*claim);
         assert_eq!(

@@ -4,9 +4,9 @@ use dcr_validation::Profile;
 use serde_json::{Value, json};
 
 use super::fixtures::*;
-use crate::profiles::{AU_CDR_STATEMENT_CLAIMS, UK_OB_STATEMENT_CLAIMS};
 use crate::testing::TestKey;
 use crate::{Statement, StatementError, StatementPolicy, verify_software_statement};
+use dcr_validation::profile::{AU_CDR_STATEMENT_CLAIMS, UK_OB_STATEMENT_CLAIMS};
 
 fn policy(issuer: Option<&str>) -> StatementPolicy {
     StatementPolicy::new(issuer.map(str::to_owned), &["PS256", "ES256"]).unwrap()
