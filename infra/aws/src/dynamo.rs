@@ -14,6 +14,7 @@
 //! | `metadata` | S | the client metadata as one JSON document (see below) |
 //! | `write_id` | S | random id of the put that wrote the item (retry detection) |
 //! | `issued_at`, `secret_expires_at` | N | [`ClientRecord::client_id_issued_at`] and [`ClientRecord::client_secret_expires_at`], under the names items have always had |
+//! | `disabled` | BOOL | `true` on a client an operator disabled (`dcr-admin disable`); absent otherwise, and read as `false` when absent |
 //! | `state`, `has_secret`, `token_hash`, `token_expires_at`, `previous_token_hash`, `previous_token_expires_at`, `software_statement`, `expires_at`, `retry_until`, `version`, `updated_at` | S/N/BOOL | the other [`ClientRecord`] fields, same names (`previous_token_hash` absent when `None`; `previous_token_expires_at` and `retry_until` read as 0 when absent, as in items written before they existed) |
 //!
 //! `get` returns a record as stored, expired or not (the port allows it, and the
@@ -170,6 +171,9 @@ struct Item {
     expires_at: i64,
     #[serde(default)]
     retry_until: i64,
+    /// Present (and `true`) only on a disabled client, so older items read as enabled.
+    #[serde(default, skip_serializing_if = "is_false")]
+    disabled: bool,
     version: u64,
     updated_at: i64,
     sweep_at: i64,
@@ -179,6 +183,10 @@ struct Item {
     ttl: Option<i64>,
     #[serde(default)]
     write_id: String,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 /// DynamoDB refuses an empty string as an index key: such a value is stored as absent.
@@ -206,6 +214,7 @@ impl Item {
             software_statement: record.software_statement.clone(),
             expires_at: record.expires_at,
             retry_until: record.retry_until,
+            disabled: record.disabled,
             version: record.version,
             updated_at: record.updated_at,
             sweep_at: record.sweep_at,
@@ -234,6 +243,7 @@ impl Item {
             software_statement: self.software_statement,
             expires_at: self.expires_at,
             retry_until: self.retry_until,
+            disabled: self.disabled,
             version: self.version,
             updated_at: self.updated_at,
             sweep_at: self.sweep_at,

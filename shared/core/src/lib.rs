@@ -16,8 +16,9 @@ pub use errors::{
 };
 pub use model::{ClientRecord, ClientState};
 pub use ports::{
-    AccessToken, ClientSecret, ClientStore, Clock, FetchError, Introspector, KeySource,
-    SecretStore, SectorSource, StoreError, SystemClock, TokenVerifier, UrlOrigin,
+    AccessToken, ClientCatalog, ClientSecret, ClientStore, Clock, FetchError, Introspector,
+    KeySource, RecordPage, SecretStore, SectorSource, StoreError, SystemClock, TokenVerifier,
+    UrlOrigin,
 };
 pub use service::{
     Body, Caller, ClientInfo, Credential, JwtVerifier, RETRY_WINDOW, RegisterRequest, Service,

@@ -62,6 +62,11 @@ pub struct ClientRecord {
     /// by a `PUT`).
     #[serde(default)]
     pub retry_until: i64,
+    /// Turned off by an operator (`dcr-admin disable`): management refuses it
+    /// like an unknown client, and an authorization server must refuse it too
+    /// (docs/design.md, "Disabled clients"). Absent in older records: `false`.
+    #[serde(default)]
+    pub disabled: bool,
     /// Optimistic-concurrency version, incremented by every write.
     pub version: u64,
     /// Seconds since the epoch of the last write.
@@ -76,6 +81,12 @@ impl ClientRecord {
     /// Whether callers may see this record at `now`.
     pub fn is_live(&self, now: i64) -> bool {
         self.state == ClientState::Active && (self.expires_at == 0 || self.expires_at > now)
+    }
+
+    /// Whether the client may be used at `now`: live and not disabled by an
+    /// operator. What an authorization server must check before accepting it.
+    pub fn is_usable(&self, now: i64) -> bool {
+        self.is_live(now) && !self.disabled
     }
 }
 
@@ -95,6 +106,7 @@ mod tests {
         assert_eq!(record.previous_token_hash, None);
         assert_eq!(record.previous_token_expires_at, 0);
         assert_eq!(record.retry_until, 0);
+        assert!(!record.disabled);
         assert_eq!(record.client_id_issued_at, 1);
         assert_eq!(record.client_secret_expires_at, 0);
         // What is stored keeps the names it always had.

@@ -213,3 +213,30 @@ pub trait Introspector: Send + Sync {
         token: &str,
     ) -> Result<serde_json::Map<String, serde_json::Value>, FetchError>;
 }
+
+/// One page of a [`ClientCatalog`] listing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecordPage {
+    /// The records of this page, in the catalog's order.
+    pub records: Vec<ClientRecord>,
+    /// Where the next page starts (an opaque cursor), `None` after the last page.
+    pub next: Option<String>,
+}
+
+/// Listing every stored client, for the operator tool (`dcr-admin`); no
+/// request of a client ever reaches it.
+#[async_trait]
+pub trait ClientCatalog: Send + Sync {
+    /// Returns up to `limit` records in any state, never one-time keys, in an
+    /// order that stays the same between calls, starting after the cursor
+    /// `after` (the `next` of an earlier page; `None` = from the start). With
+    /// `owner`, only the records of that owner. `next` MUST be `None` once no
+    /// record follows; a page MAY hold fewer than `limit` records while `next`
+    /// is `Some` (a store bounds the work of one call).
+    async fn list_records(
+        &self,
+        owner: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<RecordPage, StoreError>;
+}

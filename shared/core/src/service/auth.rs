@@ -65,10 +65,11 @@ impl Service {
             .get(client_id)
             .await
             .context("reading the client record")?;
+        // A disabled client is refused exactly like an unknown one.
         let record = record.filter(|r| {
             let state_ok =
                 r.state == ClientState::Active || (deleting_ok && r.state == ClientState::Deleting);
-            state_ok && (r.expires_at == 0 || r.expires_at > now)
+            state_ok && !r.disabled && (r.expires_at == 0 || r.expires_at > now)
         });
         // Hash before looking at the record so unknown and known clients cost the same.
         let presented = hash_token(token);

@@ -23,7 +23,10 @@ impl Service {
     }
 
     /// Makes the record invisible (`Deleting`), unless a first attempt already did.
-    async fn mark_deleting(&self, mut record: ClientRecord) -> Result<ClientRecord, DeleteError> {
+    pub(super) async fn mark_deleting(
+        &self,
+        mut record: ClientRecord,
+    ) -> Result<ClientRecord, DeleteError> {
         if record.state == ClientState::Deleting {
             return Ok(record);
         }

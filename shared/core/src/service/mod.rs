@@ -17,6 +17,7 @@
 //! client-chosen `client_id` is answered again within [`RETRY_WINDOW`], and the
 //! token a rotating update replaced works for `rotation_grace`.
 
+pub mod admin;
 mod auth;
 mod delete;
 mod info;

@@ -154,6 +154,7 @@ impl Service {
             software_statement: client.statement,
             expires_at: deadline(now, self.config.client_lifetime),
             retry_until: if chosen_id { now + RETRY_WINDOW } else { 0 },
+            disabled: false,
             version: 1,
             updated_at: now,
             sweep_at: now + SWEEP_GRACE,
@@ -253,7 +254,7 @@ impl Service {
                         Ok(None)
                     }
                     Some(old)
-                        if old.is_live(now)
+                        if old.is_usable(now)
                             && now <= old.retry_until
                             && old.metadata == record.metadata
                             && self.same_secret(&old, secret).await? =>

@@ -947,3 +947,53 @@ async fn uk_ob_client_secrets_fit_ob_dcr_33s_36_characters() {
     assert_eq!(s(&info, "client_secret").len(), 36);
     assert_eq!(s(&info, "registration_access_token").len(), 43);
 }
+
+#[tokio::test]
+async fn a_disabled_client_is_refused_like_an_unknown_one_until_enabled() {
+    let f = fixture("");
+    let info = register(&f, web_client()).await;
+    let id = info.client_id().to_owned();
+    let set_disabled = |disabled: bool| {
+        let clients = f.clients.clone();
+        let id = id.clone();
+        async move {
+            let mut record = clients.get(&id).await.unwrap().unwrap();
+            let version = record.version;
+            record.disabled = disabled;
+            record.version += 1;
+            clients.replace(&record, version).await.unwrap();
+        }
+    };
+    set_disabled(true).await;
+    let caller = Caller::from(bearer(&info));
+    let read = f.service.read(&id, &caller, ISSUER).await.unwrap_err();
+    assert!(matches!(
+        read,
+        ReadError::Access(AccessError::Token(AuthError::Invalid))
+    ));
+    let unknown = f
+        .service
+        .read("unknown", &caller, ISSUER)
+        .await
+        .unwrap_err();
+    assert_eq!(format!("{read:?}"), format!("{unknown:?}"));
+    let put = update(
+        &f,
+        &info,
+        json!({"redirect_uris": ["https://app.example.com/x"]}),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(
+        put,
+        UpdateError::Access(AccessError::Token(AuthError::Invalid))
+    ));
+    let delete = f.service.delete(&id, &caller).await.unwrap_err();
+    assert!(matches!(
+        delete,
+        DeleteError::Access(AccessError::Token(AuthError::Invalid))
+    ));
+    assert!(f.clients.get(&id).await.unwrap().is_some(), "still stored");
+    set_disabled(false).await;
+    assert_eq!(f.service.read(&id, &caller, ISSUER).await.unwrap(), info);
+}

@@ -8,7 +8,8 @@ use async_trait::async_trait;
 
 use crate::model::ClientRecord;
 use crate::ports::{
-    ClientSecret, ClientStore, Clock, KeySource, SecretStore, StoreError, UrlOrigin,
+    ClientCatalog, ClientSecret, ClientStore, Clock, KeySource, RecordPage, SecretStore,
+    StoreError, UrlOrigin,
 };
 
 /// A `ClientStore` in a `HashMap`.
@@ -100,6 +101,33 @@ impl ClientStore for MemoryClientStore {
                 Ok(true)
             }
         }
+    }
+}
+
+#[async_trait]
+impl ClientCatalog for MemoryClientStore {
+    async fn list_records(
+        &self,
+        owner: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<RecordPage, StoreError> {
+        let mut records: Vec<ClientRecord> = self
+            .records
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|r| owner.is_none() || r.owner.as_deref() == owner)
+            .filter(|r| after.is_none_or(|a| r.client_id.as_str() > a))
+            .cloned()
+            .collect();
+        records.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        let more = records.len() > limit;
+        records.truncate(limit);
+        let next = more
+            .then(|| records.last().map(|r| r.client_id.clone()))
+            .flatten();
+        Ok(RecordPage { records, next })
     }
 }
 
