@@ -36,6 +36,8 @@
 //! stop at 32 levels of nesting, and rewrite what a client sent. The string keeps
 //! the document byte for byte; nothing queries inside it.
 
+mod catalog;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 

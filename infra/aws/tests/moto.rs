@@ -492,3 +492,15 @@ async fn fault_injection_on_dynamodb_and_secrets_manager() {
     .await;
     report.assert_clean("DynamoDB + Secrets Manager on moto");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalog_contract_on_dynamodb() {
+    let Some(aws) = MotoAws::from_env().await else {
+        return;
+    };
+    let store = aws.client_store();
+    // A one-time key shares the table and is never listed.
+    assert!(store.remember_once(&unique("jti"), i64::MAX).await.unwrap());
+    contract::catalog_contract(&store, &store).await;
+    aws.delete_table().await.unwrap();
+}

@@ -61,6 +61,7 @@
 //! `drop` returns, so the same directory can be reopened at once in the same
 //! process.
 
+mod catalog;
 mod schema;
 mod storage;
 #[cfg(feature = "testing")]
@@ -156,6 +157,12 @@ impl EmbeddedStore {
 
     /// This store as a [`ClientStore`] trait object (keeps the store open).
     pub fn clients(&self) -> Arc<dyn ClientStore> {
+        Arc::new(self.clone())
+    }
+
+    /// This store as a [`ClientCatalog`](dcr_core::ClientCatalog) trait object,
+    /// the operator tool's listing (keeps the store open).
+    pub fn catalog(&self) -> Arc<dyn dcr_core::ClientCatalog> {
         Arc::new(self.clone())
     }
 

@@ -27,6 +27,19 @@ async fn client_store_honours_the_contract() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn catalog_honours_the_contract() {
+    let (_dir, store) = fresh();
+    assert!(
+        store
+            .clients()
+            .remember_once("jti", i64::MAX)
+            .await
+            .unwrap()
+    );
+    contract::catalog_contract(store.clients().as_ref(), store.catalog().as_ref()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn secret_store_honours_the_contract() {
     let (_dir, store) = fresh();
     contract::secret_store_contract(store.secrets().as_ref()).await;

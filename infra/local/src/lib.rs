@@ -10,6 +10,7 @@
 //! requests it cannot parse are replaced by the service's JSON errors (the
 //! `framing` module).
 
+pub mod admin_socket;
 mod connections;
 mod framing;
 mod handler;
@@ -22,7 +23,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use dcr_core::Config;
+use dcr_core::service::admin::Admin;
+use dcr_core::{Config, Service, SystemClock};
 use dcr_embedded::EmbeddedStore;
 use dcr_http::{App, Refusal};
 use dcr_keys::{HttpIntrospector, HttpKeySource, KeyFetchConfig};
@@ -33,6 +35,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use admin_socket::AdminSocket;
 use connections::{Admission, Connections, Phase, Ticket};
 use framing::{Exchange, Socket};
 use limits::{DRAIN_TIMEOUT, EVICTION_GRACE, Limits, MAX_BUFFER_BYTES, MAX_HEAD_BYTES};
@@ -127,13 +130,14 @@ impl Server {
         let cap = limits::connection_cap(options.limits.max_connections);
         tracing::info!(max_connections = cap, "connection limit");
         let (stop, stopped) = watch::channel(false);
+        let admin = admin_socket(options, &store, stop.subscribe());
         let serving = Serving {
             app,
             limits: options.limits.clone(),
             connections: Connections::new(cap, EVICTION_GRACE),
             graceful: GracefulShutdown::new(),
         };
-        let task = tokio::spawn(serving.run(listener, store, stopped));
+        let task = tokio::spawn(serving.run(listener, store, admin, stopped));
         Ok(Self { addr, stop, task })
     }
 
@@ -157,6 +161,34 @@ impl Server {
     /// A handle that asks the server to stop.
     pub fn stopper(&self) -> watch::Sender<bool> {
         self.stop.clone()
+    }
+}
+
+/// The operator's socket in the data dir (`dcr-admin`), on the same store.
+/// A socket that cannot be bound (a path too long for one) is logged, and
+/// the server runs without it.
+fn admin_socket(
+    options: &Options,
+    store: &EmbeddedStore,
+    stopped: watch::Receiver<bool>,
+) -> Option<AdminSocket> {
+    // The operator's commands use the stores and the clock, not the configuration.
+    let service = Service::new(
+        Arc::new(Config::default()),
+        store.clients(),
+        store.secrets(),
+        Arc::new(SystemClock),
+    );
+    let admin = Admin::new(service, store.catalog());
+    match AdminSocket::start(&options.data_dir, admin, stopped) {
+        Ok(socket) => Some(socket),
+        Err(e) => {
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "no admin socket: dcr-admin cannot reach this server's clients while it runs"
+            );
+            None
+        }
     }
 }
 
@@ -202,6 +234,7 @@ impl Serving {
         self,
         listener: TcpListener,
         store: EmbeddedStore,
+        admin: Option<AdminSocket>,
         mut stopped: watch::Receiver<bool>,
     ) -> anyhow::Result<()> {
         let mut backoff = Backoff::default();
@@ -258,6 +291,9 @@ impl Serving {
             .is_err()
         {
             tracing::warn!("in-flight requests did not finish within the drain timeout");
+        }
+        if let Some(admin) = admin {
+            admin.close().await;
         }
         // The last references to the app (and its store) go here, closing the database.
         drop(self.app);

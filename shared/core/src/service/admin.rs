@@ -244,6 +244,50 @@ pub enum AdminError {
     Unknown(#[from] anyhow::Error),
 }
 
+/// An operator command's answer as it crosses a process boundary (the admin
+/// socket of `dcr-local`): the outcome, or the kind of failure and a message.
+/// A store failure's cause stays in the server's log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminReply {
+    /// The command succeeded.
+    Ok(AdminOutcome),
+    /// The command failed.
+    Error {
+        /// `not_found`, `refused`, `conflict` or `internal`.
+        kind: String,
+        /// What to tell the operator.
+        message: String,
+    },
+}
+
+impl AdminReply {
+    /// The reply for a command's result (an internal failure is logged here).
+    pub fn from_result(result: Result<AdminOutcome, AdminError>) -> Self {
+        let kind = match &result {
+            Ok(_) => "",
+            Err(AdminError::NotFound(_)) => "not_found",
+            Err(AdminError::Refused(_)) => "refused",
+            Err(AdminError::Conflict(_)) => "conflict",
+            Err(AdminError::Unknown(e)) => {
+                tracing::error!(error = format!("{e:#}"), "operator command failed");
+                "internal"
+            }
+        };
+        match result {
+            Ok(outcome) => AdminReply::Ok(outcome),
+            Err(AdminError::Unknown(_)) => AdminReply::Error {
+                kind: kind.to_owned(),
+                message: "the store failed; the server's log has the cause".to_owned(),
+            },
+            Err(e) => AdminReply::Error {
+                kind: kind.to_owned(),
+                message: e.to_string(),
+            },
+        }
+    }
+}
+
 /// The operator's use cases over a store and its catalog.
 pub struct Admin {
     service: Service,

@@ -26,9 +26,11 @@ use crate::model::{ClientRecord, ClientState};
 use crate::ports::{ClientSecret, ClientStore, Clock, SecretStore, StoreError, SystemClock};
 use crate::tokens::random_token;
 
+mod catalog;
 mod clients;
 mod secrets;
 
+pub use catalog::*;
 pub use clients::*;
 pub use secrets::*;
 
