@@ -158,9 +158,9 @@ async fn dcr_admin_drives_a_running_dcr_local_and_its_data_dir() {
         .await;
     assert_eq!(delete.status, 401);
     let disabled = local(&data, &["list", "--state", "disabled"]).await.ok();
-    assert_eq!(disabled.ids(), [a.clone()]);
+    assert_eq!(disabled.ids(), std::slice::from_ref(&a));
     let active = local(&data, &["list", "--state", "active"]).await.ok();
-    assert_eq!(active.ids(), [b.clone()]);
+    assert_eq!(active.ids(), std::slice::from_ref(&b));
 
     local(&data, &["enable", &a]).await.ok();
     assert_eq!(get(a.clone(), rat(&clients[0])).await.status, 200);
@@ -213,7 +213,10 @@ async fn dcr_admin_drives_a_running_dcr_local_and_its_data_dir() {
     local(&data, &["disable", &a]).await.ok();
     let shown = local(&data, &["show", &a]).await.ok();
     assert_no_credentials(&shown.stdout, &secrets);
-    assert_eq!(local(&data, &["list"]).await.ok().ids(), [a.clone()]);
+    assert_eq!(
+        local(&data, &["list"]).await.ok().ids(),
+        std::slice::from_ref(&a)
+    );
     let app = ChildApp::spawn(&data, &[]).await;
     let refused = app
         .send(TestRequest::new("GET", &format!("/register/{a}")).bearer(&rat(&clients[0])))
@@ -327,7 +330,7 @@ async fn dcr_admin_drives_the_emulated_table_under_the_operator_policy() {
     assert!(read.is_err(), "management refuses a disabled client");
     assert_eq!(
         run(&["list", "--state", "disabled"]).await.ok().ids(),
-        [a.clone()]
+        std::slice::from_ref(&a)
     );
     run_on("enable", a.clone()).await.ok();
     assert!(!store.get(&a).await.unwrap().unwrap().disabled);

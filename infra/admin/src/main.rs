@@ -221,7 +221,7 @@ enum Engine {
     /// A running `dcr-local`, through its admin socket.
     Socket(PathBuf),
     /// The stores themselves.
-    Direct(Admin),
+    Direct(Box<Admin>),
 }
 
 impl Engine {
@@ -244,7 +244,11 @@ impl Engine {
                     aws_sdk_secretsmanager::Client::new(&sdk),
                     secret_prefix,
                 ));
-                Ok(Engine::Direct(admin(clients.clone(), secrets, clients)))
+                Ok(Engine::Direct(Box::new(admin(
+                    clients.clone(),
+                    secrets,
+                    clients,
+                ))))
             }
         }
     }
@@ -293,11 +297,11 @@ async fn local_engine(dir: &Path) -> anyhow::Result<Engine> {
             socket.display()
         )
     })?;
-    Ok(Engine::Direct(admin(
+    Ok(Engine::Direct(Box::new(admin(
         store.clients(),
         store.secrets(),
         store.catalog(),
-    )))
+    ))))
 }
 
 /// Prints an answer; the exit status says how it went.

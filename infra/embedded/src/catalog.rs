@@ -33,8 +33,8 @@ impl ClientCatalog for EmbeddedStore {
             };
             let mut records = Vec::new();
             let mut last = None;
-            let mut scanned = 0;
-            for entry in clients.range::<&str>((start, Bound::Unbounded))? {
+            let rows = clients.range::<&str>((start, Bound::Unbounded))?;
+            for (scanned, entry) in rows.enumerate() {
                 if records.len() >= limit || scanned >= MAX_SCANNED {
                     return Ok(RecordPage {
                         records,
@@ -43,7 +43,6 @@ impl ClientCatalog for EmbeddedStore {
                 }
                 let (id, bytes) = entry?;
                 let record = schema::decode(id.value(), bytes.value())?;
-                scanned += 1;
                 last = Some(record.client_id.clone());
                 if owner.is_none() || record.owner == owner {
                     records.push(record);
