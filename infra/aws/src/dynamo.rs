@@ -27,7 +27,8 @@
 //! of failing its own condition (`AlreadyExists` / `Conflict` / a false replay).
 //!
 //! One-time keys ([`ClientStore::remember_once`]) are items `client_id = "once#{key}"`
-//! with only `ttl` and `write_id` beside the key; client ids never contain `#`, and these items
+//! with only `ttl` and `write_id` beside the key; a [`ClientId`] never contains `#`
+//! (its type says so, so `get` and `delete` cannot name one), and these items
 //! carry none of the index attributes, so no index ever sees them.
 //!
 //! The metadata is a JSON string rather than a DynamoDB map: a map would turn
@@ -45,7 +46,7 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
-use dcr_core::{ClientRecord, ClientState, ClientStore, Clock, StoreError, SystemClock};
+use dcr_core::{ClientId, ClientRecord, ClientState, ClientStore, Clock, StoreError, SystemClock};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -191,7 +192,7 @@ impl Item {
         let metadata =
             serde_json::to_string(&record.metadata).context("encoding client metadata as JSON")?;
         Ok(Self {
-            client_id: record.client_id.clone(),
+            client_id: record.client_id.to_string(),
             state: record.state,
             metadata,
             client_id_issued_at: record.client_id_issued_at,
@@ -218,8 +219,9 @@ impl Item {
     fn into_record(self) -> Result<ClientRecord, StoreError> {
         let metadata: Map<String, Value> =
             serde_json::from_str(&self.metadata).context("decoding stored client metadata")?;
+        let client_id = ClientId::parse(self.client_id).context("decoding a stored client_id")?;
         Ok(ClientRecord {
-            client_id: self.client_id,
+            client_id,
             state: self.state,
             metadata,
             client_id_issued_at: self.client_id_issued_at,
@@ -279,15 +281,6 @@ fn values(pairs: Vec<(&str, AttributeValue)>) -> HashMap<String, AttributeValue>
     pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
-fn check_id(client_id: &str) -> Result<(), StoreError> {
-    if client_id.starts_with(ONCE_PREFIX) {
-        return Err(StoreError::Unknown(anyhow::anyhow!(
-            "client ids starting with `{ONCE_PREFIX}` are reserved"
-        )));
-    }
-    Ok(())
-}
-
 impl DynamoClientStore {
     /// Puts `put` (an item carrying `write_id`) under its condition. `true` when
     /// written, `false` when the condition refused it.
@@ -320,7 +313,6 @@ impl DynamoClientStore {
 
     /// `insert`, with the write id given (tests replay a write with it).
     async fn insert_as(&self, record: &ClientRecord, write_id: &str) -> Result<(), StoreError> {
-        check_id(&record.client_id)?;
         let item = Item::from_record(record, write_id)?.to_attributes()?;
         let put = self
             .client
@@ -345,7 +337,6 @@ impl DynamoClientStore {
         expected_version: u64,
         write_id: &str,
     ) -> Result<(), StoreError> {
-        check_id(&record.client_id)?;
         let item = Item::from_record(record, write_id)?.to_attributes()?;
         let put = self
             .client
@@ -401,15 +392,12 @@ impl ClientStore for DynamoClientStore {
         self.insert_as(record, &new_write_id()?).await
     }
 
-    async fn get(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
-        if client_id.is_empty() || client_id.starts_with(ONCE_PREFIX) {
-            return Ok(None);
-        }
+    async fn get(&self, client_id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key("client_id", s(client_id))
+            .key("client_id", s(client_id.as_str()))
             .consistent_read(true)
             .send()
             .await
@@ -429,16 +417,13 @@ impl ClientStore for DynamoClientStore {
             .await
     }
 
-    async fn delete(&self, client_id: &str, expected_version: u64) -> Result<(), StoreError> {
-        if client_id.is_empty() || client_id.starts_with(ONCE_PREFIX) {
-            return Ok(());
-        }
+    async fn delete(&self, client_id: &ClientId, expected_version: u64) -> Result<(), StoreError> {
         // Retry-safe as it is: once the item is gone the condition holds.
         let result = self
             .client
             .delete_item()
             .table_name(&self.table)
-            .key("client_id", s(client_id))
+            .key("client_id", s(client_id.as_str()))
             .condition_expression("attribute_not_exists(client_id) OR #version = :expected")
             .set_expression_attribute_names(Some(names(&[("#version", "version")])))
             .set_expression_attribute_values(Some(values(vec![(":expected", n(expected_version))])))
@@ -456,7 +441,7 @@ impl ClientStore for DynamoClientStore {
         }
     }
 
-    async fn find_by_software_id(&self, software_id: &str) -> Result<Vec<String>, StoreError> {
+    async fn find_by_software_id(&self, software_id: &str) -> Result<Vec<ClientId>, StoreError> {
         if software_id.is_empty() {
             return Ok(Vec::new());
         }
@@ -472,7 +457,8 @@ impl ClientStore for DynamoClientStore {
         items
             .into_iter()
             .map(|mut item| match item.remove("client_id") {
-                Some(AttributeValue::S(id)) => Ok(id),
+                Some(AttributeValue::S(id)) => Ok(ClientId::parse(id)
+                    .context("an item of the software_id index has a malformed client_id")?),
                 _ => Err(StoreError::Unknown(anyhow::anyhow!(
                     "an item of the software_id index has no string client_id"
                 ))),

@@ -77,7 +77,7 @@ use std::thread::JoinHandle;
 
 use anyhow::{Context as _, anyhow};
 use async_trait::async_trait;
-use dcr_core::{ClientRecord, ClientSecret, ClientStore, SecretStore, StoreError};
+use dcr_core::{ClientId, ClientRecord, ClientSecret, ClientStore, SecretStore, StoreError};
 use redb::{ReadTransaction, ReadableDatabase, ReadableTable};
 use tokio::sync::oneshot;
 
@@ -278,7 +278,7 @@ impl ClientStore for EmbeddedStore {
         .await
     }
 
-    async fn get(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+    async fn get(&self, client_id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
         self.get_client(client_id).await
     }
 
@@ -295,16 +295,16 @@ impl ClientStore for EmbeddedStore {
         .map(drop)
     }
 
-    async fn delete(&self, client_id: &str, expected_version: u64) -> Result<(), StoreError> {
+    async fn delete(&self, client_id: &ClientId, expected_version: u64) -> Result<(), StoreError> {
         self.submit(Op::Delete {
-            client_id: client_id.to_owned(),
+            client_id: client_id.as_str().to_owned(),
             expected_version,
         })
         .await
         .map(drop)
     }
 
-    async fn find_by_software_id(&self, software_id: &str) -> Result<Vec<String>, StoreError> {
+    async fn find_by_software_id(&self, software_id: &str) -> Result<Vec<ClientId>, StoreError> {
         let software = software_id.to_owned();
         self.read(
             format!("finding clients of software {software_id}"),
@@ -317,7 +317,10 @@ impl ClientStore for EmbeddedStore {
                     if found_software != software {
                         break;
                     }
-                    ids.push(client_id.to_owned());
+                    ids.push(
+                        ClientId::parse(client_id)
+                            .context("the software_id index holds a malformed client id")?,
+                    );
                 }
                 Ok(ids)
             },
@@ -361,22 +364,22 @@ impl ClientStore for EmbeddedStore {
 
 #[async_trait]
 impl SecretStore for EmbeddedStore {
-    async fn put(&self, client_id: &str, secret: &ClientSecret) -> Result<(), StoreError> {
+    async fn put(&self, client_id: &ClientId, secret: &ClientSecret) -> Result<(), StoreError> {
         self.submit(Op::PutSecret {
-            client_id: client_id.to_owned(),
+            client_id: client_id.as_str().to_owned(),
             secret: secret.clone(),
         })
         .await
         .map(drop)
     }
 
-    async fn get(&self, client_id: &str) -> Result<Option<ClientSecret>, StoreError> {
+    async fn get(&self, client_id: &ClientId) -> Result<Option<ClientSecret>, StoreError> {
         self.get_secret(client_id).await
     }
 
-    async fn delete(&self, client_id: &str) -> Result<(), StoreError> {
+    async fn delete(&self, client_id: &ClientId) -> Result<(), StoreError> {
         self.submit(Op::DeleteSecret {
-            client_id: client_id.to_owned(),
+            client_id: client_id.as_str().to_owned(),
         })
         .await
         .map(drop)

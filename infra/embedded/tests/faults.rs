@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use dcr_core::testing::contract::full_record;
+use dcr_core::testing::contract::{cid, full_record};
 use dcr_core::{ClientSecret, ClientState, ClientStore, SecretStore};
 use dcr_embedded::{DB_FILE_NAME, EmbeddedStore, Faults, testing};
 
@@ -129,7 +129,7 @@ async fn a_full_disk_is_recovered_from_without_reopening_the_store() {
 
     // Reads come back on their own (the writer retries the reopen), writes too.
     eventually("a read after the disk has room again", async || {
-        ClientStore::get(&store, "before").await.is_ok()
+        ClientStore::get(&store, &cid("before")).await.is_ok()
     })
     .await;
     write("after")
@@ -140,11 +140,11 @@ async fn a_full_disk_is_recovered_from_without_reopening_the_store() {
     for i in 0..5 {
         let id = format!("client-{i:04}");
         assert!(
-            ClientStore::get(&store, &id).await.unwrap().is_some(),
+            ClientStore::get(&store, &cid(&id)).await.unwrap().is_some(),
             "{id}"
         );
         assert_eq!(
-            SecretStore::get(&store, &id)
+            SecretStore::get(&store, &cid(&id))
                 .await
                 .unwrap()
                 .unwrap()
@@ -154,24 +154,29 @@ async fn a_full_disk_is_recovered_from_without_reopening_the_store() {
     }
     for id in ["before", "after"] {
         assert!(
-            ClientStore::get(&store, id).await.unwrap().is_some(),
+            ClientStore::get(&store, &cid(id)).await.unwrap().is_some(),
             "{id}"
         );
     }
     for i in 0..3 {
         let id = format!("while-full-{i}");
         assert!(
-            ClientStore::get(&store, &id).await.unwrap().is_none(),
+            ClientStore::get(&store, &cid(&id)).await.unwrap().is_none(),
             "{id}"
         );
         assert!(
-            SecretStore::get(&store, &id).await.unwrap().is_none(),
+            SecretStore::get(&store, &cid(&id)).await.unwrap().is_none(),
             "{id}"
         );
     }
     drop(store);
     let store = EmbeddedStore::open(dir.path()).expect("the file is sound after the fault");
-    assert!(ClientStore::get(&store, "after").await.unwrap().is_some());
+    assert!(
+        ClientStore::get(&store, &cid("after"))
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -221,11 +226,13 @@ async fn a_panic_inside_redb_on_a_read_is_an_error() {
     })
     .await;
     faults.set_panic_on_read(true);
-    let e = ClientStore::get(&store, "client-0001").await.unwrap_err();
+    let e = ClientStore::get(&store, &cid("client-0001"))
+        .await
+        .unwrap_err();
     assert!(format!("{e:?}").contains("panicked"), "{e:?}");
     faults.set_panic_on_read(false);
     assert!(
-        ClientStore::get(&store, "client-0001")
+        ClientStore::get(&store, &cid("client-0001"))
             .await
             .unwrap()
             .is_some(),

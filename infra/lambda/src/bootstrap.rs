@@ -8,7 +8,7 @@ use std::sync::Arc;
 use aws_types::SdkConfig;
 use dcr_aws::permissions::Function;
 use dcr_aws::{DynamoClientStore, SecretsManagerStore};
-use dcr_core::{ClientStore, SecretStore};
+use dcr_core::{ClientStore, Ports, SecretStore, SystemClock};
 use dcr_http::{App, Operation};
 use dcr_keys::{HttpIntrospector, HttpKeySource, KeyFetchConfig};
 use lambda_http::{Body, Request, Response, service_fn};
@@ -72,7 +72,14 @@ pub fn app_with_metrics(settings: Settings, sdk: &SdkConfig, metrics: Option<Met
         _ => None,
     };
     let keys = Arc::new(HttpKeySource::new(fetch));
-    let app = App::new(settings.config, clients, secrets, keys.clone()).with_sector_source(keys);
+    let ports = Ports {
+        clients,
+        secrets,
+        clock: Arc::new(SystemClock),
+        keys: keys.clone(),
+        sectors: keys,
+    };
+    let app = App::new(settings.config, ports);
     let app = match introspector {
         Some(i) => app.with_introspector(Arc::new(i)),
         None => app,

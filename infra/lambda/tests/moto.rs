@@ -7,7 +7,7 @@
 
 use dcr_aws::SecretsManagerStore;
 use dcr_aws::testing::MotoAws;
-use dcr_core::testing::contract::{full_record, unique};
+use dcr_core::testing::contract::{cid, full_record, unique};
 use dcr_core::{ClientSecret, ClientState, ClientStore, Clock, SecretStore, SystemClock};
 use dcr_lambda::testing;
 use lambda_http::{Body, Request};
@@ -17,7 +17,11 @@ fn secret(value: &str) -> ClientSecret {
 }
 
 async fn secret_value(store: &SecretsManagerStore, id: &str) -> Option<String> {
-    store.get(id).await.unwrap().map(|s| s.expose().to_owned())
+    store
+        .get(&cid(id))
+        .await
+        .unwrap()
+        .map(|s| s.expose().to_owned())
 }
 
 // ---------------------------------------------------------------------------
@@ -67,7 +71,7 @@ async fn lambda_app_registers_reads_and_deletes_on_aws_stores() {
         .as_str()
         .unwrap()
         .to_owned();
-    let stored = clients.get(&id).await.unwrap().unwrap();
+    let stored = clients.get(&cid(&id)).await.unwrap().unwrap();
     assert_eq!(stored.state, ClientState::Active);
     assert_ne!(
         stored.token_hash.as_deref(),
@@ -107,7 +111,7 @@ async fn lambda_app_registers_reads_and_deletes_on_aws_stores() {
         )
         .await;
     assert_eq!(deleted.status(), 204, "{:?}", deleted.body());
-    assert_eq!(clients.get(&id).await.unwrap(), None);
+    assert_eq!(clients.get(&cid(&id)).await.unwrap(), None);
     assert_eq!(secret_value(&secrets, &id).await, None);
 }
 

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use dcr_core::Config;
+use dcr_core::{Config, Ports, SystemClock};
 use dcr_embedded::EmbeddedStore;
 use dcr_http::{App, Refusal};
 use dcr_keys::{HttpIntrospector, HttpKeySource, KeyFetchConfig};
@@ -118,8 +118,14 @@ impl Server {
         };
         let introspector = introspector(&config, options, &fetch)?;
         let keys = Arc::new(HttpKeySource::new(fetch));
-        let mut app = App::new(config, store.clients(), store.secrets(), keys.clone())
-            .with_sector_source(keys);
+        let ports = Ports {
+            clients: store.clients(),
+            secrets: store.secrets(),
+            clock: Arc::new(SystemClock),
+            keys: keys.clone(),
+            sectors: keys,
+        };
+        let mut app = App::new(config, ports);
         if let Some(introspector) = introspector {
             app = app.with_introspector(Arc::new(introspector));
         }

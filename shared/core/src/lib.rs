@@ -14,12 +14,12 @@ pub use config::Config;
 pub use errors::{
     AccessError, AuthError, BodyError, DeleteError, ReadError, RegisterError, UpdateError,
 };
-pub use model::{ClientRecord, ClientState};
+pub use model::{ClientId, ClientRecord, ClientState};
 pub use ports::{
     AccessToken, ClientSecret, ClientStore, Clock, FetchError, Introspector, KeySource,
     SecretStore, SectorSource, StoreError, SystemClock, TokenVerifier, UrlOrigin,
 };
 pub use service::{
-    Body, Caller, ClientInfo, Credential, JwtVerifier, RETRY_WINDOW, RegisterRequest, Service,
-    SweepReport, UpdateRequest,
+    Body, Caller, ClientInfo, Credential, JwtVerifier, Ports, RETRY_WINDOW, RegisterRequest,
+    Service, SweepReport, UpdateRequest,
 };
