@@ -43,6 +43,8 @@ pub struct MotoAws {
     pub table: String,
     /// The secret name prefix this test owns.
     pub secret_prefix: String,
+    /// The key ring's ARN when this test runs the sealed mode ([`MotoAws::sealed`]).
+    pub key_ring: Option<String>,
 }
 
 impl MotoAws {
@@ -80,7 +82,94 @@ impl MotoAws {
             sdk,
             table,
             secret_prefix: format!("dcr-test/{name}/"),
+            key_ring: None,
         })
+    }
+
+    /// The same slice in the sealed mode: a fresh key ring (one secret, a
+    /// random 32-byte key as its `AWSCURRENT` version), as the template makes.
+    pub async fn sealed(mut self) -> anyhow::Result<Self> {
+        let name = format!("dcr-test-ring/{}", unique_name());
+        let created = self
+            .secretsmanager()
+            .create_secret()
+            .name(&name)
+            .secret_string(new_ring_key()?)
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("{}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e))
+            })
+            .context("creating the key ring")?;
+        self.key_ring = Some(
+            created
+                .arn()
+                .ok_or_else(|| anyhow::anyhow!("CreateSecret returned no ARN"))?
+                .to_owned(),
+        );
+        Ok(self)
+    }
+
+    /// A fresh table, prefix and key ring in the sealed mode, or `None` as [`MotoAws::from_env`].
+    pub async fn sealed_from_env() -> Option<Self> {
+        let aws = Self::from_env().await?;
+        match aws.sealed().await {
+            Ok(aws) => Some(aws),
+            Err(e) => panic!("cannot make a key ring on moto: {e:#}"),
+        }
+    }
+
+    /// Puts a new random key as the key ring's `AWSCURRENT` version (a
+    /// rotation, as docs/operations.md tells the operator); returns its version id.
+    pub async fn rotate_key_ring(&self) -> anyhow::Result<String> {
+        let ring = self
+            .key_ring
+            .as_deref()
+            .ok_or_else(|| anyhow::anyhow!("not the sealed mode"))?;
+        let out = self
+            .secretsmanager()
+            .put_secret_value()
+            .secret_id(ring)
+            .secret_string(new_ring_key()?)
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("{}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e))
+            })
+            .context("rotating the key ring")?;
+        out.version_id()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow::anyhow!("PutSecretValue returned no VersionId"))
+    }
+
+    /// Where this test's client secrets live.
+    pub fn storage(&self) -> crate::settings::SecretStorage {
+        match &self.key_ring {
+            Some(ring) => crate::settings::SecretStorage::Sealed {
+                key_ring: ring.clone(),
+            },
+            None => crate::settings::SecretStorage::SecretsManager,
+        }
+    }
+
+    /// The key ring of the sealed mode, on this test's ring secret.
+    pub fn key_ring(&self) -> Option<Arc<crate::sealed::KeyRing>> {
+        self.key_ring
+            .as_ref()
+            .map(|ring| Arc::new(crate::sealed::KeyRing::new(self.secretsmanager(), ring)))
+    }
+
+    /// Both stores of this test's mode, as a function builds them.
+    pub fn stores(
+        &self,
+    ) -> (
+        Arc<dyn dcr_core::ClientStore>,
+        Arc<dyn dcr_core::SecretStore>,
+    ) {
+        crate::bootstrap::stores(
+            &self.settings(dcr_core::Config::default()),
+            &crate::bootstrap::AwsClients::new(&self.sdk),
+        )
     }
 
     /// A DynamoDB client on moto.
@@ -93,7 +182,7 @@ impl MotoAws {
         aws_sdk_secretsmanager::Client::new(&self.sdk)
     }
 
-    /// The client store on this test's table.
+    /// The client store on this test's table (the secrets-manager mode's).
     pub fn client_store(&self) -> DynamoClientStore {
         DynamoClientStore::new(self.dynamodb(), &self.table)
     }
@@ -113,6 +202,7 @@ impl MotoAws {
         Settings {
             clients_table: self.table.clone(),
             secret_prefix: self.secret_prefix.clone(),
+            secret_storage: self.storage(),
             secret_kms_key_id: None,
             secret_recovery_days: None,
             metrics_namespace: None,
@@ -159,6 +249,14 @@ impl MotoAws {
             .context("deleting the test table")?;
         Ok(())
     }
+}
+
+/// A key as an operator makes one: 32 random bytes, base64.
+pub fn new_ring_key() -> anyhow::Result<String> {
+    use base64::Engine as _;
+    let mut key = [0u8; crate::sealed::KEY_BYTES];
+    getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("drawing a key: {e}"))?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(key))
 }
 
 /// SDK configuration for `endpoint`, region `us-east-1`, static credentials `test`/`test`:
@@ -231,6 +329,16 @@ pub async fn create_clients_table(
                 .build()?,
         );
     }
+    if let Some(stream) = &schema.stream_specification {
+        create = create.stream_specification(
+            aws_sdk_dynamodb::types::StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::from(
+                    stream.stream_view_type.as_str(),
+                ))
+                .build()?,
+        );
+    }
     create
         .send()
         .await
@@ -268,12 +376,17 @@ impl MotoAws {
             account: MOTO_ACCOUNT.to_owned(),
             table: self.table.clone(),
             secret_prefix: self.secret_prefix.clone(),
+            key_ring: self.key_ring.clone().unwrap_or_default(),
         }
     }
 
-    /// The deployment of this test's table and prefix, every other parameter at its default.
+    /// The deployment of this test's table, prefix and mode, every other parameter at its default.
     pub fn deployment(&self) -> Deployment {
-        Deployment::new(self.names())
+        let deployment = Deployment::new(self.names());
+        match &self.key_ring {
+            Some(_) => deployment.with("ClientSecretStorage", "sealed"),
+            None => deployment,
+        }
     }
 
     /// SDK configuration with the credentials of a fresh role that holds exactly
