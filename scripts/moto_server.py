@@ -22,6 +22,11 @@ Two changes to moto (5.2.x), nothing else:
    (the functions, with credentials of a role they assumed through STS) is
    checked: signature, session token, and its role's policies.
 
+3. Atomic conditional writes. moto's DynamoDB evaluates a write's condition
+   and applies the write without a lock, so two concurrent conditional
+   UpdateItems can both pass the same `version = :expected`; DynamoDB applies
+   each conditional write atomically. Here every DynamoDB write holds one lock.
+
 Not checked, here as in moto: IAM condition keys (kms:ViaService and the
 like), KMS (moto's Secrets Manager and DynamoDB never call KMS), the implied
 permissions of an action (secretsmanager:TagResource for a CreateSecret with
@@ -37,6 +42,9 @@ os.environ.setdefault("INITIAL_NO_AUTH_ACTION_COUNT", "0")
 ROOT_ACCESS_KEY = os.environ.get("DCR_MOTO_ROOT_ACCESS_KEY", "test")
 
 from moto.core.authorization import ActionAuthenticatorMixin  # noqa: E402
+import threading  # noqa: E402
+
+from moto.dynamodb.models import DynamoDBBackend  # noqa: E402
 from moto.dynamodb.responses import DynamoHandler  # noqa: E402
 from moto.secretsmanager.models import secretsmanager_backends  # noqa: E402
 from moto.secretsmanager.responses import SecretsManagerResponse  # noqa: E402
@@ -97,6 +105,21 @@ def _secret_resource(self):
     partition = get_partition(self.region)
     return f"arn:{partition}:secretsmanager:{self.region}:{self.current_account}:secret:{secret_id}-??????"
 
+
+_WRITE_LOCK = threading.Lock()
+
+
+def _atomic(write):
+    def locked(self, *args, **kwargs):
+        with _WRITE_LOCK:
+            return write(self, *args, **kwargs)
+
+    return locked
+
+
+for _name in ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item"):
+    if hasattr(DynamoDBBackend, _name):
+        setattr(DynamoDBBackend, _name, _atomic(getattr(DynamoDBBackend, _name)))
 
 ActionAuthenticatorMixin._authenticate_and_authorize_action = _authorize_unless_root
 DynamoHandler._determine_resource = _dynamodb_resource

@@ -8,8 +8,9 @@
 //! # }
 //! ```
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use aws_sdk_dynamodb::config::Credentials;
@@ -28,6 +29,86 @@ use crate::sdk::AwsAccess;
 use crate::secrets::SecretsManagerStore;
 use crate::settings::Settings;
 use crate::template::{Deployment, Template};
+
+/// An SDK interceptor that records every AWS call as its IAM action
+/// (`dynamodb:PutItem`; an SDK retry counts again) and, when told, makes every
+/// call after the first `n` fail before it is sent: a process that died there.
+#[derive(Debug, Clone)]
+pub struct CallLog {
+    calls: Arc<Mutex<Vec<String>>>,
+    fail_after: Arc<AtomicUsize>,
+}
+
+impl Default for CallLog {
+    fn default() -> Self {
+        Self {
+            calls: Arc::default(),
+            fail_after: Arc::new(AtomicUsize::new(usize::MAX)),
+        }
+    }
+}
+
+impl CallLog {
+    /// The calls recorded since the last `take`, in order; the log starts anew.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.calls.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// [`CallLog::take`], counted by call.
+    pub fn take_counts(&self) -> BTreeMap<String, usize> {
+        let mut counts = BTreeMap::new();
+        for call in self.take() {
+            *counts.entry(call).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// From now on, calls beyond the next `n` fail without reaching AWS.
+    pub fn fail_after(&self, n: usize) {
+        let done = self.calls.lock().unwrap_or_else(|e| e.into_inner()).len();
+        self.fail_after
+            .store(done.saturating_add(n), Ordering::SeqCst);
+    }
+
+    /// Every call goes through again.
+    pub fn heal(&self) {
+        self.fail_after.store(usize::MAX, Ordering::SeqCst);
+    }
+}
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for CallLog {
+    fn name(&self) -> &'static str {
+        "CallLog"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        _cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        // JSON protocols name the operation in X-Amz-Target: `DynamoDB_20120810.PutItem`,
+        // `secretsmanager.CreateSecret`, `AWSEvents.PutEvents`.
+        let target = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or("unknown.unknown");
+        let (service, operation) = target.split_once('.').unwrap_or(("unknown", target));
+        let service = match service {
+            s if s.starts_with("DynamoDB") => "dynamodb",
+            "secretsmanager" => "secretsmanager",
+            "AWSEvents" => "events",
+            other => other,
+        };
+        let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
+        if calls.len() >= self.fail_after.load(Ordering::SeqCst) {
+            return Err("the process died here (CallLog::fail_after)".into());
+        }
+        calls.push(format!("{service}:{operation}"));
+        Ok(())
+    }
+}
 
 /// The variable naming the moto endpoint (`scripts/lib/moto.sh` exports it).
 pub const ENV_MOTO_ENDPOINT: &str = "DCR_TEST_MOTO_ENDPOINT";
@@ -140,6 +221,24 @@ impl MotoAws {
         out.version_id()
             .map(str::to_owned)
             .ok_or_else(|| anyhow::anyhow!("PutSecretValue returned no VersionId"))
+    }
+
+    /// SDK clients of this test whose every call goes through `log`.
+    pub fn clients_logged(&self, log: &CallLog) -> crate::bootstrap::AwsClients {
+        crate::bootstrap::AwsClients {
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(
+                aws_sdk_dynamodb::Config::from(&self.sdk)
+                    .to_builder()
+                    .interceptor(log.clone())
+                    .build(),
+            ),
+            secretsmanager: aws_sdk_secretsmanager::Client::from_conf(
+                aws_sdk_secretsmanager::Config::from(&self.sdk)
+                    .to_builder()
+                    .interceptor(log.clone())
+                    .build(),
+            ),
+        }
     }
 
     /// Where this test's client secrets live.
