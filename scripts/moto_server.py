@@ -15,7 +15,9 @@ Two changes to moto (5.2.x), nothing else:
        .../table/TABLE/index/INDEX for a Query or Scan of an index;
      - Secrets Manager: the secret's ARN (name plus its random suffix) when it
        exists, else arn:...:secret:NAME-?????? (a CreateSecret, or a secret
-       that is gone: AWS too answers AccessDenied before ResourceNotFound).
+       that is gone: AWS too answers AccessDenied before ResourceNotFound);
+     - EventBridge PutEvents: arn:aws:events:REGION:ACCOUNT:event-bus/BUS of
+       its entries' bus (default when they name none).
 2. The account root. Requests signed with the access key in
    DCR_MOTO_ROOT_ACCESS_KEY (default "test", the tests' static key) are the
    account's root user: allowed everything, as on AWS. Every other caller
@@ -46,6 +48,7 @@ import threading  # noqa: E402
 
 from moto.dynamodb.models import DynamoDBBackend  # noqa: E402
 from moto.dynamodb.responses import DynamoHandler  # noqa: E402
+from moto.events.responses import EventsHandler  # noqa: E402
 from moto.secretsmanager.models import secretsmanager_backends  # noqa: E402
 from moto.secretsmanager.responses import SecretsManagerResponse  # noqa: E402
 from moto.server import main  # noqa: E402
@@ -106,6 +109,16 @@ def _secret_resource(self):
     return f"arn:{partition}:secretsmanager:{self.region}:{self.current_account}:secret:{secret_id}-??????"
 
 
+def _events_resource(self):
+    entries = _json_body(self).get("Entries") or [{}]
+    first = entries[0] if isinstance(entries[0], dict) else {}
+    bus = first.get("EventBusName") or "default"
+    if bus.startswith("arn:"):
+        return bus
+    partition = get_partition(self.region)
+    return f"arn:{partition}:events:{self.region}:{self.current_account}:event-bus/{bus}"
+
+
 _WRITE_LOCK = threading.Lock()
 
 
@@ -124,6 +137,7 @@ for _name in ("put_item", "update_item", "delete_item", "transact_write_items", 
 ActionAuthenticatorMixin._authenticate_and_authorize_action = _authorize_unless_root
 DynamoHandler._determine_resource = _dynamodb_resource
 SecretsManagerResponse._determine_resource = _secret_resource
+EventsHandler._determine_resource = _events_resource
 
 if __name__ == "__main__":
     sys.exit(main())

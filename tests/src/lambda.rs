@@ -237,6 +237,11 @@ impl LambdaApp {
 }
 
 impl LambdaApp {
+    /// This engine's slice of moto: table, prefix, key ring.
+    pub fn aws(&self) -> &MotoAws {
+        &self._aws
+    }
+
     /// Invokes `authenticate-client` as an authorization server would (its
     /// payload in, its answer out), under the function's own role.
     pub async fn authenticate(&self, payload: Value) -> Value {

@@ -583,18 +583,68 @@ impl MotoAws {
     /// One AWS query-protocol call (IAM, STS) as the account root: moto lets the
     /// root key through unchecked (`scripts/moto_server.py`), so it is not signed.
     async fn query(&self, service: &str, params: &[(&str, &str)]) -> anyhow::Result<String> {
-        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-        let host = self
-            .endpoint
-            .strip_prefix("http://")
-            .ok_or_else(|| anyhow::anyhow!("moto endpoint is not http://: {}", self.endpoint))?;
         let body = params
             .iter()
             .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
             .collect::<Vec<_>>()
             .join("&");
+        let answer = self
+            .post_as_root(service, "application/x-www-form-urlencoded", None, &body)
+            .await?;
+        let status_ok = answer
+            .split_whitespace()
+            .nth(1)
+            .is_some_and(|code| code == "200");
+        if !status_ok {
+            anyhow::bail!("{service} {:?} failed: {answer}", params.first());
+        }
+        Ok(answer)
+    }
+
+    /// One AWS JSON-protocol call as the account root (unsigned, as [`MotoAws::query`]):
+    /// `target` is the `X-Amz-Target` (`AmazonSQS.CreateQueue`, `AWSEvents.PutRule`,
+    /// `DynamoDBStreams_20120810.GetRecords`, ...). Returns the JSON answer.
+    pub async fn json_api(
+        &self,
+        service: &str,
+        target: &str,
+        body: &serde_json::Value,
+    ) -> anyhow::Result<serde_json::Value> {
+        let answer = self
+            .post_as_root(
+                service,
+                "application/x-amz-json-1.0",
+                Some(target),
+                &body.to_string(),
+            )
+            .await?;
+        let (head, payload) = answer
+            .split_once("\r\n\r\n")
+            .ok_or_else(|| anyhow::anyhow!("{target}: no HTTP body in {answer}"))?;
+        if head.split_whitespace().nth(1) != Some("200") {
+            anyhow::bail!("{target} failed: {answer}");
+        }
+        // moto answers with Content-Length; a chunked answer would need decoding.
+        serde_json::from_str(payload).with_context(|| format!("{target}: {payload}"))
+    }
+
+    async fn post_as_root(
+        &self,
+        service: &str,
+        content_type: &str,
+        target: Option<&str>,
+        body: &str,
+    ) -> anyhow::Result<String> {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let host = self
+            .endpoint
+            .strip_prefix("http://")
+            .ok_or_else(|| anyhow::anyhow!("moto endpoint is not http://: {}", self.endpoint))?;
+        let target = target
+            .map(|t| format!("X-Amz-Target: {t}\r\n"))
+            .unwrap_or_default();
         let request = format!(
-            "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+            "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\n{target}\
              Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0\r\n\
              Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
@@ -605,15 +655,7 @@ impl MotoAws {
         stream.write_all(request.as_bytes()).await?;
         let mut answer = Vec::new();
         stream.read_to_end(&mut answer).await?;
-        let answer = String::from_utf8_lossy(&answer).into_owned();
-        let status_ok = answer
-            .split_whitespace()
-            .nth(1)
-            .is_some_and(|code| code == "200");
-        if !status_ok {
-            anyhow::bail!("{service} {:?} failed: {answer}", params.first());
-        }
-        Ok(answer)
+        Ok(String::from_utf8_lossy(&answer).into_owned())
     }
 }
 

@@ -17,6 +17,7 @@ macro_rules! engine_or_skip {
 
 mod authorization_server;
 mod cases;
+mod client_events;
 mod hardening;
 mod iam;
 mod interop;
