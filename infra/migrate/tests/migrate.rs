@@ -138,7 +138,10 @@ async fn interrupted_then_finished(
     .await;
     let mut report = Report::default();
     m.migrate(stale, &mut report).await.unwrap();
-    assert!(report.conflicts >= 1, "the older copy must lose: {report:?}");
+    assert!(
+        report.conflicts >= 1,
+        "the older copy must lose: {report:?}"
+    );
 
     let finished = m.run().await.unwrap();
     assert!(finished.problems.is_empty(), "{finished:?}");
