@@ -134,6 +134,21 @@ async fn a_registration_is_one_item_with_the_secret_sealed_in_it() {
         "the item holds the secret in clear: {shown}"
     );
     assert!(item.contains_key(SECRET_SEALED) && item.contains_key(SECRET_KEY_VERSION));
+    // One write request unit: DynamoDB bills a write per started KB of the
+    // item (attribute names and values; a number is about half its digits).
+    let size: usize = item
+        .iter()
+        .map(|(name, value)| {
+            name.len()
+                + match value {
+                    AttributeValue::S(s) => s.len(),
+                    AttributeValue::N(n) => n.len() / 2 + 1,
+                    _ => 1,
+                }
+        })
+        .sum();
+    println!("a sealed registration's item: {size} bytes");
+    assert!(size < 1024, "{size} bytes: more than one write request unit");
     // Nothing in Secrets Manager under the client prefix.
     assert_eq!(
         aws.secret_store()
