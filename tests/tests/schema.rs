@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use dcr_aws::testing::MotoAws;
 use dcr_core::testing::contract::{bare_record, full_record, unique};
-use dcr_core::{ClientRecord, ClientSecret, ClientState, ClientStore};
+use dcr_core::{ClientRecord, ClientSecret, ClientState};
 use serde_json::{Value, json};
 
 const SCHEMA_ID: &str = "urn:dcr:schema:client-record:v1";

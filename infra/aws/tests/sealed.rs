@@ -148,7 +148,10 @@ async fn a_registration_is_one_item_with_the_secret_sealed_in_it() {
         })
         .sum();
     println!("a sealed registration's item: {size} bytes");
-    assert!(size < 1024, "{size} bytes: more than one write request unit");
+    assert!(
+        size < 1024,
+        "{size} bytes: more than one write request unit"
+    );
     // Nothing in Secrets Manager under the client prefix.
     assert_eq!(
         aws.secret_store()
