@@ -118,17 +118,7 @@ async fn dynamodb_items(aws: &MotoAws) -> Vec<(String, Value)> {
     ids.push(info.client_id().to_owned());
     let mut out = Vec::new();
     for id in ids {
-        let item = aws
-            .dynamodb()
-            .get_item()
-            .table_name(&aws.table)
-            .key("client_id", AttributeValue::S(id.clone()))
-            .consistent_read(true)
-            .send()
-            .await
-            .unwrap()
-            .item
-            .unwrap();
+        let item = aws.item(&id).await.unwrap();
         out.push((id, item_json(&item)));
     }
     out

@@ -329,6 +329,16 @@ fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
+/// Whether a DynamoDB call was refused by its condition expression.
+pub fn condition_failed<E, R>(err: &SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    err.as_service_error()
+        .and_then(|se| se.code())
+        .is_some_and(|code| code == "ConditionalCheckFailedException")
+}
+
 /// A string attribute value.
 pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
@@ -608,12 +618,7 @@ impl DynamoClientStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
+            Err(e) if condition_failed(&e) => Ok(()),
             Err(e) => Err(anyhow::anyhow!("{}", DisplayErrorContext(&e))
                 .context("DynamoDB UpdateItem (re-seal) failed")),
         }
@@ -703,12 +708,7 @@ impl ClientStore for DynamoClientStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::Conflict)
-            }
+            Err(e) if condition_failed(&e) => Err(StoreError::Conflict),
             Err(e) => Err(sdk_error(e, "DynamoDB DeleteItem failed")),
         }
     }

@@ -34,7 +34,8 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose as Engine};
 use dcr_core::{ClientSecret, SecretStore, StoreError};
 
 use crate::dynamo::{
-    DynamoClientStore, SECRET_KEY_VERSION, SECRET_MIRRORED, SECRET_SEALED, STATE, s,
+    DynamoClientStore, SECRET_KEY_VERSION, SECRET_MIRRORED, SECRET_SEALED, STATE, condition_failed,
+    s,
 };
 
 /// Bytes of a key.
@@ -433,10 +434,7 @@ impl SecretStore for SealedSecrets {
         match removed {
             Ok(_) => Ok(()),
             // No record: an item holding only a secret (or nothing) goes whole.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
+            Err(e) if condition_failed(&e) => {
                 let gone = self
                     .store
                     .client()
@@ -450,12 +448,7 @@ impl SecretStore for SealedSecrets {
                 match gone {
                     Ok(_) => Ok(()),
                     // A record appeared meanwhile: it carries no secret of ours.
-                    Err(e)
-                        if e.as_service_error()
-                            .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-                    {
-                        Ok(())
-                    }
+                    Err(e) if condition_failed(&e) => Ok(()),
                     Err(e) => Err(sdk_error(e, "DynamoDB DeleteItem (secret only) failed")),
                 }
             }

@@ -178,9 +178,7 @@ impl MotoAws {
             .secret_string(new_ring_key()?)
             .send()
             .await
-            .map_err(|e| {
-                anyhow::anyhow!("{}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e))
-            })
+            .map_err(sm_failed)
             .context("creating the key ring")?;
         self.key_ring = Some(
             created
@@ -214,9 +212,7 @@ impl MotoAws {
             .secret_string(new_ring_key()?)
             .send()
             .await
-            .map_err(|e| {
-                anyhow::anyhow!("{}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e))
-            })
+            .map_err(sm_failed)
             .context("rotating the key ring")?;
         out.version_id()
             .map(str::to_owned)
@@ -239,6 +235,25 @@ impl MotoAws {
                     .build(),
             ),
         }
+    }
+
+    /// The raw item of `key` in this test's table (a consistent read), if any.
+    pub async fn item(
+        &self,
+        key: &str,
+    ) -> Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        self.dynamodb()
+            .get_item()
+            .table_name(&self.table)
+            .key(
+                "client_id",
+                aws_sdk_dynamodb::types::AttributeValue::S(key.to_owned()),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GetItem {key}: {}", DisplayErrorContext(&e)))
+            .item
     }
 
     /// Where this test's client secrets live.
@@ -327,9 +342,7 @@ impl MotoAws {
             .secret_string(secret)
             .send()
             .await
-            .map_err(|e| {
-                anyhow::anyhow!("{}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e))
-            })
+            .map_err(sm_failed)
             .context("storing the introspection secret")?;
         created
             .arn()
@@ -348,6 +361,41 @@ impl MotoAws {
             .context("deleting the test table")?;
         Ok(())
     }
+}
+
+/// A request to a function's `App` on `https://dcr.example.com` (the issuer the
+/// AWS tests configure): `body` is JSON, or nothing when empty.
+pub fn api_request(
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> lambda_http::Request {
+    let mut builder = lambda_http::http::Request::builder()
+        .method(method)
+        .uri(format!("https://dcr.example.com{path}"))
+        .header("host", "dcr.example.com")
+        .header("content-type", "application/json");
+    if let Some(token) = token {
+        builder = builder.header("authorization", format!("Bearer {token}"));
+    }
+    let body = if body.is_empty() {
+        lambda_http::Body::Empty
+    } else {
+        lambda_http::Body::from(body.to_owned())
+    };
+    builder
+        .body(body)
+        .unwrap_or_else(|e| panic!("a test request {method} {path}: {e}"))
+}
+
+/// A Secrets Manager call's failure, with its whole context.
+fn sm_failed<E, R>(e: aws_sdk_secretsmanager::error::SdkError<E, R>) -> anyhow::Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    anyhow::anyhow!("{}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e))
 }
 
 /// A key as an operator makes one: 32 random bytes, base64.

@@ -10,41 +10,15 @@ use std::collections::{BTreeMap, HashMap};
 use aws_sdk_dynamodb::types::AttributeValue;
 use dcr_aws::bootstrap::{AwsClients, app_with};
 use dcr_aws::dynamo::{SECRET_KEY_VERSION, SECRET_SEALED};
-use dcr_aws::testing::{CallLog, MotoAws};
+use dcr_aws::testing::{CallLog, MotoAws, api_request as request};
 use dcr_core::testing::contract::{self, unique};
 use dcr_core::{ClientSecret, ClientState, SecretStore};
 use dcr_http::{App, Operation};
-use lambda_http::{Body, Request};
+use lambda_http::Body;
 use serde_json::Value;
 
 async fn raw_item(aws: &MotoAws, key: &str) -> HashMap<String, AttributeValue> {
-    aws.dynamodb()
-        .get_item()
-        .table_name(&aws.table)
-        .key("client_id", AttributeValue::S(key.to_owned()))
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap_or_default()
-}
-
-fn request(method: &str, path: &str, token: Option<&str>, body: &str) -> Request {
-    let mut builder = lambda_http::http::Request::builder()
-        .method(method)
-        .uri(format!("https://dcr.example.com{path}"))
-        .header("host", "dcr.example.com")
-        .header("content-type", "application/json");
-    if let Some(token) = token {
-        builder = builder.header("authorization", format!("Bearer {token}"));
-    }
-    let body = if body.is_empty() {
-        Body::Empty
-    } else {
-        Body::from(body)
-    };
-    builder.body(body).unwrap()
+    aws.item(key).await.unwrap_or_default()
 }
 
 fn json(response: lambda_http::Response<Body>) -> (u16, Value) {

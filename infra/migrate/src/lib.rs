@@ -30,7 +30,9 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow, bail};
 use aws_sdk_dynamodb::types::AttributeValue;
-use dcr_aws::dynamo::{ONCE_PREFIX, SECRET_KEY_VERSION, SECRET_MIRRORED, SECRET_SEALED, STATE};
+use dcr_aws::dynamo::{
+    ONCE_PREFIX, SECRET_KEY_VERSION, SECRET_MIRRORED, SECRET_SEALED, STATE, condition_failed,
+};
 use dcr_aws::permissions::Storage;
 use dcr_aws::sealed::{KeyRing, sealed_of};
 use dcr_aws::{AwsAccess, SecretsManagerStore};
@@ -105,15 +107,19 @@ fn text(item: &Item, name: &str) -> Option<String> {
     }
 }
 
-type UpdateFailure = aws_sdk_dynamodb::error::SdkError<
-    aws_sdk_dynamodb::operation::update_item::UpdateItemError,
-    aws_sdk_dynamodb::config::http::HttpResponse,
->;
-
-/// Whether an `UpdateItem` was refused by its condition.
-fn is_conditional(e: &UpdateFailure) -> bool {
-    e.as_service_error()
-        .is_some_and(|se| se.is_conditional_check_failed_exception())
+/// Sends a conditional `UpdateItem` that copies a secret: written, or
+/// refused by its condition (the client changed meanwhile).
+async fn copy_step(
+    update: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
+    what: &'static str,
+) -> Result<Step, Problem> {
+    match update.send().await {
+        Ok(_) => Ok(Step::Copied),
+        Err(e) if condition_failed(&e) => Ok(Step::Conflict),
+        Err(e) => Err(Problem::Aws(
+            anyhow!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&e)).context(what),
+        )),
+    }
 }
 
 impl Migrator {
@@ -261,7 +267,7 @@ impl Migrator {
                 )
             })?;
         let sealed = self.ring.seal(id, &secret).await.map_err(Problem::Aws)?;
-        let written = self
+        let update = self
             .dynamodb
             .update_item()
             .table_name(&self.options.table)
@@ -275,17 +281,8 @@ impl Migrator {
             .expression_attribute_values(":ss", s(sealed.value))
             .expression_attribute_values(":sk", s(sealed.key_version))
             .expression_attribute_values(":yes", AttributeValue::Bool(true))
-            .expression_attribute_values(":version", version)
-            .send()
-            .await;
-        match written {
-            Ok(_) => Ok(Step::Copied),
-            Err(e) if is_conditional(&e) => Ok(Step::Conflict),
-            Err(e) => Err(Problem::Aws(
-                anyhow!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&e))
-                    .context("DynamoDB UpdateItem (seal) failed"),
-            )),
-        }
+            .expression_attribute_values(":version", version);
+        copy_step(update, "DynamoDB UpdateItem (seal) failed").await
     }
 
     async fn to_secrets_manager(&self, id: &str, item: &Item) -> Result<Step, Problem> {
@@ -308,7 +305,7 @@ impl Migrator {
             .put(id, &secret)
             .await
             .map_err(|e| Problem::Aws(anyhow::Error::new(e)))?;
-        let written = self
+        let update = self
             .dynamodb
             .update_item()
             .table_name(&self.options.table)
@@ -320,17 +317,8 @@ impl Migrator {
             .expression_attribute_names("#version", "version")
             .expression_attribute_values(":yes", AttributeValue::Bool(true))
             .expression_attribute_values(":ss", s(sealed.value))
-            .expression_attribute_values(":version", version)
-            .send()
-            .await;
-        match written {
-            Ok(_) => Ok(Step::Copied),
-            Err(e) if is_conditional(&e) => Ok(Step::Conflict),
-            Err(e) => Err(Problem::Aws(
-                anyhow!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&e))
-                    .context("DynamoDB UpdateItem (mirrored) failed"),
-            )),
-        }
+            .expression_attribute_values(":version", version);
+        copy_step(update, "DynamoDB UpdateItem (mirrored) failed").await
     }
 
     /// Deletes the old mode's copy of a client migrated by this or an earlier
@@ -365,7 +353,7 @@ impl Migrator {
                     match unflagged {
                         Ok(_) => {}
                         // A new sealed secret meanwhile: its write removed the flag.
-                        Err(e) if is_conditional(&e) => {}
+                        Err(e) if condition_failed(&e) => {}
                         Err(e) => {
                             return Err(anyhow!(
                                 "{}",
@@ -404,7 +392,7 @@ impl Migrator {
                 match removed {
                     Ok(_) => Ok(true),
                     // Written meanwhile: that write already dropped or replaced it.
-                    Err(e) if is_conditional(&e) => Ok(false),
+                    Err(e) if condition_failed(&e) => Ok(false),
                     Err(e) => Err(
                         anyhow!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&e))
                             .context("DynamoDB UpdateItem (remove sealed secret) failed"),

@@ -5,13 +5,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use dcr_aws::bootstrap::{AwsClients, app_with};
 use dcr_aws::permissions::Storage;
-use dcr_aws::testing::{CallLog, MotoAws};
+use dcr_aws::testing::{CallLog, MotoAws, api_request};
 use dcr_http::{App, Operation};
 use dcr_migrate_secrets::{Item, Migrator, Options, Report};
-use lambda_http::{Body, Request};
+use lambda_http::Request;
 use serde_json::{Value, json};
 
 struct Client {
@@ -20,17 +19,27 @@ struct Client {
     secret: Option<String>,
 }
 
-fn request(method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> Request {
-    let mut builder = lambda_http::http::Request::builder()
-        .method(method)
-        .uri(format!("https://dcr.example.com{path}"))
-        .header("host", "dcr.example.com")
-        .header("content-type", "application/json");
-    if let Some(token) = token {
-        builder = builder.header("authorization", format!("Bearer {token}"));
+impl Client {
+    /// The client of a registration's answer.
+    fn registered(info: &Value) -> Self {
+        Self {
+            id: info["client_id"].as_str().unwrap().to_owned(),
+            token: info["registration_access_token"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+            secret: info["client_secret"].as_str().map(str::to_owned),
+        }
     }
-    let body = body.map_or(Body::Empty, |b| Body::from(b.to_string()));
-    builder.body(body).unwrap()
+}
+
+fn request(method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> Request {
+    api_request(
+        method,
+        path,
+        token,
+        &body.map(Value::to_string).unwrap_or_default(),
+    )
 }
 
 async fn call(app: &App, op: Operation, req: Request) -> (u16, Value) {
@@ -71,16 +80,7 @@ async fn every_client_works(app: &App, clients: &[Client], mode: &str) -> Vec<Va
 }
 
 async fn item(aws: &MotoAws, id: &str) -> Item {
-    aws.dynamodb()
-        .get_item()
-        .table_name(&aws.table)
-        .key("client_id", AttributeValue::S(id.to_owned()))
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap()
+    aws.item(id).await.unwrap()
 }
 
 fn migrator(aws: &MotoAws, log: &CallLog, to: Storage, delete_source: bool) -> Migrator {
@@ -190,14 +190,7 @@ async fn a_deployment_moves_to_sealed_and_back_while_it_serves() {
         )
         .await;
         assert_eq!(status, 201, "{info}");
-        clients.push(Client {
-            id: info["client_id"].as_str().unwrap().to_owned(),
-            token: info["registration_access_token"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-            secret: info["client_secret"].as_str().map(str::to_owned),
-        });
+        clients.push(Client::registered(&info));
     }
 
     // secrets-manager -> sealed, while the secrets-manager mode serves.
@@ -279,14 +272,7 @@ async fn the_secrets_manager_mode_refuses_a_sealed_secret_it_does_not_mirror() {
         request("POST", "/register", None, Some(&body)),
     )
     .await;
-    let c = Client {
-        id: info["client_id"].as_str().unwrap().to_owned(),
-        token: info["registration_access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-        secret: info["client_secret"].as_str().map(str::to_owned),
-    };
+    let c = Client::registered(&info);
     let path = format!("/register/{}", c.id);
     let (status, answer) = call(
         &app(&plain),

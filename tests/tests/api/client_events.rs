@@ -120,19 +120,9 @@ async fn received(app: &LambdaApp, url: &str) -> Vec<Value> {
     }
 }
 
+/// The token hash and sealed secret the table holds for a client.
 async fn raw(app: &LambdaApp, id: &str) -> String {
-    let aws = app.aws();
-    let item = aws
-        .dynamodb()
-        .get_item()
-        .table_name(&aws.table)
-        .key("client_id", AttributeValue::S(id.to_owned()))
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap();
+    let item = app.aws().item(id).await.unwrap();
     let text = |name: &str| match item.get(name) {
         Some(AttributeValue::S(s)) => s.clone(),
         _ => String::new(),
