@@ -32,17 +32,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start NAME [--config FILE]: a dcr-local on a free port; prints its URL.
+# start NAME [--config FILE]: a dcr-local on a free port; sets URL to its
+# address. Not in a subshell, so that cleanup knows its pid.
 start() {
-  local name="$1"
+  local name="$1" pid
   shift
   target/debug/dcr-local --listen 127.0.0.1:0 --data-dir "$work/$name" "$@" \
     >"$work/$name.out" 2>"$work/$name.err" &
-  pids+=($!)
-  local pid=$!
+  pid=$!
+  pids+=("$pid")
   for _ in $(seq 1 300); do
     if grep -q '^listening on ' "$work/$name.out"; then
-      sed -n 's/^listening on //p' "$work/$name.out"
+      URL="$(sed -n 's/^listening on //p' "$work/$name.out")"
       return 0
     fi
     kill -0 "$pid" 2>/dev/null || { cat "$work/$name.err" >&2; return 1; }
@@ -52,8 +53,10 @@ start() {
   return 1
 }
 
-with_recipe="$(start recipe --config tests/mcp/dcr-mcp.yaml)"
-without="$(start plain)"
+start recipe --config tests/mcp/dcr-mcp.yaml
+with_recipe="$URL"
+start plain
+without="$URL"
 
 node "$node_dir/register.mjs" "$with_recipe" expect-ok
 node "$node_dir/register.mjs" "$without" expect-refused
