@@ -16,6 +16,9 @@
 //!   `sealed` function that issues a new secret clears the flag, so that client
 //!   is copied again; a `secrets-manager` function refuses a record whose sealed
 //!   secret is not mirrored rather than read a stale secret.
+//!   A client sealed already, under an older key than the ring's current
+//!   one, is re-sealed under the current key (the same conditions): after a
+//!   rotation, `--to sealed` retires the old key.
 //! - `--delete-source`, once every function runs in the target mode: also
 //!   deletes what the old mode kept (the client's Secrets Manager secret, or
 //!   the item's sealed secret), each only after its copy is confirmed.
@@ -34,7 +37,7 @@ use dcr_aws::dynamo::{
     ONCE_PREFIX, SECRET_KEY_VERSION, SECRET_MIRRORED, SECRET_SEALED, STATE, condition_failed,
 };
 use dcr_aws::permissions::Storage;
-use dcr_aws::sealed::{KeyRing, sealed_of};
+use dcr_aws::sealed::{KeyRing, Sealed, sealed_of};
 use dcr_aws::{AwsAccess, SecretsManagerStore};
 use dcr_core::SecretStore;
 
@@ -250,8 +253,11 @@ impl Migrator {
 
     async fn to_sealed(&self, id: &str, item: &Item) -> Result<Step, Problem> {
         let has_secret = matches!(item.get("has_secret"), Some(AttributeValue::Bool(true)));
-        if !has_secret || item.contains_key(SECRET_SEALED) {
+        if !has_secret {
             return Ok(Step::Already);
+        }
+        if let Some(sealed) = sealed_of(id, item).map_err(|e| Problem::Client(format!("{e:#}")))? {
+            return self.reseal(id, item, sealed).await;
         }
         let Some(version) = item.get("version").cloned() else {
             return Err(Problem::Client("the record has no version".into()));
@@ -283,6 +289,40 @@ impl Migrator {
             .expression_attribute_values(":yes", AttributeValue::Bool(true))
             .expression_attribute_values(":version", version);
         copy_step(update, "DynamoDB UpdateItem (seal) failed").await
+    }
+
+    /// Re-seals a sealed secret under the current key if an older one sealed
+    /// it (a key retired after a rotation), conditional on the record and the
+    /// sealed value being as read.
+    async fn reseal(&self, id: &str, item: &Item, old: Sealed) -> Result<Step, Problem> {
+        let current = self.ring.current().await.map_err(Problem::Aws)?.0;
+        if old.key_version == current {
+            return Ok(Step::Already);
+        }
+        let Some(version) = item.get("version").cloned() else {
+            return Err(Problem::Client("the record has no version".into()));
+        };
+        let secret = self
+            .ring
+            .open(id, &old)
+            .await
+            .map_err(|e| Problem::Client(format!("{e:#}")))?;
+        let new = self.ring.seal(id, &secret).await.map_err(Problem::Aws)?;
+        let update = self
+            .dynamodb
+            .update_item()
+            .table_name(&self.options.table)
+            .key("client_id", s(id))
+            .update_expression("SET #ss = :new, #sk = :sk")
+            .condition_expression("#version = :version AND #ss = :old")
+            .expression_attribute_names("#ss", SECRET_SEALED)
+            .expression_attribute_names("#sk", SECRET_KEY_VERSION)
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":new", s(new.value))
+            .expression_attribute_values(":sk", s(new.key_version))
+            .expression_attribute_values(":old", s(old.value))
+            .expression_attribute_values(":version", version);
+        copy_step(update, "DynamoDB UpdateItem (re-seal) failed").await
     }
 
     async fn to_secrets_manager(&self, id: &str, item: &Item) -> Result<Step, Problem> {

@@ -222,6 +222,23 @@ async fn a_deployment_moves_to_sealed_and_back_while_it_serves() {
     }
     every_client_works(&in_the_table, &clients, "sealed, sources deleted").await;
 
+    // A rotation, then --to sealed re-seals every secret under the new key.
+    let new_key = sealed.rotate_key_ring().await.unwrap();
+    let resealed = migrator(&sealed, &CallLog::default(), Storage::Sealed, false)
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(resealed.copied, 8, "{resealed:?}");
+    for c in clients.iter().filter(|c| c.secret.is_some()) {
+        assert_eq!(
+            item(&plain, &c.id).await["secret_key_version"],
+            aws_sdk_dynamodb::types::AttributeValue::S(new_key.clone()),
+            "{} is still under the old key",
+            c.id
+        );
+    }
+    every_client_works(&app(&sealed), &clients, "sealed, re-sealed").await;
+
     // sealed -> secrets-manager, while the sealed mode serves.
     let report = interrupted_then_finished(
         &sealed,
