@@ -15,11 +15,13 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::dynamo::DynamoClientStore;
+use crate::events::EventPublisher;
 use crate::metrics::{EmfObserver, Metrics, TimedClients, TimedSecrets};
 use crate::permissions::Function;
 use crate::sdk::AwsAccess;
+use crate::sealed::{KeyRing, SealedSecrets};
 use crate::secrets::SecretsManagerStore;
-use crate::settings::{ENV_INTROSPECTION_SECRET_ID, Settings, SettingsError};
+use crate::settings::{ENV_INTROSPECTION_SECRET_ID, SecretStorage, Settings, SettingsError};
 
 /// Records the sweep handles per invocation (a scheduled run goes on next time).
 pub const SWEEP_BATCH: usize = 100;
@@ -83,35 +85,69 @@ fn log_filter(rust_log: Option<&str>, lambda_level: Option<&str>) -> Targets {
         .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO))
 }
 
-/// Both stores of a deployment, built from its settings and SDK configuration.
-pub fn stores(settings: &Settings, sdk: &SdkConfig) -> (DynamoClientStore, SecretsManagerStore) {
-    let clients =
-        DynamoClientStore::new(aws_sdk_dynamodb::Client::new(sdk), &settings.clients_table);
-    let secrets = SecretsManagerStore::new(
-        aws_sdk_secretsmanager::Client::new(sdk),
-        &settings.secret_prefix,
-    )
-    .with_kms_key_id(settings.secret_kms_key_id.clone())
-    .with_recovery_days(settings.secret_recovery_days);
-    (clients, secrets)
+/// The SDK clients of a function, built once per container.
+#[derive(Debug, Clone)]
+pub struct AwsClients {
+    /// DynamoDB.
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    /// Secrets Manager.
+    pub secretsmanager: aws_sdk_secretsmanager::Client,
+}
+
+impl AwsClients {
+    /// Clients of `sdk`'s configuration.
+    pub fn new(sdk: &SdkConfig) -> Self {
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            secretsmanager: aws_sdk_secretsmanager::Client::new(sdk),
+        }
+    }
+}
+
+/// Both stores of a deployment, in its secret storage mode.
+pub fn stores(
+    settings: &Settings,
+    aws: &AwsClients,
+) -> (Arc<dyn ClientStore>, Arc<dyn SecretStore>) {
+    let clients = DynamoClientStore::new(aws.dynamodb.clone(), &settings.clients_table);
+    match &settings.secret_storage {
+        SecretStorage::SecretsManager => {
+            let secrets =
+                SecretsManagerStore::new(aws.secretsmanager.clone(), &settings.secret_prefix)
+                    .with_kms_key_id(settings.secret_kms_key_id.clone())
+                    .with_recovery_days(settings.secret_recovery_days);
+            (Arc::new(clients), Arc::new(secrets))
+        }
+        SecretStorage::Sealed { key_ring } => {
+            let ring = Arc::new(KeyRing::new(aws.secretsmanager.clone(), key_ring));
+            let clients = clients.with_key_ring(ring.clone());
+            let secrets = SealedSecrets::new(clients.clone(), ring);
+            (Arc::new(clients), Arc::new(secrets))
+        }
+    }
 }
 
 /// The application over the AWS stores, with a per-container key cache, and
 /// token introspection when the configuration names an endpoint and
 /// [`load_introspection_secret`] has read its secret.
 pub fn app(settings: Settings, sdk: &SdkConfig) -> App {
-    app_with_metrics(settings, sdk, None)
+    app_with(settings, &AwsClients::new(sdk), None)
 }
 
 /// [`app`], with its answers and store calls written as `metrics` when given.
 pub fn app_with_metrics(settings: Settings, sdk: &SdkConfig, metrics: Option<Metrics>) -> App {
-    let (clients, secrets) = stores(&settings, sdk);
+    app_with(settings, &AwsClients::new(sdk), metrics)
+}
+
+/// [`app_with_metrics`] on SDK clients of the caller's making.
+pub fn app_with(settings: Settings, aws: &AwsClients, metrics: Option<Metrics>) -> App {
+    let (clients, secrets) = stores(&settings, aws);
     let (clients, secrets): (Arc<dyn ClientStore>, Arc<dyn SecretStore>) = match &metrics {
         Some(m) => (
-            Arc::new(TimedClients::new(Arc::new(clients), m.clone())),
-            Arc::new(TimedSecrets::new(Arc::new(secrets), m.clone())),
+            Arc::new(TimedClients::new(clients, m.clone())),
+            Arc::new(TimedSecrets::new(secrets, m.clone())),
         ),
-        None => (Arc::new(clients), Arc::new(secrets)),
+        None => (clients, secrets),
     };
     let fetch = KeyFetchConfig {
         allow_loopback_http: settings.config.allow_loopback_http,
@@ -195,7 +231,7 @@ async fn init(function: Function) -> Result<App, lambda_http::Error> {
     init_tracing();
     let mut settings = Settings::from_env().map_err(refuse_to_start)?;
     let sdk = AwsAccess::from_env().map_err(refuse_to_start)?.sdk_config();
-    if !matches!(function, Function::Metadata | Function::Sweep) {
+    if function.authenticates_tokens() {
         load_introspection_secret(&mut settings, &sdk)
             .await
             .map_err(refuse_to_start)?;
@@ -256,6 +292,49 @@ pub async fn run_sweep() -> Result<(), lambda_http::Error> {
                     Err(e) => {
                         tracing::error!(error = format!("{e:#}"), "sweep failed");
                         Err(lambda_http::Error::from("sweep failed; see the log"))
+                    }
+                }
+            }
+        },
+    ))
+    .await
+}
+
+/// Runs `authenticate-client`: each invocation's payload is a request of
+/// [`crate::authenticate`], answered with its JSON.
+pub async fn run_authenticate() -> Result<(), lambda_http::Error> {
+    let app = Arc::new(init(Function::Authenticate).await?);
+    lambda_http::lambda_runtime::run(service_fn(
+        move |event: lambda_http::LambdaEvent<serde_json::Value>| {
+            let app = Arc::clone(&app);
+            async move {
+                Ok::<_, Infallible>(crate::authenticate::handle(app.service(), event.payload).await)
+            }
+        },
+    ))
+    .await
+}
+
+/// Runs `client-events`: each invocation is a batch of the clients table's
+/// stream; its lifecycle events go to the default event bus ([`crate::events`]).
+pub async fn run_events() -> Result<(), lambda_http::Error> {
+    init_tracing();
+    let sdk = AwsAccess::from_env().map_err(refuse_to_start)?.sdk_config();
+    let publisher = EventPublisher::new(aws_sdk_eventbridge::Client::new(&sdk));
+    lambda_http::lambda_runtime::run(service_fn(
+        move |event: lambda_http::LambdaEvent<serde_json::Value>| {
+            let publisher = publisher.clone();
+            async move {
+                match publisher.publish(&event.payload).await {
+                    Ok(published) => Ok(serde_json::json!({"published": published})),
+                    Err(e) => {
+                        tracing::error!(
+                            error = format!("{e:#}"),
+                            "publishing client events failed"
+                        );
+                        Err(lambda_http::Error::from(
+                            "publishing client events failed; see the log",
+                        ))
                     }
                 }
             }

@@ -11,25 +11,17 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::types::AttributeValue;
 use dcr_aws::dynamo::{ONCE_PREFIX, TTL_ATTRIBUTE, TTL_GRACE};
 use dcr_aws::secrets::CLIENT_ID_TAG;
-use dcr_aws::testing::MotoAws;
+use dcr_aws::testing::{MotoAws, api_request as request};
 use dcr_aws::{DynamoClientStore, SecretsManagerStore};
 use dcr_core::testing::contract::{self, bare_record, full_record, unique};
 use dcr_core::testing::memory::ManualClock;
 use dcr_core::{
     ClientSecret, ClientState, ClientStore, Clock, SecretStore, StoreError, SystemClock,
 };
-use lambda_http::{Body, Request};
+use lambda_http::Body;
 
 async fn raw_item(aws: &MotoAws, key: &str) -> Option<HashMap<String, AttributeValue>> {
-    aws.dynamodb()
-        .get_item()
-        .table_name(&aws.table)
-        .key("client_id", AttributeValue::S(key.to_owned()))
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap()
-        .item
+    aws.item(key).await
 }
 
 fn n(item: &HashMap<String, AttributeValue>, name: &str) -> Option<i64> {
@@ -524,18 +516,6 @@ async fn backend_failures_are_unknown_and_name_no_table_or_secret() {
 // the function's app on the AWS stores
 // ---------------------------------------------------------------------------
 
-fn request(method: &str, path: &str, token: Option<&str>, body: Body) -> Request {
-    let mut builder = lambda_http::http::Request::builder()
-        .method(method)
-        .uri(format!("https://dcr.example.com{path}"))
-        .header("host", "dcr.example.com")
-        .header("content-type", "application/json");
-    if let Some(token) = token {
-        builder = builder.header("authorization", format!("Bearer {token}"));
-    }
-    builder.body(body).unwrap()
-}
-
 fn json_body(response: &lambda_http::Response<Body>) -> serde_json::Value {
     serde_json::from_slice(response.body().as_ref()).unwrap()
 }
@@ -552,8 +532,7 @@ async fn lambda_app_registers_reads_and_deletes_on_aws_stores() {
     let secrets = aws.secret_store();
     let clients = aws.client_store();
 
-    let body =
-        Body::from(r#"{"redirect_uris":["https://client.example.org/cb"],"client_name":"moto"}"#);
+    let body = r#"{"redirect_uris":["https://client.example.org/cb"],"client_name":"moto"}"#;
     let created = app
         .handle_for(
             Operation::Register,
@@ -583,27 +562,21 @@ async fn lambda_app_registers_reads_and_deletes_on_aws_stores() {
 
     let path = format!("/register/{id}");
     let read = app
-        .handle_for(
-            Operation::Read,
-            request("GET", &path, Some(&token), Body::Empty),
-        )
+        .handle_for(Operation::Read, request("GET", &path, Some(&token), ""))
         .await;
     assert_eq!(read.status(), 200, "{:?}", read.body());
     assert_eq!(json_body(&read)["client_name"], "moto");
 
     // Routed to the wrong function: not found, nothing happens.
     let misrouted = app
-        .handle_for(
-            Operation::Read,
-            request("DELETE", &path, Some(&token), Body::Empty),
-        )
+        .handle_for(Operation::Read, request("DELETE", &path, Some(&token), ""))
         .await;
     assert_eq!(misrouted.status(), 404);
 
     let deleted = app
         .handle_for(
             Operation::Delete,
-            request("DELETE", &path, Some(&token), Body::Empty),
+            request("DELETE", &path, Some(&token), ""),
         )
         .await;
     assert_eq!(deleted.status(), 204, "{:?}", deleted.body());

@@ -17,6 +17,6 @@ pub use ports::{
     SecretStore, SectorSource, StoreError, SystemClock, TokenVerifier, UrlOrigin,
 };
 pub use service::{
-    Body, Caller, ClientInfo, Credential, JwtVerifier, RETRY_WINDOW, RegisterRequest, Service,
-    SweepReport, UpdateRequest,
+    AuthenticateError, AuthenticatedClient, Body, Caller, ClientInfo, Credential, JwtVerifier,
+    RETRY_WINDOW, Refusal, RegisterRequest, Service, SweepReport, UpdateRequest,
 };

@@ -18,6 +18,7 @@
 //! token a rotating update replaced works for `rotation_grace`.
 
 mod auth;
+mod authenticate;
 mod info;
 mod introspect;
 mod register;
@@ -30,6 +31,7 @@ use std::sync::Arc;
 
 use dcr_validation::Rules;
 
+pub use authenticate::{AuthenticateError, AuthenticatedClient, Refusal};
 pub use info::ClientInfo;
 pub use introspect::IntrospectionVerifier;
 pub use register::RegisterRequest;

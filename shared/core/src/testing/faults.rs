@@ -106,6 +106,17 @@ impl ClientStore for FaultyClients {
             self.inner.insert(record).await
         )
     }
+    async fn insert_with_secret(
+        &self,
+        record: &ClientRecord,
+        secret: Option<&ClientSecret>,
+    ) -> Result<bool, StoreError> {
+        through!(
+            self.plan,
+            &record.client_id,
+            self.inner.insert_with_secret(record, secret).await
+        )
+    }
     async fn get(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
         through!(self.plan, client_id, self.inner.get(client_id).await)
     }
