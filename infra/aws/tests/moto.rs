@@ -20,15 +20,7 @@ use dcr_core::{
 };
 
 async fn raw_item(aws: &MotoAws, key: &str) -> Option<HashMap<String, AttributeValue>> {
-    aws.dynamodb()
-        .get_item()
-        .table_name(&aws.table)
-        .key("client_id", AttributeValue::S(key.to_owned()))
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap()
-        .item
+    aws.item(key).await
 }
 
 fn n(item: &HashMap<String, AttributeValue>, name: &str) -> Option<i64> {

@@ -182,8 +182,12 @@ impl ClientStore for TimedClients {
         record: &ClientRecord,
         secret: Option<&ClientSecret>,
     ) -> Result<bool, StoreError> {
-        // No AWS call on these stores: not timed.
-        self.inner.insert_with_secret(record, secret).await
+        self.metrics
+            .timed(
+                StoreCall::InsertWithSecret,
+                self.inner.insert_with_secret(record, secret),
+            )
+            .await
     }
 
     async fn get(&self, client_id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
@@ -392,8 +396,13 @@ mod tests {
             .collect();
         assert_eq!(
             store_calls,
-            ["clients.insert", "secrets.put", "clients.replace"],
-            "the three-step registration, each call timed"
+            [
+                "clients.insert_with_secret",
+                "clients.insert",
+                "secrets.put",
+                "clients.replace"
+            ],
+            "a store that declines the one-write registration, then the three steps, each call timed"
         );
     }
 

@@ -12,7 +12,8 @@ pub mod tokens;
 
 pub use config::Config;
 pub use errors::{
-    AccessError, AuthError, BodyError, DeleteError, ReadError, RegisterError, UpdateError,
+    AccessError, AuthError, AuthenticateError, BodyError, DeleteError, ReadError, Refusal,
+    RegisterError, UpdateError,
 };
 pub use model::{ClientId, ClientRecord, ClientState};
 pub use ports::{
@@ -20,6 +21,6 @@ pub use ports::{
     SecretStore, SectorSource, StoreError, SystemClock, TokenVerifier, UrlOrigin,
 };
 pub use service::{
-    Body, Caller, ClientInfo, Credential, JwtVerifier, Ports, RETRY_WINDOW, RegisterRequest,
-    Service, SweepReport, UpdateRequest,
+    AuthenticatedClient, Body, Caller, ClientInfo, Credential, JwtVerifier, Ports, RETRY_WINDOW,
+    RegisterRequest, Service, SweepReport, UpdateRequest,
 };

@@ -18,6 +18,7 @@
 //! token a rotating update replaced works for `rotation_grace`.
 
 mod auth;
+mod authenticate;
 mod delete;
 mod info;
 mod introspect;
@@ -33,6 +34,7 @@ use std::sync::Arc;
 
 use dcr_validation::Rules;
 
+pub use authenticate::AuthenticatedClient;
 pub use info::ClientInfo;
 pub use introspect::IntrospectionVerifier;
 pub use register::RegisterRequest;

@@ -116,6 +116,17 @@ impl ClientStore for FaultyClients {
             self.inner.insert(record).await
         )
     }
+    async fn insert_with_secret(
+        &self,
+        record: &ClientRecord,
+        secret: Option<&ClientSecret>,
+    ) -> Result<bool, StoreError> {
+        through!(
+            self.plan,
+            record.client_id.as_str(),
+            self.inner.insert_with_secret(record, secret).await
+        )
+    }
     async fn get(&self, client_id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
         through!(
             self.plan,
