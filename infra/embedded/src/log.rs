@@ -17,11 +17,12 @@
 //! compaction writes the whole state as frames of a new file. Replaying the
 //! entries in order rebuilds the state: a later entry for the same key wins.
 //!
-//! A frame that fails its checksum is damage, unless it is the last thing in
-//! the file (a write torn by a crash: it was never acknowledged, the same as
-//! redb's fallback to the commit before a torn one). To tell the two apart
-//! the scan looks past a bad frame for any valid one: if there is one, the
-//! file is damaged and refused.
+//! The frames may be followed by zeros: space written ahead of the appends
+//! (see `storage::LogFile`). A frame that fails its checksum is damage, unless
+//! it is the last thing in the file (a write torn by a crash: it was never
+//! acknowledged, the same as a database's fallback to the commit before a torn
+//! one). To tell the two apart the scan looks past a bad frame for any valid
+//! one: if there is one, the file is damaged and refused.
 
 use anyhow::{Context as _, anyhow, bail};
 use dcr_core::ClientRecord;
@@ -190,7 +191,7 @@ pub(crate) struct Scanned<'a> {
     pub(crate) payloads: Vec<&'a [u8]>,
     /// Where the valid frames end.
     pub(crate) end: usize,
-    /// Whether bytes after `end` were dropped as a torn last write.
+    /// Whether bytes after `end` (other than zeros) were dropped as a torn last write.
     pub(crate) torn: bool,
 }
 
@@ -216,6 +217,7 @@ pub(crate) fn scan(bytes: &[u8]) -> Result<Scanned<'_>, Unreadable> {
                 payloads.push(payload);
                 at += FRAME_HEAD + payload.len();
             }
+            None if bytes[at..].iter().all(|&b| b == 0) => break,
             None => {
                 if let Some(next) = (at + 1..bytes.len()).find(|&p| frame_at(bytes, p).is_some()) {
                     return Err(Unreadable::Damaged(format!(
@@ -366,6 +368,21 @@ mod tests {
             assert!(scanned.torn);
             assert_eq!(scanned.payloads.len(), 1);
         }
+    }
+
+    #[test]
+    fn zeros_after_the_frames_are_space_written_ahead() {
+        let mut bytes = file(&two_frames());
+        let end = bytes.len();
+        bytes.extend_from_slice(&[0; 5000]);
+        let scanned = scan(&bytes).unwrap();
+        assert!(!scanned.torn);
+        assert_eq!((scanned.end, scanned.payloads.len()), (end, 2));
+        // A torn append into that space: cut off.
+        bytes[end..end + 6].copy_from_slice(b"DCRf\x09\x00");
+        let scanned = scan(&bytes).unwrap();
+        assert!(scanned.torn);
+        assert_eq!((scanned.end, scanned.payloads.len()), (end, 2));
     }
 
     #[test]

@@ -45,6 +45,7 @@
 
 use std::fs::{self, File};
 use std::io::{self, Write as _};
+use std::os::unix::fs::FileExt as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -71,19 +72,62 @@ const REWRITING_PREFIX: &str = ".dcr.log.rewriting.";
 const REWRITE_FRAME_BYTES: usize = 1 << 20;
 
 /// The log file open for appending; owned by the writer thread.
+///
+/// Appends go into space written ahead of them (zeros, [`LogFile::reserve`]),
+/// so that an append leaves the file's size and allocation alone and its sync
+/// writes the data only: an append that grows the file makes `fdatasync` write
+/// the inode too, which measured twice the time per sync here.
 pub(crate) struct LogFile {
     file: File,
     path: PathBuf,
+    /// Where the frames end: the next append goes here.
     len: u64,
+    /// The file's size: frames, then zeros.
+    allocated: u64,
     faults: Option<Arc<Faults>>,
 }
 
+/// Least space written ahead of the frames when the file must grow.
+const RESERVE_MIN: u64 = 64 << 10;
+
+/// Most space written ahead of the frames at once.
+const RESERVE_MAX: u64 = 16 << 20;
+
 impl LogFile {
+    fn new(file: File, path: &Path, len: u64, faults: Option<&Arc<Faults>>) -> io::Result<Self> {
+        let allocated = file.metadata()?.len().max(len);
+        Ok(Self {
+            file,
+            path: path.to_owned(),
+            len,
+            allocated,
+            faults: faults.cloned(),
+        })
+    }
+
     /// Appends `bytes` (whole frames) with one write.
     pub(crate) fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
         before_write(self.faults.as_ref())?;
-        self.file.write_all(bytes)?;
-        self.len += bytes.len() as u64;
+        let end = self.len + bytes.len() as u64;
+        if end > self.allocated {
+            self.reserve(end)?;
+        }
+        self.file.write_all_at(bytes, self.len)?;
+        self.len = end;
+        Ok(())
+    }
+
+    /// Grows the file with zeros past `end`, by half its size (within bounds).
+    fn reserve(&mut self, end: u64) -> io::Result<()> {
+        const ZEROS: [u8; 64 << 10] = [0; 64 << 10];
+        let target = end + (end / 2).clamp(RESERVE_MIN, RESERVE_MAX);
+        let mut at = self.allocated;
+        while at < target {
+            let n = (target - at).min(ZEROS.len() as u64) as usize;
+            self.file.write_all_at(&ZEROS[..n], at)?;
+            at += n as u64;
+        }
+        self.allocated = target;
         Ok(())
     }
 
@@ -93,7 +137,7 @@ impl LogFile {
         self.file.sync_data()
     }
 
-    /// The file's length.
+    /// Where the frames end.
     pub(crate) fn len(&self) -> u64 {
         self.len
     }
@@ -185,7 +229,8 @@ fn open_checked(path: &Path, faults: Option<&Arc<Faults>>) -> anyhow::Result<(St
         )?;
     }
     let file = fs::OpenOptions::new()
-        .append(true)
+        .read(true)
+        .write(true)
         .open(path)
         .context("opening the file for writing")?;
     if scanned.torn {
@@ -203,15 +248,8 @@ fn open_checked(path: &Path, faults: Option<&Arc<Faults>>) -> anyhow::Result<(St
     if let Some(faults) = faults {
         faults.opens.fetch_add(1, Ordering::SeqCst);
     }
-    Ok((
-        state,
-        LogFile {
-            file,
-            path: path.to_owned(),
-            len: scanned.end as u64,
-            faults: faults.cloned(),
-        },
-    ))
+    let log = LogFile::new(file, path, scanned.end as u64, faults).context("reading the file")?;
+    Ok((state, log))
 }
 
 /// Builds a new log holding `state` under a temporary name and links it into place.
@@ -246,16 +284,12 @@ pub(crate) fn rewrite(
         fs::rename(&temp, path).context("renaming it into place")?;
         sync_dir(dir)?;
         let file = fs::OpenOptions::new()
-            .append(true)
+            .read(true)
+            .write(true)
             .open(path)
             .context("opening the file for writing")?;
         let len = file.metadata().context("reading the file's length")?.len();
-        Ok(LogFile {
-            file,
-            path: path.to_owned(),
-            len,
-            faults: faults.cloned(),
-        })
+        LogFile::new(file, path, len, faults).context("reading the file's length")
     })();
     if done.is_err() {
         let _ = fs::remove_file(&temp);

@@ -2,13 +2,13 @@
 //! `testing`): a data dir full of clients, a damaged database file, and a
 //! database file with an entry that does not decode.
 
-use std::io::Write as _;
+use std::os::unix::fs::FileExt as _;
 use std::path::Path;
 
 use dcr_core::testing::contract::full_record;
 use dcr_core::{ClientSecret, ClientState, ClientStore as _};
 
-use crate::log::Frames;
+use crate::log::{self, Frames};
 use crate::{DB_FILE_NAME, EmbeddedStore};
 
 /// The size of the blocks [`damage_pages_holding`] zeroes: a disk's page.
@@ -49,11 +49,22 @@ pub fn damage_pages_holding(dir: &Path, marker: &[u8]) -> std::io::Result<usize>
 /// Appends to the (closed) database in `dir` a well-formed frame whose record
 /// entry holds `json` as it is: a record this build cannot decode.
 pub fn append_record_entry(dir: &Path, json: &[u8]) -> std::io::Result<()> {
+    let end = frames_len(dir)?;
     let mut frames = Frames::default();
     frames.raw_record(json);
     frames.finish();
     std::fs::OpenOptions::new()
-        .append(true)
+        .write(true)
         .open(dir.join(DB_FILE_NAME))?
-        .write_all(frames.bytes())
+        .write_all_at(frames.bytes(), end)
+}
+
+/// Where the frames of the (closed) database in `dir` end: its size but for
+/// the space written ahead of the appends.
+pub fn frames_len(dir: &Path) -> std::io::Result<u64> {
+    let bytes = std::fs::read(dir.join(DB_FILE_NAME))?;
+    match log::scan(&bytes) {
+        Ok(scanned) => Ok(scanned.end as u64),
+        Err(e) => Err(std::io::Error::other(format!("{e:?}"))),
+    }
 }

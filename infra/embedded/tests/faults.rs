@@ -9,9 +9,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use dcr_core::testing::contract::full_record;
+use dcr_core::testing::contract::{self, full_record};
 use dcr_core::{ClientSecret, ClientState, ClientStore, SecretStore};
-use dcr_embedded::{DB_FILE_NAME, EmbeddedStore, Faults, testing};
+use dcr_embedded::{DB_FILE_NAME, EmbeddedStore, Faults, OLD_FILE_NAME, testing};
 
 const PAGE: usize = 4096;
 fn open_error(dir: &Path) -> String {
@@ -207,5 +207,160 @@ async fn a_panic_in_a_read_is_an_error() {
             .unwrap()
             .is_some(),
         "the store still serves after a read panicked"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_torn_last_write_is_cut_off_and_the_store_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    testing::fill(dir.path(), 5).await.unwrap();
+    let file = dir.path().join(DB_FILE_NAME);
+    let good = std::fs::metadata(&file).unwrap().len();
+    // What a crash in the middle of an append leaves: the start of a frame.
+    let mut torn = std::fs::OpenOptions::new().append(true).open(&file).unwrap();
+    std::io::Write::write_all(&mut torn, b"DCRf\xff\x00\x00\x00\x12\x34").unwrap();
+    drop(torn);
+
+    let store = EmbeddedStore::open(dir.path()).expect("a torn last write is no damage");
+    assert!(std::fs::metadata(&file).unwrap().len() < good, "cut off");
+    for i in 0..5 {
+        let id = format!("client-{i:04}");
+        assert!(ClientStore::get(&store, &id).await.unwrap().is_some(), "{id}");
+    }
+    store
+        .insert_with_secret(
+            &full_record("after", ClientState::Active),
+            Some(&ClientSecret::new("s".repeat(40))),
+        )
+        .await
+        .unwrap();
+    drop(store);
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    assert!(ClientStore::get(&store, "after").await.unwrap().is_some());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replaced_records_are_compacted_away() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    let clients = store.clients();
+    let mut records: Vec<_> = (0..300)
+        .map(|i| full_record(&format!("client-{i:04}"), ClientState::Active))
+        .collect();
+    let inserted = contract::join_all(records.iter().map(|r| clients.insert(r))).await;
+    assert!(inserted.iter().all(Result::is_ok));
+    let file = dir.path().join(DB_FILE_NAME);
+    // Each round replaces every record: ~0.5 MiB of garbage a round, ~20 MiB in all.
+    let mut largest = 0;
+    for _ in 0..40 {
+        let next: Vec<_> = records
+            .iter()
+            .map(|r| {
+                let mut n = r.clone();
+                n.version += 1;
+                n
+            })
+            .collect();
+        let replaced = contract::join_all(
+            next.iter()
+                .zip(&records)
+                .map(|(n, r)| clients.replace(n, r.version)),
+        )
+        .await;
+        assert!(replaced.iter().all(Result::is_ok));
+        records = next;
+        largest = largest.max(std::fs::metadata(&file).unwrap().len());
+    }
+    drop(clients);
+    drop(store);
+    let live = 300 * 2_000;
+    let frames = testing::frames_len(dir.path()).unwrap();
+    assert!(
+        frames < 2 * live + (9 << 20),
+        "compacted: {frames} bytes of frames"
+    );
+    assert!(largest < 3 * (2 * live + (9 << 20)), "the file stays bounded: {largest}");
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    for r in &records {
+        assert_eq!(ClientStore::get(&store, &r.client_id).await.unwrap().as_ref(), Some(r));
+    }
+}
+
+/// Writes a database in the redb layout of earlier builds: a client, its secret, a one-time key.
+fn write_old_database(dir: &Path, record: &dcr_core::ClientRecord, expires_at: i64) {
+    use redb::TableDefinition;
+    let db = redb::Database::create(dir.join(OLD_FILE_NAME)).unwrap();
+    let txn = db.begin_write().unwrap();
+    {
+        let mut meta = txn
+            .open_table(TableDefinition::<&str, u64>::new("meta"))
+            .unwrap();
+        meta.insert("schema_version", 1).unwrap();
+        let mut clients = txn
+            .open_table(TableDefinition::<&str, &[u8]>::new("clients"))
+            .unwrap();
+        let json = serde_json::to_vec(record).unwrap();
+        clients
+            .insert(record.client_id.as_str(), json.as_slice())
+            .unwrap();
+        let mut secrets = txn
+            .open_table(TableDefinition::<&str, &[u8]>::new("client_secrets"))
+            .unwrap();
+        secrets
+            .insert(record.client_id.as_str(), b"the-old-secret".as_slice())
+            .unwrap();
+        let mut once = txn
+            .open_table(TableDefinition::<&str, i64>::new("once"))
+            .unwrap();
+        once.insert("jti-1", expires_at).unwrap();
+    }
+    txn.commit().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_data_dir_of_the_redb_format_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut record = full_record("old-client", ClientState::Active);
+    record.software_id = Some("old-software".into());
+    let now = dcr_core::Clock::now(&dcr_core::SystemClock);
+    write_old_database(dir.path(), &record, now + 600);
+
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    assert_eq!(
+        ClientStore::get(&store, "old-client").await.unwrap().as_ref(),
+        Some(&record)
+    );
+    assert_eq!(
+        SecretStore::get(&store, "old-client")
+            .await
+            .unwrap()
+            .unwrap()
+            .expose(),
+        "the-old-secret"
+    );
+    assert_eq!(
+        store.find_by_software_id("old-software").await.unwrap(),
+        ["old-client"]
+    );
+    assert!(
+        !store.remember_once("jti-1", now + 600).await.unwrap(),
+        "a remembered key is still a replay"
+    );
+    assert!(!dir.path().join(OLD_FILE_NAME).exists());
+    assert!(dir.path().join(format!("{OLD_FILE_NAME}.migrated")).exists());
+    drop(store);
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    assert!(ClientStore::get(&store, "old-client").await.unwrap().is_some());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_damaged_redb_data_dir_is_refused_not_taken_for_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(OLD_FILE_NAME), vec![b'x'; 3 * PAGE]).unwrap();
+    let message = open_error(dir.path());
+    assert!(message.contains(OLD_FILE_NAME), "{message}");
+    assert!(
+        !dir.path().join(DB_FILE_NAME).exists(),
+        "no new, empty database next to it"
     );
 }
