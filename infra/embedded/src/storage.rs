@@ -91,7 +91,7 @@ pub(crate) struct LogFile {
 const RESERVE_MIN: u64 = 64 << 10;
 
 /// Most space written ahead of the frames at once.
-const RESERVE_MAX: u64 = 16 << 20;
+const RESERVE_MAX: u64 = 4 << 20;
 
 impl LogFile {
     fn new(file: File, path: &Path, len: u64, faults: Option<&Arc<Faults>>) -> io::Result<Self> {

@@ -19,6 +19,12 @@ The secret for bearer_token.introspection_endpoint comes from DCR_INTROSPECTION_
 The configuration can also be given inline in DCR_CONFIG (not together with a file).
 Logs go to stderr: RUST_LOG filters them, DCR_LOG_FORMAT=json makes them JSON lines.";
 
+/// mimalloc instead of the system allocator: a request allocates and frees
+/// many small objects (JSON values, header maps), and glibc's malloc and free
+/// took ~14 % of a worker's CPU under load (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The configuration document inline, as the Lambda functions read it.
 const ENV_CONFIG: &str = "DCR_CONFIG";
 
