@@ -73,11 +73,26 @@ fn parse_args() -> Result<Options, String> {
 /// Logs to stderr (stdout carries only the `listening on` line): text, or JSON
 /// lines like the Lambda functions' with `DCR_LOG_FORMAT=json`; filtered by
 /// `RUST_LOG` (default `info`).
-fn init_logs() {
+///
+/// Lines are formatted on the thread that logs them and written by a thread
+/// of their own through a buffer that is flushed whenever no line is waiting:
+/// under load one `write` carries many access log lines instead of one each,
+/// and a request never waits for stderr. No line is dropped (a full queue
+/// makes the logging thread wait); the returned guard flushes what is left
+/// when `main` returns.
+fn init_logs() -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::stderr().is_terminal();
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("dcr-log-writer")
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
     let builder = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_env_filter(filter);
     if std::env::var("DCR_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
         builder
@@ -87,13 +102,14 @@ fn init_logs() {
             .with_span_list(false)
             .init();
     } else {
-        builder.with_ansi(std::io::stderr().is_terminal()).init();
+        builder.with_ansi(ansi).init();
     }
+    guard
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    init_logs();
+    let _logs = init_logs();
     let options = match parse_args() {
         Ok(o) => o,
         Err(message) => {
