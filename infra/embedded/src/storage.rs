@@ -87,11 +87,13 @@ pub(crate) struct LogFile {
     faults: Option<Arc<Faults>>,
 }
 
-/// Least space written ahead of the frames when the file must grow.
-const RESERVE_MIN: u64 = 64 << 10;
+/// How far ahead of the frames the space is kept written.
+const RESERVE_AHEAD: u64 = 1 << 20;
 
-/// Most space written ahead of the frames at once.
-const RESERVE_MAX: u64 = 4 << 20;
+/// Most zeros written ahead by one append beyond what it needs itself: the
+/// sync after it carries them, so they are spread over many appends (one
+/// large step made a sync in every few thousand wait tens of milliseconds).
+const RESERVE_STEP: u64 = 128 << 10;
 
 impl LogFile {
     fn new(file: File, path: &Path, len: u64, faults: Option<&Arc<Faults>>) -> io::Result<Self> {
@@ -109,7 +111,7 @@ impl LogFile {
     pub(crate) fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
         before_write(self.faults.as_ref())?;
         let end = self.len + bytes.len() as u64;
-        if end > self.allocated {
+        if end + RESERVE_AHEAD > self.allocated {
             self.reserve(end)?;
         }
         self.file.write_all_at(bytes, self.len)?;
@@ -117,10 +119,11 @@ impl LogFile {
         Ok(())
     }
 
-    /// Grows the file with zeros past `end`, by half its size (within bounds).
+    /// Grows the file with zeros up to `end` and by at most [`RESERVE_STEP`]
+    /// toward [`RESERVE_AHEAD`] past it.
     fn reserve(&mut self, end: u64) -> io::Result<()> {
         const ZEROS: [u8; 64 << 10] = [0; 64 << 10];
-        let target = end + (end / 2).clamp(RESERVE_MIN, RESERVE_MAX);
+        let target = (end + RESERVE_AHEAD).min(self.allocated.max(end) + RESERVE_STEP);
         let mut at = self.allocated;
         while at < target {
             let n = (target - at).min(ZEROS.len() as u64) as usize;
@@ -150,8 +153,8 @@ impl LogFile {
 
 /// Takes the data directory's lock; released when the returned handle is dropped.
 pub(crate) fn lock_dir(dir: &Path) -> anyhow::Result<File> {
-    let handle = File::open(dir)
-        .with_context(|| format!("opening the data directory {}", dir.display()))?;
+    let handle =
+        File::open(dir).with_context(|| format!("opening the data directory {}", dir.display()))?;
     match handle.try_lock() {
         Ok(()) => Ok(handle),
         Err(fs::TryLockError::WouldBlock) => Err(anyhow!(

@@ -69,8 +69,11 @@ async fn an_entry_that_does_not_decode_is_refused_at_open() {
     let dir = tempfile::tempdir().unwrap();
     testing::fill(dir.path(), 2).await.unwrap();
     // A well-formed frame (its checksum holds) with a record this build cannot read.
-    testing::append_record_entry(dir.path(), br#"{"client_id":"client-0001","state":"bogus"}"#)
-        .unwrap();
+    testing::append_record_entry(
+        dir.path(),
+        br#"{"client_id":"client-0001","state":"bogus"}"#,
+    )
+    .unwrap();
     let message = open_error(dir.path());
     assert!(message.contains("client-0001"), "{message}");
     assert!(message.contains("checking every entry"), "{message}");
@@ -217,7 +220,10 @@ async fn a_torn_last_write_is_cut_off_and_the_store_goes_on() {
     let file = dir.path().join(DB_FILE_NAME);
     let good = std::fs::metadata(&file).unwrap().len();
     // What a crash in the middle of an append leaves: the start of a frame.
-    let mut torn = std::fs::OpenOptions::new().append(true).open(&file).unwrap();
+    let mut torn = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&file)
+        .unwrap();
     std::io::Write::write_all(&mut torn, b"DCRf\xff\x00\x00\x00\x12\x34").unwrap();
     drop(torn);
 
@@ -225,7 +231,10 @@ async fn a_torn_last_write_is_cut_off_and_the_store_goes_on() {
     assert!(std::fs::metadata(&file).unwrap().len() < good, "cut off");
     for i in 0..5 {
         let id = format!("client-{i:04}");
-        assert!(ClientStore::get(&store, &id).await.unwrap().is_some(), "{id}");
+        assert!(
+            ClientStore::get(&store, &id).await.unwrap().is_some(),
+            "{id}"
+        );
     }
     store
         .insert_with_secret(
@@ -279,10 +288,19 @@ async fn replaced_records_are_compacted_away() {
         frames < 2 * live + (9 << 20),
         "compacted: {frames} bytes of frames"
     );
-    assert!(largest < 3 * (2 * live + (9 << 20)), "the file stays bounded: {largest}");
+    assert!(
+        largest < 3 * (2 * live + (9 << 20)),
+        "the file stays bounded: {largest}"
+    );
     let store = EmbeddedStore::open(dir.path()).unwrap();
     for r in &records {
-        assert_eq!(ClientStore::get(&store, &r.client_id).await.unwrap().as_ref(), Some(r));
+        assert_eq!(
+            ClientStore::get(&store, &r.client_id)
+                .await
+                .unwrap()
+                .as_ref(),
+            Some(r)
+        );
     }
 }
 
@@ -327,7 +345,10 @@ async fn a_data_dir_of_the_redb_format_is_migrated() {
 
     let store = EmbeddedStore::open(dir.path()).unwrap();
     assert_eq!(
-        ClientStore::get(&store, "old-client").await.unwrap().as_ref(),
+        ClientStore::get(&store, "old-client")
+            .await
+            .unwrap()
+            .as_ref(),
         Some(&record)
     );
     assert_eq!(
@@ -347,10 +368,19 @@ async fn a_data_dir_of_the_redb_format_is_migrated() {
         "a remembered key is still a replay"
     );
     assert!(!dir.path().join(OLD_FILE_NAME).exists());
-    assert!(dir.path().join(format!("{OLD_FILE_NAME}.migrated")).exists());
+    assert!(
+        dir.path()
+            .join(format!("{OLD_FILE_NAME}.migrated"))
+            .exists()
+    );
     drop(store);
     let store = EmbeddedStore::open(dir.path()).unwrap();
-    assert!(ClientStore::get(&store, "old-client").await.unwrap().is_some());
+    assert!(
+        ClientStore::get(&store, "old-client")
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
