@@ -122,7 +122,7 @@ impl LogFile {
     /// Grows the file with zeros up to `end` and by at most [`RESERVE_STEP`]
     /// toward [`RESERVE_AHEAD`] past it.
     fn reserve(&mut self, end: u64) -> io::Result<()> {
-        const ZEROS: [u8; 64 << 10] = [0; 64 << 10];
+        static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
         let target = (end + RESERVE_AHEAD).min(self.allocated.max(end) + RESERVE_STEP);
         let mut at = self.allocated;
         while at < target {
