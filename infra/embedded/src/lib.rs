@@ -72,6 +72,7 @@
 
 mod log;
 mod migrate;
+mod space;
 mod state;
 mod storage;
 #[cfg(feature = "testing")]

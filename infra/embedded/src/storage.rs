@@ -57,6 +57,7 @@ use dcr_core::{Clock as _, SystemClock};
 use tokio::sync::watch;
 
 use crate::log::{self, Frames, Unreadable};
+use crate::space::Space;
 use crate::state::State;
 
 /// How often the writer tries again to rewrite a log that a storage fault left unusable.
@@ -73,36 +74,25 @@ const REWRITE_FRAME_BYTES: usize = 1 << 20;
 
 /// The log file open for appending; owned by the writer thread.
 ///
-/// Appends go into space written ahead of them (zeros, [`LogFile::reserve`]),
-/// so that an append leaves the file's size and allocation alone and its sync
-/// writes the data only: an append that grows the file makes `fdatasync` write
-/// the inode too, which measured twice the time per sync here.
+/// Appends go into space written and synced ahead of them (zeros, see the
+/// `space` module), so that the sync after an append writes the data only.
 pub(crate) struct LogFile {
     file: File,
     path: PathBuf,
     /// Where the frames end: the next append goes here.
     len: u64,
-    /// The file's size: frames, then zeros.
-    allocated: u64,
+    space: Space,
     faults: Option<Arc<Faults>>,
 }
 
-/// How far ahead of the frames the space is kept written.
-const RESERVE_AHEAD: u64 = 1 << 20;
-
-/// Most zeros written ahead by one append beyond what it needs itself: the
-/// sync after it carries them, so they are spread over many appends (one
-/// large step made a sync in every few thousand wait tens of milliseconds).
-const RESERVE_STEP: u64 = 128 << 10;
-
 impl LogFile {
     fn new(file: File, path: &Path, len: u64, faults: Option<&Arc<Faults>>) -> io::Result<Self> {
-        let allocated = file.metadata()?.len().max(len);
+        let size = file.metadata()?.len().max(len);
         Ok(Self {
+            space: Space::new(&file, size, faults)?,
             file,
             path: path.to_owned(),
             len,
-            allocated,
             faults: faults.cloned(),
         })
     }
@@ -111,26 +101,9 @@ impl LogFile {
     pub(crate) fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
         before_write(self.faults.as_ref())?;
         let end = self.len + bytes.len() as u64;
-        if end + RESERVE_AHEAD > self.allocated {
-            self.reserve(end)?;
-        }
+        self.space.before_append(end);
         self.file.write_all_at(bytes, self.len)?;
         self.len = end;
-        Ok(())
-    }
-
-    /// Grows the file with zeros up to `end` and by at most [`RESERVE_STEP`]
-    /// toward [`RESERVE_AHEAD`] past it.
-    fn reserve(&mut self, end: u64) -> io::Result<()> {
-        static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
-        let target = (end + RESERVE_AHEAD).min(self.allocated.max(end) + RESERVE_STEP);
-        let mut at = self.allocated;
-        while at < target {
-            let n = (target - at).min(ZEROS.len() as u64) as usize;
-            self.file.write_all_at(&ZEROS[..n], at)?;
-            at += n as u64;
-        }
-        self.allocated = target;
         Ok(())
     }
 
@@ -508,6 +481,11 @@ impl Faults {
         if self.panic_on_write.swap(false, Ordering::SeqCst) {
             panic!("injected storage panic");
         }
+        self.check_disk_full()
+    }
+
+    /// The injected full disk, if it is on.
+    pub(crate) fn check_disk_full(&self) -> io::Result<()> {
         if self.disk_full.load(Ordering::SeqCst) {
             return Err(io::Error::new(
                 io::ErrorKind::StorageFull,
