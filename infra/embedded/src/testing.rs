@@ -6,7 +6,7 @@ use std::os::unix::fs::FileExt as _;
 use std::path::Path;
 
 use dcr_core::testing::contract::full_record;
-use dcr_core::{ClientSecret, ClientState, ClientStore as _};
+use dcr_core::{ClientRecord, ClientSecret, ClientState, ClientStore as _};
 
 use crate::log::{self, Frames};
 use crate::{DB_FILE_NAME, EmbeddedStore};
@@ -26,6 +26,15 @@ pub async fn fill(dir: &Path, n: usize) -> anyhow::Result<()> {
                 Some(&ClientSecret::new(format!("secret-of-{id}"))),
             )
             .await?;
+    }
+    Ok(())
+}
+
+/// Reopens the store in `dir` and asserts that it holds each of `records` as written.
+pub async fn assert_reopened_holds(dir: &Path, records: &[ClientRecord]) -> anyhow::Result<()> {
+    let store = EmbeddedStore::open(dir)?;
+    for r in records {
+        assert_eq!(store.get(&r.client_id).await?.as_ref(), Some(r));
     }
     Ok(())
 }

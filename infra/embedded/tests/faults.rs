@@ -292,16 +292,9 @@ async fn replaced_records_are_compacted_away() {
         largest < 3 * (2 * live + (9 << 20)),
         "the file stays bounded: {largest}"
     );
-    let store = EmbeddedStore::open(dir.path()).unwrap();
-    for r in &records {
-        assert_eq!(
-            ClientStore::get(&store, &r.client_id)
-                .await
-                .unwrap()
-                .as_ref(),
-            Some(r)
-        );
-    }
+    testing::assert_reopened_holds(dir.path(), &records)
+        .await
+        .unwrap();
 }
 
 /// Writes a database in the redb layout of earlier builds: a client, its secret, a one-time key.
