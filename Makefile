@@ -18,7 +18,8 @@ define function
 endef
 
 .PHONY: build-RegisterFunction build-GetFunction build-UpdateFunction \
-	build-DeleteFunction build-MetadataFunction build-SweepFunction
+	build-DeleteFunction build-MetadataFunction build-SweepFunction \
+	build-AuthenticateClientFunction build-ClientEventsFunction
 
 build-RegisterFunction:
 	$(call function,register-client)
@@ -37,3 +38,9 @@ build-MetadataFunction:
 
 build-SweepFunction:
 	$(call function,sweep-clients)
+
+build-AuthenticateClientFunction:
+	$(call function,authenticate-client)
+
+build-ClientEventsFunction:
+	$(call function,client-events)

@@ -15,12 +15,19 @@ Two changes to moto (5.2.x), nothing else:
        .../table/TABLE/index/INDEX for a Query or Scan of an index;
      - Secrets Manager: the secret's ARN (name plus its random suffix) when it
        exists, else arn:...:secret:NAME-?????? (a CreateSecret, or a secret
-       that is gone: AWS too answers AccessDenied before ResourceNotFound).
+       that is gone: AWS too answers AccessDenied before ResourceNotFound);
+     - EventBridge PutEvents: arn:aws:events:REGION:ACCOUNT:event-bus/BUS of
+       its entries' bus (default when they name none).
 2. The account root. Requests signed with the access key in
    DCR_MOTO_ROOT_ACCESS_KEY (default "test", the tests' static key) are the
    account's root user: allowed everything, as on AWS. Every other caller
    (the functions, with credentials of a role they assumed through STS) is
    checked: signature, session token, and its role's policies.
+
+3. Atomic conditional writes. moto's DynamoDB evaluates a write's condition
+   and applies the write without a lock, so two concurrent conditional
+   UpdateItems can both pass the same `version = :expected`; DynamoDB applies
+   each conditional write atomically. Here every DynamoDB write holds one lock.
 
 Not checked, here as in moto: IAM condition keys (kms:ViaService and the
 like), KMS (moto's Secrets Manager and DynamoDB never call KMS), the implied
@@ -37,7 +44,11 @@ os.environ.setdefault("INITIAL_NO_AUTH_ACTION_COUNT", "0")
 ROOT_ACCESS_KEY = os.environ.get("DCR_MOTO_ROOT_ACCESS_KEY", "test")
 
 from moto.core.authorization import ActionAuthenticatorMixin  # noqa: E402
+import threading  # noqa: E402
+
+from moto.dynamodb.models import DynamoDBBackend  # noqa: E402
 from moto.dynamodb.responses import DynamoHandler  # noqa: E402
+from moto.events.responses import EventsHandler  # noqa: E402
 from moto.secretsmanager.models import secretsmanager_backends  # noqa: E402
 from moto.secretsmanager.responses import SecretsManagerResponse  # noqa: E402
 from moto.server import main  # noqa: E402
@@ -98,9 +109,35 @@ def _secret_resource(self):
     return f"arn:{partition}:secretsmanager:{self.region}:{self.current_account}:secret:{secret_id}-??????"
 
 
+def _events_resource(self):
+    entries = _json_body(self).get("Entries") or [{}]
+    first = entries[0] if isinstance(entries[0], dict) else {}
+    bus = first.get("EventBusName") or "default"
+    if bus.startswith("arn:"):
+        return bus
+    partition = get_partition(self.region)
+    return f"arn:{partition}:events:{self.region}:{self.current_account}:event-bus/{bus}"
+
+
+_WRITE_LOCK = threading.Lock()
+
+
+def _atomic(write):
+    def locked(self, *args, **kwargs):
+        with _WRITE_LOCK:
+            return write(self, *args, **kwargs)
+
+    return locked
+
+
+for _name in ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item"):
+    if hasattr(DynamoDBBackend, _name):
+        setattr(DynamoDBBackend, _name, _atomic(getattr(DynamoDBBackend, _name)))
+
 ActionAuthenticatorMixin._authenticate_and_authorize_action = _authorize_unless_root
 DynamoHandler._determine_resource = _dynamodb_resource
 SecretsManagerResponse._determine_resource = _secret_resource
+EventsHandler._determine_resource = _events_resource
 
 if __name__ == "__main__":
     sys.exit(main())

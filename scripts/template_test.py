@@ -49,6 +49,8 @@ BINARIES = {
     "DeleteFunction": "delete-client",
     "MetadataFunction": "server-metadata",
     "SweepFunction": "sweep-clients",
+    "AuthenticateClientFunction": "authenticate-client",
+    "ClientEventsFunction": "client-events",
 }
 
 TABLE = {"Fn::GetAtt": ["ClientsTable", "Arn"]}
@@ -79,6 +81,8 @@ ENV = {
     "RUST_LOG": {"Ref": "LogLevel"},
     "DCR_CLIENTS_TABLE": {"Ref": "ClientsTable"},
     "DCR_SECRET_PREFIX": {"Ref": "SecretPrefix"},
+    "DCR_CLIENT_SECRET_STORAGE": {"Ref": "ClientSecretStorage"},
+    "DCR_KEY_RING_SECRET_ID": {"Fn::If": ["IsSealed", {"Ref": "KeyRingSecret"}, {"Ref": "AWS::NoValue"}]},
     "DCR_METRICS_NAMESPACE": {"Fn::Sub": "DCR/${AWS::StackName}"},
     "AWS_ENDPOINT_URL": {"Ref": "EndpointUrl"},
     "DCR_CONFIG": {"Fn::If": ["HasDcrConfig", {"Ref": "DcrConfig"}, {"Ref": "AWS::NoValue"}]},
@@ -223,13 +227,21 @@ class Routes(unittest.TestCase):
         self.assertNotIn("HttpApi", (SOURCE.get("Globals") or {}), "no HttpApi Globals (CORS could hide there)")
 
     def test_default_route_throttling(self):
+        """0 (the default) follows the storage mode: under CreateSecret's 50/s
+        with secrets-manager, higher with sealed (docs/operations.md)."""
         api = resources(SOURCE, "AWS::Serverless::HttpApi")["HttpApi"]["Properties"]
         settings = api["DefaultRouteSettings"]
-        self.assertEqual(settings["ThrottlingBurstLimit"], {"Ref": "ThrottlingBurstLimit"})
-        self.assertEqual(settings["ThrottlingRateLimit"], {"Ref": "ThrottlingRateLimit"})
+        self.assertEqual(
+            settings["ThrottlingBurstLimit"],
+            {"Fn::If": ["HasBurstLimit", {"Ref": "ThrottlingBurstLimit"}, {"Fn::If": ["IsSealed", 400, 50]}]},
+        )
+        self.assertEqual(
+            settings["ThrottlingRateLimit"],
+            {"Fn::If": ["HasRateLimit", {"Ref": "ThrottlingRateLimit"}, {"Fn::If": ["IsSealed", 200, 20]}]},
+        )
         params = SOURCE["Parameters"]
         for name in ("ThrottlingBurstLimit", "ThrottlingRateLimit"):
-            self.assertGreater(int(params[name]["Default"]), 0, name)
+            self.assertEqual(int(params[name]["Default"]), 0, name)
         stages = resources(OUT, "AWS::ApiGatewayV2::Stage")
         self.assertEqual(len(stages), 1)
         self.assertEqual(next(iter(stages.values()))["Properties"]["DefaultRouteSettings"], settings)
@@ -251,16 +263,26 @@ class Iam(unittest.TestCase):
 
     @staticmethod
     def split_policies(role):
-        """(unconditional policy documents, {condition: documents})."""
+        """(unconditional policy documents, {condition (or !condition): documents})."""
         plain, conditional = [], {}
         for policy in role.get("Policies", []):
             if "Fn::If" in policy:
                 cond, then, otherwise = policy["Fn::If"]
-                assert otherwise == {"Ref": "AWS::NoValue"}, policy
-                conditional.setdefault(cond, []).append(then["PolicyDocument"])
+                for key, branch in ((cond, then), ("!" + cond, otherwise)):
+                    if branch != {"Ref": "AWS::NoValue"}:
+                        conditional.setdefault(key, []).append(branch["PolicyDocument"])
             else:
                 plain.append(policy["PolicyDocument"])
         return plain, conditional
+
+    @staticmethod
+    def actions(statement):
+        """Every action a statement may name, on either side of an Fn::If."""
+        action = statement["Action"]
+        if isinstance(action, dict) and "Fn::If" in action:
+            _, then, otherwise = action["Fn::If"]
+            return as_list(then) + as_list(otherwise)
+        return as_list(action)
 
     def statements(self, documents):
         out = []
@@ -272,7 +294,7 @@ class Iam(unittest.TestCase):
                 out.append(st)
         return out
 
-    def test_functions_are_the_expected_six(self):
+    def test_functions_are_the_expected_eight(self):
         self.assertEqual(set(resources(OUT, "AWS::Lambda::Function")), FUNCTIONS)
         self.assertEqual(set(resources(OUT, "AWS::IAM::Role")), {f"{f}Role" for f in FUNCTIONS})
 
@@ -282,7 +304,7 @@ class Iam(unittest.TestCase):
             docs = plain + [d for ds in conditional.values() for d in ds]
             for st in self.statements(docs):
                 with self.subTest(role=name, sid=st.get("Sid")):
-                    actions = as_list(st["Action"])
+                    actions = self.actions(st)
                     resources_ = as_list(st["Resource"])
                     for action in actions:
                         self.assertNotIn("*", action, "wildcard action")
@@ -296,12 +318,19 @@ class Iam(unittest.TestCase):
                                 res == TABLE
                                 or (
                                     isinstance(res, dict)
-                                    and re.fullmatch(r"\$\{ClientsTable\.Arn\}/index/[\w*-]+", res.get("Fn::Sub", ""))
+                                    and re.fullmatch(
+                                        r"\$\{ClientsTable\.Arn\}/(index/[\w*-]+|stream/\*)", res.get("Fn::Sub", "")
+                                    )
                                 ),
                                 res,
                             )
                         elif service == "secretsmanager":
-                            self.assertIn(res, (SECRETS, {"Ref": "IntrospectionSecretArn"}))
+                            self.assertIn(res, (SECRETS, {"Ref": "IntrospectionSecretArn"}, {"Ref": "KeyRingSecret"}))
+                        elif service == "events":
+                            self.assertEqual(
+                                res,
+                                {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default"},
+                            )
                         elif service == "kms":
                             self.assertIn(res, ({"Ref": "SecretsKmsKeyArn"}, {"Ref": "TableKmsKeyArn"}))
                             self.assertIn("kms:ViaService", json.dumps(st.get("Condition")), "only through a service")
@@ -326,9 +355,10 @@ class Iam(unittest.TestCase):
             with self.subTest(function=name):
                 for policy in as_list(fn["Properties"].get("Policies", [])):
                     self.assertIsInstance(policy, dict)
-                    if "Fn::If" in policy:
-                        policy = policy["Fn::If"][1]
-                    self.assertEqual(set(policy), {"Version", "Statement"}, "inline statements only")
+                    branches = policy["Fn::If"][1:] if "Fn::If" in policy else [policy]
+                    for branch in branches:
+                        if branch != {"Ref": "AWS::NoValue"}:
+                            self.assertEqual(set(branch), {"Version", "Statement"}, "inline statements only")
                 self.assertNotIn("Role", fn["Properties"])
 
 
@@ -525,7 +555,7 @@ class Outputs(unittest.TestCase):
         self.assertEqual(
             set(outputs),
             {"ApiUrl", "RegistrationEndpoint", "HttpApiId", "RegionalDomainName", "ClientsTableName",
-             "ClientsTableArn", "SecretPrefix"} | functions,
+             "ClientsTableArn", "SecretPrefix", "KeyRingSecretArn"} | functions,
         )
         self.assertEqual(
             outputs["ApiUrl"]["Value"],

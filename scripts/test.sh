@@ -4,9 +4,10 @@
 # CLI), starts the AWS emulator on a free loopback port with IAM enforced
 # (scripts/moto_server.py), and runs formatting, lints, unit tests, the store
 # contract suite on both stores, the fault-injection suite, the black-box suite
-# on both engines (the Lambda one under each function's template policy), the
-# events/ through the handlers, the template checks, and scripts/smoke.sh
-# against dcr-local.
+# on both engines (the Lambda one under each function's template policy, in
+# both secret storage modes), the events/ through the handlers, the template
+# checks, scripts/smoke.sh against dcr-local, and the MCP SDKs' discovery and
+# registration against it (scripts/mcp_sdks.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,6 +49,9 @@ bash scripts/smoke.sh "$DCR_SERVER_URL" || smoke_ok=$?
 dcr_server_stop
 rm -rf "$smoke_dir"
 [ "$smoke_ok" = 0 ] || exit "$smoke_ok"
+
+# The MCP recipe against the real TypeScript and Python MCP SDKs.
+bash scripts/mcp_sdks.sh
 
 # (API property tests: scripts/schemathesis.sh; fuzzing: scripts/fuzz.sh)
 bash scripts/fuzz.sh

@@ -10,8 +10,8 @@
 
 use std::sync::{Arc, LazyLock};
 
-use dcr_core::Config;
-use dcr_core::testing::memory::{MemoryClientStore, MemorySecretStore, NoKeySets};
+use dcr_core::testing::memory::{MemoryClientStore, MemorySecretStore, NoKeySets, NoSectors};
+use dcr_core::{Config, Ports, SystemClock};
 use dcr_http::App;
 use lambda_http::{Body, Request};
 use libfuzzer_sys::fuzz_target;
@@ -72,9 +72,13 @@ fuzz_target!(|data: &[u8]| {
     let config = CONFIGS[usize::from(*c) % CONFIGS.len()].clone();
     let app = App::new(
         config,
-        Arc::new(MemoryClientStore::default()),
-        Arc::new(MemorySecretStore::default()),
-        Arc::new(NoKeySets),
+        Ports {
+            clients: Arc::new(MemoryClientStore::default()),
+            secrets: Arc::new(MemorySecretStore::default()),
+            clock: Arc::new(SystemClock),
+            keys: Arc::new(NoKeySets),
+            sectors: Arc::new(NoSectors),
+        },
     );
     RUNTIME.block_on(async {
         let seed = br#"{"redirect_uris": ["https://app.example.com/cb"], "grant_types": ["authorization_code"]}"#;

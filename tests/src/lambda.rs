@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use base64::Engine as _;
-use dcr_aws::permissions::Function;
+use dcr_aws::permissions::{Function, Storage};
 use dcr_aws::template::Template;
 use dcr_aws::testing::MotoAws;
 use dcr_http::{App, Operation};
@@ -59,6 +59,7 @@ fn template_function(function: &str) -> Function {
         "get" => Function::Get,
         "update" => Function::Update,
         "delete" => Function::Delete,
+        "authenticate" => Function::Authenticate,
         _ => Function::Metadata,
     }
 }
@@ -96,7 +97,17 @@ impl LambdaApp {
 
     /// As [`LambdaApp::spawn`], with `edit` applied to each function's policies.
     pub async fn spawn_with(config_yaml: &str, edit: &PolicyEdit) -> Option<Self> {
+        Self::spawn_in(Storage::SecretsManager, config_yaml, edit).await
+    }
+
+    /// As [`LambdaApp::spawn_with`], with client secrets stored as `storage`
+    /// says (the template's `ClientSecretStorage`; `sealed` makes a key ring).
+    pub async fn spawn_in(storage: Storage, config_yaml: &str, edit: &PolicyEdit) -> Option<Self> {
         let aws = MotoAws::from_env().await?;
+        let aws = match storage {
+            Storage::SecretsManager => aws,
+            Storage::Sealed => aws.sealed().await.unwrap(),
+        };
         let template = Template::load().unwrap();
         let mut deployment = aws.deployment();
         // The introspection client's secret, when the configuration needs one,
@@ -117,13 +128,22 @@ impl LambdaApp {
             None
         };
         let mut functions = HashMap::new();
-        for name in ["register", "get", "update", "delete", "metadata"] {
+        for name in [
+            "register",
+            "get",
+            "update",
+            "delete",
+            "metadata",
+            "authenticate",
+        ] {
             let config = dcr_core::Config::from_yaml(config_yaml).unwrap();
             let function = template_function(name);
             let mut policies = template.policies(function, &deployment).unwrap();
             edit(function, &mut policies);
-            // As `run` starts them: the metadata function checks no token.
-            let secret_id = introspection.as_deref().filter(|_| name != "metadata");
+            // As `run` starts them: only the API's management functions check tokens.
+            let secret_id = introspection
+                .as_deref()
+                .filter(|_| function.authenticates_tokens());
             let app = dcr_lambda::testing::app_as(&aws, name, &policies, config, secret_id)
                 .await
                 .unwrap_or_else(|e| panic!("{name}'s role on moto: {e:#}"));
@@ -216,6 +236,17 @@ impl LambdaApp {
 }
 
 impl LambdaApp {
+    /// This engine's slice of moto: table, prefix, key ring.
+    pub fn aws(&self) -> &MotoAws {
+        &self._aws
+    }
+
+    /// Invokes `authenticate-client` as an authorization server would (its
+    /// payload in, its answer out), under the function's own role.
+    pub async fn authenticate(&self, payload: Value) -> Value {
+        dcr_lambda::authenticate::handle(self.functions["authenticate"].service(), payload).await
+    }
+
     /// Invokes the function API Gateway routes an HTTP API (payload 2.0) event
     /// to (by its `routeKey`), as `sam local invoke` would, and returns its answer.
     pub async fn invoke(&self, event: &str) -> TestResponse {
@@ -276,6 +307,18 @@ pub struct Lambda;
 impl Spawner for Lambda {
     async fn spawn(&self, config_yaml: &str) -> Option<Box<dyn Engine>> {
         let app = LambdaApp::spawn(config_yaml).await?;
+        Some(Box::new(app))
+    }
+}
+
+/// The Lambda engine with `ClientSecretStorage: sealed`: client secrets sealed
+/// in the table under a key ring, each function under its sealed-mode policy.
+pub struct LambdaSealed;
+
+#[async_trait::async_trait]
+impl Spawner for LambdaSealed {
+    async fn spawn(&self, config_yaml: &str) -> Option<Box<dyn Engine>> {
+        let app = LambdaApp::spawn_in(Storage::Sealed, config_yaml, &|_, _| {}).await?;
         Some(Box::new(app))
     }
 }

@@ -11,9 +11,10 @@ use std::time::Duration;
 
 use aws_credential_types::provider::ProvideCredentials as _;
 use dcr_aws::testing::MotoAws;
-use dcr_core::testing::contract::bare_record;
+use dcr_core::testing::contract::{bare_record, cid};
+use dcr_core::testing::memory::{NoKeySets, NoSectors};
 use dcr_core::{
-    Body, Caller, ClientState, ClientStore as _, Config, Credential, RegisterRequest,
+    Body, Caller, ClientState, ClientStore as _, Config, Credential, Ports, RegisterRequest,
     SecretStore as _, Service, SystemClock,
 };
 use dcr_tests::local::ChildApp;
@@ -213,10 +214,7 @@ async fn dcr_admin_drives_a_running_dcr_local_and_its_data_dir() {
     local(&data, &["disable", &a]).await.ok();
     let shown = local(&data, &["show", &a]).await.ok();
     assert_no_credentials(&shown.stdout, &secrets);
-    assert_eq!(
-        local(&data, &["list"]).await.ok().ids(),
-        std::slice::from_ref(&a)
-    );
+    assert_eq!(local(&data, &["list"]).await.ok().ids(), [a.to_string()]);
     let app = ChildApp::spawn(&data, &[]).await;
     let refused = app
         .send(TestRequest::new("GET", &format!("/register/{a}")).bearer(&rat(&clients[0])))
@@ -256,9 +254,13 @@ async fn dcr_admin_drives_the_emulated_table_under_the_operator_policy() {
     let secrets = Arc::new(aws.secret_store());
     let service = Service::new(
         Arc::new(Config::default()),
-        store.clone(),
-        secrets.clone(),
-        Arc::new(SystemClock),
+        Ports {
+            clients: store.clone(),
+            secrets: secrets.clone(),
+            clock: Arc::new(SystemClock),
+            keys: Arc::new(NoKeySets),
+            sectors: Arc::new(NoSectors),
+        },
     );
     let mut clients = Vec::new();
     for name in ["A", "B"] {
@@ -274,7 +276,7 @@ async fn dcr_admin_drives_the_emulated_table_under_the_operator_policy() {
             .unwrap();
         clients.push(info.0);
     }
-    let id = |c: &serde_json::Map<String, Value>| c["client_id"].as_str().unwrap().to_owned();
+    let id = |c: &serde_json::Map<String, Value>| cid(c["client_id"].as_str().unwrap());
     let (a, b) = (id(&clients[0]), id(&clients[1]));
     // A client of an owner, as an initial access token would have made it.
     let mut owned = bare_record(&format!("owned-{a}"), ClientState::Active, 1_000);
@@ -307,22 +309,22 @@ async fn dcr_admin_drives_the_emulated_table_under_the_operator_policy() {
         async move { admin(&[command, &id], env).await }
     };
 
-    let mut all = vec![a.clone(), b.clone(), owned.client_id.clone()];
+    let mut all = vec![a.to_string(), b.to_string(), owned.client_id.to_string()];
     all.sort();
     assert_eq!(run(&["list"]).await.ok().ids(), all);
     assert_eq!(
         run(&["list", "--owner", "the-owner"]).await.ok().ids(),
-        [owned.client_id.clone()]
+        [owned.client_id.to_string()]
     );
     let view: Value =
-        serde_json::from_str(&run_on("disable", a.clone()).await.ok().stdout).unwrap();
+        serde_json::from_str(&run_on("disable", a.to_string()).await.ok().stdout).unwrap();
     assert_eq!(view["state"], "disabled");
     let record = store.get(&a).await.unwrap().unwrap();
     assert!(record.disabled, "the flag is in the stored record");
     let token = clients[0]["registration_access_token"].as_str().unwrap();
     let read = service
         .read(
-            &a,
+            Some(&a),
             &Caller::from(Credential::Bearer(token.into())),
             "https://dcr.example.com",
         )
@@ -330,9 +332,9 @@ async fn dcr_admin_drives_the_emulated_table_under_the_operator_policy() {
     assert!(read.is_err(), "management refuses a disabled client");
     assert_eq!(
         run(&["list", "--state", "disabled"]).await.ok().ids(),
-        std::slice::from_ref(&a)
+        [a.to_string()]
     );
-    run_on("enable", a.clone()).await.ok();
+    run_on("enable", a.to_string()).await.ok();
     assert!(!store.get(&a).await.unwrap().unwrap().disabled);
 
     let export = run(&["export"]).await.ok();
@@ -340,14 +342,14 @@ async fn dcr_admin_drives_the_emulated_table_under_the_operator_policy() {
     let secret_a = clients[0]["client_secret"].as_str().unwrap();
     assert_no_credentials(&export.stdout, &[token, secret_a]);
 
-    let deleted = run_on("delete", b.clone()).await.ok();
+    let deleted = run_on("delete", b.to_string()).await.ok();
     assert_eq!(deleted.stdout.trim(), format!("deleted {b}"));
     assert!(store.get(&b).await.unwrap().is_none());
     assert!(
         secrets.get(&b).await.unwrap().is_none(),
         "the secret went too"
     );
-    assert_eq!(run_on("show", b.clone()).await.code, 3);
+    assert_eq!(run_on("show", b.to_string()).await.code, 3);
 
     // The operator policy is all it takes, and all it gets: no secret values.
     let sm = aws_sdk_secretsmanager::Client::new(&sdk);

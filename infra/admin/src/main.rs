@@ -12,10 +12,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use dcr_core::SystemClock;
 use dcr_core::service::admin::{
     Admin, AdminCommand, AdminOutcome, AdminReply, AdminState, ClientView, ListFilter, MAX_PAGE,
 };
-use dcr_core::{Config, Service, SystemClock};
 
 const USAGE: &str = "usage: dcr-admin [ENGINE] COMMAND [ARGS]
 ENGINE (default: the dcr-local data dir .dcr-local):
@@ -266,14 +266,7 @@ fn admin(
     secrets: Arc<dyn dcr_core::SecretStore>,
     catalog: Arc<dyn dcr_core::ClientCatalog>,
 ) -> Admin {
-    // The operator's commands use the stores and the clock, not the service's configuration.
-    let service = Service::new(
-        Arc::new(Config::default()),
-        clients,
-        secrets,
-        Arc::new(SystemClock),
-    );
-    Admin::new(service, catalog)
+    Admin::over(clients, secrets, catalog, Arc::new(SystemClock))
 }
 
 /// The running server's socket, else the store file itself (never a new store).

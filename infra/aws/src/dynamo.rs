@@ -15,6 +15,8 @@
 //! | `write_id` | S | random id of the put that wrote the item (retry detection) |
 //! | `issued_at`, `secret_expires_at` | N | [`ClientRecord::client_id_issued_at`] and [`ClientRecord::client_secret_expires_at`], under the names items have always had |
 //! | `disabled` | BOOL | `true` on a client an operator disabled (`dcr-admin disable`); absent otherwise, and read as `false` when absent |
+//! | `secret_sealed`, `secret_key_version` | S | sealed mode only ([`crate::sealed`]): the client secret sealed under that key ring version |
+//! | `secret_mirrored` | BOOL | set by `dcr-migrate-secrets` when Secrets Manager holds the same secret as `secret_sealed` |
 //! | `state`, `has_secret`, `token_hash`, `token_expires_at`, `previous_token_hash`, `previous_token_expires_at`, `software_statement`, `expires_at`, `retry_until`, `version`, `updated_at` | S/N/BOOL | the other [`ClientRecord`] fields, same names (`previous_token_hash` absent when `None`; `previous_token_expires_at` and `retry_until` read as 0 when absent, as in items written before they existed) |
 //!
 //! `get` returns a record as stored, expired or not (the port allows it, and the
@@ -28,8 +30,21 @@
 //! of failing its own condition (`AlreadyExists` / `Conflict` / a false replay).
 //!
 //! One-time keys ([`ClientStore::remember_once`]) are items `client_id = "once#{key}"`
-//! with only `ttl` and `write_id` beside the key; client ids never contain `#`, and these items
+//! with only `ttl` and `write_id` beside the key; a [`ClientId`] never contains `#`
+//! (its type says so, so `get` and `delete` cannot name one), and these items
 //! carry none of the index attributes, so no index ever sees them.
+//!
+//! # The two secret storage modes
+//!
+//! With `secrets-manager`, records are written whole (`PutItem`), so a write
+//! drops any sealed secret a migration had copied in, and a record carrying a
+//! sealed secret that Secrets Manager does not mirror is refused on `get`: its
+//! secret is not where this mode looks. With `sealed` ([`DynamoClientStore::with_key_ring`]),
+//! a new record and its sealed secret are one `PutItem`
+//! (`insert_with_secret`), and `replace` is an `UpdateItem` that keeps the
+//! item's sealed secret, then re-seals it if it was sealed under an older key.
+//! An item with no `state` holds only a secret (see [`crate::sealed::SealedSecrets`]):
+//! it is no record to `get`, `insert` replaces it, `delete` removes it.
 //!
 //! The metadata is a JSON string rather than a DynamoDB map: a map would turn
 //! `1.0` into `1`, refuse numbers outside DynamoDB's 38-digit / 1e-130..1e126 range,
@@ -47,10 +62,17 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
+use aws_sdk_dynamodb::types::ReturnValue;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
-use dcr_core::{ClientRecord, ClientState, ClientStore, Clock, StoreError, SystemClock};
+use dcr_core::{
+    ClientId, ClientRecord, ClientSecret, ClientState, ClientStore, Clock, StoreError, SystemClock,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+use crate::sealed::{KeyRing, Sealed, sealed_of};
 
 /// Name of the GSI on `software_id`.
 pub const SOFTWARE_ID_INDEX: &str = "software_id-index";
@@ -65,6 +87,25 @@ pub const ONCE_PREFIX: &str = "once#";
 
 /// Attribute holding the id of the write that produced an item (see `put_if`).
 pub const WRITE_ID: &str = "write_id";
+/// Attribute of a record's life-cycle state (absent on an item holding only a sealed secret).
+pub const STATE: &str = "state";
+/// Attribute of the sealed client secret (sealed mode).
+pub const SECRET_SEALED: &str = "secret_sealed";
+/// Attribute naming the key ring version that sealed `secret_sealed`.
+pub const SECRET_KEY_VERSION: &str = "secret_key_version";
+/// Attribute set when Secrets Manager holds the same secret as `secret_sealed` (a migration).
+pub const SECRET_MIRRORED: &str = "secret_mirrored";
+
+/// The record attributes an item may lack; `replace` in sealed mode removes those the record does not set.
+const OPTIONAL_ATTRIBUTES: [&str; 7] = [
+    "token_hash",
+    "previous_token_hash",
+    "owner",
+    "software_id",
+    "software_statement",
+    "unsettled",
+    TTL_ATTRIBUTE,
+];
 
 /// Seconds between a client's `expires_at` and its `ttl`: the sweep's head start.
 pub const TTL_GRACE: i64 = 86_400;
@@ -78,6 +119,7 @@ pub struct DynamoClientStore {
     client: Client,
     table: String,
     clock: Arc<dyn Clock>,
+    ring: Option<Arc<KeyRing>>,
 }
 
 impl std::fmt::Debug for DynamoClientStore {
@@ -100,12 +142,25 @@ impl DynamoClientStore {
             client,
             table: table.into(),
             clock,
+            ring: None,
         }
+    }
+
+    /// The same store in the sealed mode: client secrets sealed under `ring`
+    /// in the records ([`crate::sealed::SealedSecrets`] is their `SecretStore`).
+    pub fn with_key_ring(mut self, ring: Arc<KeyRing>) -> Self {
+        self.ring = Some(ring);
+        self
     }
 
     /// The table this store writes to.
     pub fn table(&self) -> &str {
         &self.table
+    }
+
+    /// The DynamoDB client.
+    pub fn client(&self) -> &Client {
+        &self.client
     }
 
     /// Runs a query on `index` until `limit` items or the end, returning raw items.
@@ -185,6 +240,12 @@ struct Item {
     ttl: Option<i64>,
     #[serde(default)]
     write_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    secret_sealed: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    secret_key_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    secret_mirrored: Option<bool>,
 }
 
 fn is_false(value: &bool) -> bool {
@@ -201,7 +262,7 @@ impl Item {
         let metadata =
             serde_json::to_string(&record.metadata).context("encoding client metadata as JSON")?;
         Ok(Self {
-            client_id: record.client_id.clone(),
+            client_id: record.client_id.to_string(),
             state: record.state,
             metadata,
             client_id_issued_at: record.client_id_issued_at,
@@ -223,14 +284,18 @@ impl Item {
             unsettled: (record.sweep_at != 0).then(|| "1".to_owned()),
             ttl: (record.expires_at != 0).then(|| record.expires_at.saturating_add(TTL_GRACE)),
             write_id: write_id.to_owned(),
+            secret_sealed: None,
+            secret_key_version: None,
+            secret_mirrored: None,
         })
     }
 
     fn into_record(self) -> Result<ClientRecord, StoreError> {
         let metadata: Map<String, Value> =
             serde_json::from_str(&self.metadata).context("decoding stored client metadata")?;
+        let client_id = ClientId::parse(self.client_id).context("decoding a stored client_id")?;
         Ok(ClientRecord {
-            client_id: self.client_id,
+            client_id,
             state: self.state,
             metadata,
             client_id_issued_at: self.client_id_issued_at,
@@ -276,7 +341,18 @@ fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-fn s(value: impl Into<String>) -> AttributeValue {
+/// Whether a DynamoDB call was refused by its condition expression.
+pub fn condition_failed<E, R>(err: &SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    err.as_service_error()
+        .and_then(|se| se.code())
+        .is_some_and(|code| code == "ConditionalCheckFailedException")
+}
+
+/// A string attribute value.
+pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
@@ -289,15 +365,6 @@ fn names(pairs: &[(&str, &str)]) -> HashMap<String, String> {
 
 fn values(pairs: Vec<(&str, AttributeValue)>) -> HashMap<String, AttributeValue> {
     pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
-}
-
-fn check_id(client_id: &str) -> Result<(), StoreError> {
-    if client_id.starts_with(ONCE_PREFIX) {
-        return Err(StoreError::Unknown(anyhow::anyhow!(
-            "client ids starting with `{ONCE_PREFIX}` are reserved"
-        )));
-    }
-    Ok(())
 }
 
 impl DynamoClientStore {
@@ -332,14 +399,29 @@ impl DynamoClientStore {
 
     /// `insert`, with the write id given (tests replay a write with it).
     async fn insert_as(&self, record: &ClientRecord, write_id: &str) -> Result<(), StoreError> {
-        check_id(&record.client_id)?;
-        let item = Item::from_record(record, write_id)?.to_attributes()?;
+        self.insert_item(record, None, write_id).await
+    }
+
+    /// Puts a new record, with its sealed secret when given, unless a record
+    /// has the id (an item holding only a secret is no record: it is replaced).
+    async fn insert_item(
+        &self,
+        record: &ClientRecord,
+        sealed: Option<Sealed>,
+        write_id: &str,
+    ) -> Result<(), StoreError> {
+        let mut item = Item::from_record(record, write_id)?;
+        if let Some(sealed) = sealed {
+            item.secret_sealed = Some(sealed.value);
+            item.secret_key_version = Some(sealed.key_version);
+        }
         let put = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(client_id)");
+            .set_item(Some(item.to_attributes()?))
+            .condition_expression("attribute_not_exists(#state)")
+            .expression_attribute_names("#state", STATE);
         let written = self
             .put_if(put, write_id, "DynamoDB PutItem (insert) failed")
             .await?;
@@ -357,7 +439,9 @@ impl DynamoClientStore {
         expected_version: u64,
         write_id: &str,
     ) -> Result<(), StoreError> {
-        check_id(&record.client_id)?;
+        if self.ring.is_some() {
+            return self.update_as(record, expected_version, write_id).await;
+        }
         let item = Item::from_record(record, write_id)?.to_attributes()?;
         let put = self
             .client
@@ -402,6 +486,146 @@ impl DynamoClientStore {
     }
 }
 
+impl DynamoClientStore {
+    /// `update_if` of `put_if`: `true` when written, `false` when the
+    /// condition refused it (someone else's write), with the new item.
+    async fn update_if(
+        &self,
+        update: UpdateItemFluentBuilder,
+        write_id: &str,
+        what: &'static str,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
+        let result = update
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(Some(out.attributes.unwrap_or_default())),
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    let ours = failed
+                        .item()
+                        .and_then(|old| old.get(WRITE_ID))
+                        .is_some_and(|old| old == &s(write_id));
+                    Ok(ours.then(|| failed.item().cloned().unwrap_or_default()))
+                }
+                _ => Err(sdk_error(e, what)),
+            },
+        }
+    }
+
+    /// `replace` in the sealed mode: every record attribute set (or removed),
+    /// the sealed secret kept, then re-sealed under the current key if an
+    /// older one sealed it and the record is `Active` (every write of an
+    /// `Active` record with a secret comes after reading or writing the secret,
+    /// so the ring is loaded by then).
+    async fn update_as(
+        &self,
+        record: &ClientRecord,
+        expected_version: u64,
+        write_id: &str,
+    ) -> Result<(), StoreError> {
+        let attributes = Item::from_record(record, write_id)?.to_attributes()?;
+        let mut names = HashMap::new();
+        let mut values = HashMap::new();
+        let mut set = Vec::new();
+        for (i, (name, value)) in attributes.into_iter().enumerate() {
+            if name == "client_id" {
+                continue;
+            }
+            names.insert(format!("#a{i}"), name);
+            values.insert(format!(":a{i}"), value);
+            set.push(format!("#a{i} = :a{i}"));
+        }
+        let mut remove = Vec::new();
+        for (i, name) in OPTIONAL_ATTRIBUTES.iter().enumerate() {
+            if !names.values().any(|n| n == name) {
+                names.insert(format!("#r{i}"), (*name).to_owned());
+                remove.push(format!("#r{i}"));
+            }
+        }
+        names.insert("#version".to_owned(), "version".to_owned());
+        values.insert(":expected".to_owned(), n(expected_version));
+        let mut expression = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("client_id", s(record.client_id.as_str()))
+            .update_expression(expression)
+            .condition_expression("#version = :expected")
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values));
+        let Some(item) = self
+            .update_if(update, write_id, "DynamoDB UpdateItem (replace) failed")
+            .await?
+        else {
+            return Err(StoreError::Conflict);
+        };
+        if record.state == ClientState::Active
+            && let Err(e) = self.reseal(record, &item).await
+        {
+            // The record is written; the next write re-seals it.
+            tracing::warn!(client_id = %record.client_id, error = format!("{e:#}"), "re-sealing a client secret failed");
+        }
+        Ok(())
+    }
+
+    /// Re-seals the item's secret under the current key, if another sealed it.
+    /// Conditional on the record and the sealed value being as read, so a
+    /// concurrent write is never undone (it re-sealed, or will).
+    async fn reseal(
+        &self,
+        record: &ClientRecord,
+        item: &HashMap<String, AttributeValue>,
+    ) -> anyhow::Result<()> {
+        let Some(ring) = &self.ring else {
+            return Ok(());
+        };
+        let Some(old) = sealed_of(&record.client_id, item)? else {
+            return Ok(());
+        };
+        // Only with the keys this container already read: a function that
+        // never reads or writes a secret (delete) never reads the ring.
+        match ring.loaded_version().await {
+            Some(current) if current != old.key_version => {}
+            _ => return Ok(()),
+        }
+        let secret = ring.open(&record.client_id, &old).await?;
+        let new = ring.seal(&record.client_id, &secret).await?;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("client_id", s(record.client_id.as_str()))
+            .update_expression("SET #ss = :new, #sk = :key")
+            .condition_expression("#version = :version AND #ss = :old")
+            .set_expression_attribute_names(Some(names(&[
+                ("#ss", SECRET_SEALED),
+                ("#sk", SECRET_KEY_VERSION),
+                ("#version", "version"),
+            ])))
+            .set_expression_attribute_values(Some(values(vec![
+                (":new", s(new.value)),
+                (":key", s(new.key_version)),
+                (":old", s(old.value)),
+                (":version", n(record.version)),
+            ])))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) => Err(anyhow::anyhow!("{}", DisplayErrorContext(&e))
+                .context("DynamoDB UpdateItem (re-seal) failed")),
+        }
+    }
+}
+
 /// A fresh id for one logical write (kept across the SDK's retries of it).
 fn new_write_id() -> Result<String, StoreError> {
     Ok(dcr_core::tokens::random_token(12).context("drawing a write id")?)
@@ -413,23 +637,44 @@ impl ClientStore for DynamoClientStore {
         self.insert_as(record, &new_write_id()?).await
     }
 
-    async fn get(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
-        if client_id.is_empty() || client_id.starts_with(ONCE_PREFIX) {
-            return Ok(None);
-        }
+    async fn insert_with_secret(
+        &self,
+        record: &ClientRecord,
+        secret: Option<&ClientSecret>,
+    ) -> Result<bool, StoreError> {
+        let Some(ring) = &self.ring else {
+            return Ok(false);
+        };
+        let sealed = match secret {
+            Some(secret) => Some(ring.seal(&record.client_id, secret).await?),
+            None => None,
+        };
+        self.insert_item(record, sealed, &new_write_id()?).await?;
+        Ok(true)
+    }
+
+    async fn get(&self, client_id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key("client_id", s(client_id))
+            .key("client_id", s(client_id.as_str()))
             .consistent_read(true)
             .send()
             .await
             .map_err(|e| sdk_error(e, "DynamoDB GetItem failed"))?;
-        let Some(item) = out.item else {
+        let Some(item) = out.item.filter(|item| item.contains_key(STATE)) else {
             return Ok(None);
         };
-        Ok(Some(Item::from_attributes(item)?.into_record()?))
+        let item = Item::from_attributes(item)?;
+        if self.ring.is_none() && item.secret_sealed.is_some() && item.secret_mirrored != Some(true)
+        {
+            return Err(StoreError::Unknown(anyhow::anyhow!(
+                "client {client_id} has a sealed secret that Secrets Manager does not hold: \
+                 finish the storage migration (dcr-migrate-secrets --to secrets-manager)"
+            )));
+        }
+        Ok(Some(item.into_record()?))
     }
 
     async fn replace(
@@ -441,34 +686,29 @@ impl ClientStore for DynamoClientStore {
             .await
     }
 
-    async fn delete(&self, client_id: &str, expected_version: u64) -> Result<(), StoreError> {
-        if client_id.is_empty() || client_id.starts_with(ONCE_PREFIX) {
-            return Ok(());
-        }
+    async fn delete(&self, client_id: &ClientId, expected_version: u64) -> Result<(), StoreError> {
         // Retry-safe as it is: once the item is gone the condition holds.
         let result = self
             .client
             .delete_item()
             .table_name(&self.table)
-            .key("client_id", s(client_id))
-            .condition_expression("attribute_not_exists(client_id) OR #version = :expected")
-            .set_expression_attribute_names(Some(names(&[("#version", "version")])))
+            .key("client_id", s(client_id.as_str()))
+            .condition_expression("attribute_not_exists(#state) OR #version = :expected")
+            .set_expression_attribute_names(Some(names(&[
+                ("#version", "version"),
+                ("#state", STATE),
+            ])))
             .set_expression_attribute_values(Some(values(vec![(":expected", n(expected_version))])))
             .send()
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::Conflict)
-            }
+            Err(e) if condition_failed(&e) => Err(StoreError::Conflict),
             Err(e) => Err(sdk_error(e, "DynamoDB DeleteItem failed")),
         }
     }
 
-    async fn find_by_software_id(&self, software_id: &str) -> Result<Vec<String>, StoreError> {
+    async fn find_by_software_id(&self, software_id: &str) -> Result<Vec<ClientId>, StoreError> {
         if software_id.is_empty() {
             return Ok(Vec::new());
         }
@@ -484,7 +724,8 @@ impl ClientStore for DynamoClientStore {
         items
             .into_iter()
             .map(|mut item| match item.remove("client_id") {
-                Some(AttributeValue::S(id)) => Ok(id),
+                Some(AttributeValue::S(id)) => Ok(ClientId::parse(id)
+                    .context("an item of the software_id index has a malformed client_id")?),
                 _ => Err(StoreError::Unknown(anyhow::anyhow!(
                     "an item of the software_id index has no string client_id"
                 ))),

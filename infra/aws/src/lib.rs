@@ -4,9 +4,11 @@
 //! may do with them ([`permissions`]). The functions' wiring is `dcr-lambda`.
 
 pub mod dynamo;
+pub mod events;
 pub mod http_client;
 pub mod permissions;
 pub mod sdk;
+pub mod sealed;
 pub mod secrets;
 #[cfg(feature = "testing")]
 pub mod template;
@@ -16,4 +18,5 @@ pub mod testing;
 pub use dynamo::DynamoClientStore;
 pub use http_client::TlsSetup;
 pub use sdk::AwsAccess;
+pub use sealed::{KeyRing, SealedSecrets};
 pub use secrets::SecretsManagerStore;

@@ -5,9 +5,11 @@
 //! - [`Function::store_calls`]: the store port methods the use cases behind a
 //!   function call (shared/core/src/service);
 //! - [`StoreCall::grants`]: the AWS actions, and on which resource, the adapters
-//!   of this crate make for each port method ([`crate::dynamo`], [`crate::secrets`]).
+//!   of this crate make for each port method in each secret storage mode
+//!   ([`crate::dynamo`], [`crate::secrets`], [`crate::sealed`]).
 //!
-//! [`Function::grants`] joins them. The black-box suite runs every function on
+//! [`Function::grants`] joins them, and adds what a function does besides the
+//! stores (the client events function's stream and event bus). The black-box suite runs every function on
 //! moto with IAM enforced, under a role holding exactly the template's policy,
 //! so an action missing from both the table and the template is an
 //! `AccessDenied` there (docs/deploy.md, "What each function may do").
@@ -31,6 +33,32 @@ pub enum Function {
     Metadata,
     /// The scheduled sweep.
     Sweep,
+    /// `authenticate-client`: client authentication for an authorization server (IAM-invoked).
+    Authenticate,
+    /// `client-events`: the table's stream to lifecycle events on the default event bus.
+    Events,
+}
+
+/// Where client secrets live (the template's `ClientSecretStorage`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Storage {
+    /// One Secrets Manager secret per client.
+    SecretsManager,
+    /// Sealed in the client's item under the key ring.
+    Sealed,
+}
+
+impl Storage {
+    /// Both modes.
+    pub const ALL: [Storage; 2] = [Storage::SecretsManager, Storage::Sealed];
+
+    /// The template parameter's value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Storage::SecretsManager => "secrets-manager",
+            Storage::Sealed => "sealed",
+        }
+    }
 }
 
 /// A method of a store port (`ClientStore`, `SecretStore`), as the use cases call it.
@@ -38,6 +66,8 @@ pub enum Function {
 pub enum StoreCall {
     /// `ClientStore::insert`.
     Insert,
+    /// `ClientStore::insert_with_secret` (one write in the sealed mode; nothing otherwise).
+    InsertWithSecret,
     /// `ClientStore::get`.
     Get,
     /// `ClientStore::replace`.
@@ -67,6 +97,12 @@ pub enum Resource {
     Index(&'static str),
     /// Every client secret: `secret:{SecretPrefix}*` (the `*` covers the name's random suffix).
     Secrets,
+    /// The key ring secret of the sealed mode (`KeyRingSecret`).
+    KeyRing,
+    /// The clients table's streams (`${ClientsTable.Arn}/stream/*`).
+    Stream,
+    /// The account's default event bus.
+    DefaultBus,
 }
 
 /// One IAM action on one resource.
@@ -91,6 +127,8 @@ pub struct Names {
     pub table: String,
     /// The secret name prefix.
     pub secret_prefix: String,
+    /// The key ring secret's ARN (sealed mode).
+    pub key_ring: String,
 }
 
 impl Resource {
@@ -102,6 +140,7 @@ impl Resource {
             account,
             table,
             secret_prefix,
+            key_ring,
         } = names;
         match self {
             Resource::Table => format!("arn:{partition}:dynamodb:{region}:{account}:table/{table}"),
@@ -111,14 +150,22 @@ impl Resource {
             Resource::Secrets => {
                 format!("arn:{partition}:secretsmanager:{region}:{account}:secret:{secret_prefix}*")
             }
+            Resource::KeyRing => key_ring.clone(),
+            Resource::Stream => {
+                format!("arn:{partition}:dynamodb:{region}:{account}:table/{table}/stream/*")
+            }
+            Resource::DefaultBus => {
+                format!("arn:{partition}:events:{region}:{account}:event-bus/default")
+            }
         }
     }
 }
 
 impl StoreCall {
     /// Every store call.
-    pub const ALL: [StoreCall; 10] = [
+    pub const ALL: [StoreCall; 11] = [
         StoreCall::Insert,
+        StoreCall::InsertWithSecret,
         StoreCall::Get,
         StoreCall::Replace,
         StoreCall::Delete,
@@ -134,6 +181,7 @@ impl StoreCall {
     pub fn name(self) -> &'static str {
         match self {
             StoreCall::Insert => "clients.insert",
+            StoreCall::InsertWithSecret => "clients.insert_with_secret",
             StoreCall::Get => "clients.get",
             StoreCall::Replace => "clients.replace",
             StoreCall::Delete => "clients.delete",
@@ -146,76 +194,62 @@ impl StoreCall {
         }
     }
 
-    /// The AWS actions the adapter makes for this call.
-    pub fn grants(self) -> &'static [Grant] {
-        use Resource::{Index, Secrets, Table};
+    /// The AWS actions the adapters make for this call in `storage` mode.
+    pub fn grants(self, storage: Storage) -> Vec<Grant> {
+        use Resource::{Index, KeyRing, Secrets, Table};
+        let grant = |action, resource| Grant { action, resource };
+        let sealed = storage == Storage::Sealed;
+        // Reading the key ring: once per container, and for a version it has not seen.
+        let ring = grant("secretsmanager:GetSecretValue", KeyRing);
         match self {
             // Conditional PutItem; its failure returns the old item (no extra read).
-            StoreCall::Insert | StoreCall::Replace | StoreCall::RememberOnce => &[Grant {
-                action: "dynamodb:PutItem",
-                resource: Table,
-            }],
-            StoreCall::Get => &[Grant {
-                action: "dynamodb:GetItem",
-                resource: Table,
-            }],
-            StoreCall::Delete => &[Grant {
-                action: "dynamodb:DeleteItem",
-                resource: Table,
-            }],
-            StoreCall::FindBySoftwareId => &[Grant {
-                action: "dynamodb:Query",
-                resource: Index(SOFTWARE_ID_INDEX),
-            }],
-            StoreCall::ListDue => &[Grant {
-                action: "dynamodb:Query",
-                resource: Index(UNSETTLED_INDEX),
-            }],
+            StoreCall::Insert | StoreCall::RememberOnce => vec![grant("dynamodb:PutItem", Table)],
+            // The record and its sealed secret in one PutItem; nothing in the other mode.
+            StoreCall::InsertWithSecret if sealed => vec![grant("dynamodb:PutItem", Table), ring],
+            StoreCall::InsertWithSecret => vec![],
+            // Sealed: an UpdateItem that keeps the sealed secret, and a second
+            // one that re-seals it when an older key sealed it (with the keys the
+            // container already read: the secret was read or written first).
+            StoreCall::Replace if sealed => vec![grant("dynamodb:UpdateItem", Table)],
+            StoreCall::Replace => vec![grant("dynamodb:PutItem", Table)],
+            StoreCall::Get => vec![grant("dynamodb:GetItem", Table)],
+            StoreCall::Delete => vec![grant("dynamodb:DeleteItem", Table)],
+            StoreCall::FindBySoftwareId => vec![grant("dynamodb:Query", Index(SOFTWARE_ID_INDEX))],
+            StoreCall::ListDue => vec![grant("dynamodb:Query", Index(UNSETTLED_INDEX))],
+            StoreCall::SecretPut if sealed => vec![grant("dynamodb:UpdateItem", Table), ring],
             // CreateSecret with tags (TagResource); over an existing secret,
             // DescribeSecret, RestoreSecret if it is scheduled for deletion, PutSecretValue.
-            StoreCall::SecretPut => &[
-                Grant {
-                    action: "secretsmanager:CreateSecret",
-                    resource: Secrets,
-                },
-                Grant {
-                    action: "secretsmanager:TagResource",
-                    resource: Secrets,
-                },
-                Grant {
-                    action: "secretsmanager:DescribeSecret",
-                    resource: Secrets,
-                },
-                Grant {
-                    action: "secretsmanager:RestoreSecret",
-                    resource: Secrets,
-                },
-                Grant {
-                    action: "secretsmanager:PutSecretValue",
-                    resource: Secrets,
-                },
+            StoreCall::SecretPut => vec![
+                grant("secretsmanager:CreateSecret", Secrets),
+                grant("secretsmanager:TagResource", Secrets),
+                grant("secretsmanager:DescribeSecret", Secrets),
+                grant("secretsmanager:RestoreSecret", Secrets),
+                grant("secretsmanager:PutSecretValue", Secrets),
             ],
-            StoreCall::SecretGet => &[Grant {
-                action: "secretsmanager:GetSecretValue",
-                resource: Secrets,
-            }],
-            StoreCall::SecretDelete => &[Grant {
-                action: "secretsmanager:DeleteSecret",
-                resource: Secrets,
-            }],
+            StoreCall::SecretGet if sealed => vec![grant("dynamodb:GetItem", Table), ring],
+            StoreCall::SecretGet => vec![grant("secretsmanager:GetSecretValue", Secrets)],
+            // Sealed: an UpdateItem removing the attributes; an item holding
+            // only a secret (no record) is deleted instead.
+            StoreCall::SecretDelete if sealed => vec![
+                grant("dynamodb:UpdateItem", Table),
+                grant("dynamodb:DeleteItem", Table),
+            ],
+            StoreCall::SecretDelete => vec![grant("secretsmanager:DeleteSecret", Secrets)],
         }
     }
 }
 
 impl Function {
     /// Every function of the template.
-    pub const ALL: [Function; 6] = [
+    pub const ALL: [Function; 8] = [
         Function::Register,
         Function::Get,
         Function::Update,
         Function::Delete,
         Function::Metadata,
         Function::Sweep,
+        Function::Authenticate,
+        Function::Events,
     ];
 
     /// The function's logical id in `template.yaml`.
@@ -227,6 +261,8 @@ impl Function {
             Function::Delete => "DeleteFunction",
             Function::Metadata => "MetadataFunction",
             Function::Sweep => "SweepFunction",
+            Function::Authenticate => "AuthenticateClientFunction",
+            Function::Events => "ClientEventsFunction",
         }
     }
 
@@ -239,6 +275,8 @@ impl Function {
             Function::Delete => "delete",
             Function::Metadata => "metadata",
             Function::Sweep => "sweep",
+            Function::Authenticate => "authenticate",
+            Function::Events => "events",
         }
     }
 
@@ -246,11 +284,14 @@ impl Function {
     pub fn store_calls(self) -> &'static [StoreCall] {
         use StoreCall::*;
         match self {
-            // register.rs: the pending insert, then secret and activation; a
-            // client-chosen id that exists is read, its secret compared and the
-            // retry answered with a renewed token (replace); AU-CDR's one client
-            // per software_id (find + get); replay markers of signed requests.
+            // register.rs: a server-drawn id in one write where the store can
+            // (insert_with_secret), else the pending insert, then secret and
+            // activation; a client-chosen id that exists is read, its secret
+            // compared and the retry answered with a renewed token (replace);
+            // AU-CDR's one client per software_id (find + get); replay markers
+            // of signed requests.
             Function::Register => &[
+                InsertWithSecret,
                 Insert,
                 Get,
                 Replace,
@@ -276,38 +317,88 @@ impl Function {
             Function::Metadata => &[],
             // sweep.rs: the due records come whole from the index (projection ALL).
             Function::Sweep => &[ListDue, SecretDelete, Delete],
+            // authenticate.rs: the record, and the secret to compare.
+            Function::Authenticate => &[Get, SecretGet],
+            // Reads the stream Lambda hands it; no store call.
+            Function::Events => &[],
         }
     }
 
-    /// Every AWS action the function makes through the stores, on its resource.
-    pub fn grants(self) -> BTreeSet<Grant> {
+    /// What the function does besides the stores: the client events
+    /// function's event source mapping reads the table's stream as the
+    /// function's role, and the function puts events on the default bus.
+    fn other_grants(self) -> Vec<Grant> {
+        match self {
+            Function::Events => [
+                "dynamodb:DescribeStream",
+                "dynamodb:GetRecords",
+                "dynamodb:GetShardIterator",
+                "dynamodb:ListStreams",
+            ]
+            .into_iter()
+            .map(|action| Grant {
+                action,
+                resource: Resource::Stream,
+            })
+            .chain([Grant {
+                action: "events:PutEvents",
+                resource: Resource::DefaultBus,
+            }])
+            .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Every AWS action the function makes in `storage` mode, on its resource.
+    pub fn grants(self, storage: Storage) -> BTreeSet<Grant> {
         self.store_calls()
             .iter()
-            .flat_map(|call| call.grants().iter().copied())
+            .flat_map(|call| call.grants(storage))
+            .chain(self.other_grants())
             .collect()
     }
 
-    /// Whether the function reads or writes secret values (and so needs a
-    /// customer managed key of the secrets, when one is set).
-    pub fn uses_secret_values(self) -> bool {
-        self.store_calls()
+    /// The actions on the customer managed key of the secrets (when one is
+    /// set) the function needs in `storage` mode: all three where it reads or
+    /// writes client secrets in Secrets Manager, `kms:Decrypt` where it reads
+    /// the key ring.
+    pub fn secrets_key_actions(self, storage: Storage) -> &'static [&'static str] {
+        let grants = self.grants(storage);
+        if grants.iter().any(|g| g.resource == Resource::KeyRing) {
+            &["kms:Decrypt"]
+        } else if grants
             .iter()
-            .any(|c| matches!(c, StoreCall::SecretPut | StoreCall::SecretGet))
+            .any(|g| g.resource == Resource::Secrets && g.action != "secretsmanager:DeleteSecret")
+        {
+            &["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
+        } else {
+            &[]
+        }
     }
 
     /// Whether the function reads the clients table (and so needs its
     /// customer managed key, when one is set).
     pub fn uses_table(self) -> bool {
-        self.grants()
-            .iter()
-            .any(|g| matches!(g.resource, Resource::Table | Resource::Index(_)))
+        Storage::ALL.iter().any(|storage| {
+            self.grants(*storage).iter().any(|g| {
+                matches!(
+                    g.resource,
+                    Resource::Table | Resource::Index(_) | Resource::Stream
+                )
+            })
+        })
     }
 
     /// Whether the function writes the clients table.
     pub fn writes_table(self) -> bool {
-        self.grants()
-            .iter()
-            .any(|g| matches!(g.action, "dynamodb:PutItem" | "dynamodb:DeleteItem"))
+        Storage::ALL.iter().any(|storage| {
+            self.grants(*storage).iter().any(|g| {
+                matches!(
+                    g.action,
+                    "dynamodb:PutItem" | "dynamodb:DeleteItem" | "dynamodb:UpdateItem"
+                )
+            })
+        })
     }
 
     /// Whether a failed asynchronous invocation of the function goes to a
@@ -331,18 +422,33 @@ impl Function {
 mod tests {
     use super::*;
 
-    /// The SDK operations the adapters call (`.client.operation()`), found in
-    /// their source outside tests, as IAM actions.
+    /// The Secrets Manager operations the crate calls; any other is DynamoDB's
+    /// (or, `put_events`, EventBridge's).
+    const SECRETS_MANAGER_OPS: [&str; 7] = [
+        "create_secret",
+        "tag_resource",
+        "describe_secret",
+        "restore_secret",
+        "put_secret_value",
+        "get_secret_value",
+        "delete_secret",
+    ];
+
+    /// The SDK operations the adapters call (`.client.operation()` or
+    /// `.client().operation()`), found in their source outside tests, as IAM actions.
     fn sdk_calls() -> BTreeSet<String> {
         let sources = [
-            ("dynamodb", include_str!("dynamo.rs")),
-            ("secretsmanager", include_str!("secrets.rs")),
+            include_str!("dynamo.rs"),
+            include_str!("secrets.rs"),
+            include_str!("sealed.rs"),
+            include_str!("events.rs"),
         ];
         let mut found = BTreeSet::new();
-        for (service, source) in sources {
-            let code = source.split("#[cfg(").next().unwrap_or(source);
+        for source in sources {
+            let code = source.split("#[cfg(test)]").next().unwrap_or(source);
             for (at, _) in code.match_indices(".client") {
                 let rest = code[at + ".client".len()..].trim_start();
+                let rest = rest.strip_prefix("()").unwrap_or(rest).trim_start();
                 let Some(rest) = rest.strip_prefix('.') else {
                     continue;
                 };
@@ -353,6 +459,13 @@ mod tests {
                 if !rest[op.len()..].starts_with("()") {
                     continue;
                 }
+                let service = if SECRETS_MANAGER_OPS.contains(&op.as_str()) {
+                    "secretsmanager"
+                } else if op == "put_events" {
+                    "events"
+                } else {
+                    "dynamodb"
+                };
                 let action: String = op
                     .split('_')
                     .map(|w| w[..1].to_ascii_uppercase() + &w[1..])
@@ -361,7 +474,7 @@ mod tests {
             }
             // CreateSecret with tags is also TagResource.
             if code.contains(".tags(") {
-                found.insert(format!("{service}:TagResource"));
+                found.insert("secretsmanager:TagResource".to_owned());
             }
         }
         found
@@ -369,9 +482,12 @@ mod tests {
 
     #[test]
     fn the_store_calls_cover_exactly_the_sdk_calls_of_the_adapters() {
-        let granted: BTreeSet<String> = StoreCall::ALL
+        let granted: BTreeSet<String> = Function::ALL
             .iter()
-            .flat_map(|c| c.grants().iter().map(|g| g.action.to_owned()))
+            .flat_map(|f| Storage::ALL.map(|storage| f.grants(storage)))
+            .flatten()
+            .filter(|g| g.resource != Resource::Stream)
+            .map(|g| g.action.to_owned())
             .collect();
         assert_eq!(granted, sdk_calls());
     }
@@ -386,6 +502,34 @@ mod tests {
     }
 
     #[test]
+    fn the_sealed_mode_touches_no_client_secret_in_secrets_manager() {
+        for function in Function::ALL {
+            let sealed = function.grants(Storage::Sealed);
+            assert!(
+                sealed.iter().all(|g| g.resource != Resource::Secrets),
+                "{function:?}: {sealed:?}"
+            );
+            let plain = function.grants(Storage::SecretsManager);
+            assert!(
+                plain.iter().all(|g| g.resource != Resource::KeyRing),
+                "{function:?}: {plain:?}"
+            );
+        }
+        // Deleting needs no key: only readers and writers of secret values read the ring.
+        for function in Function::ALL {
+            let reads_ring = function
+                .grants(Storage::Sealed)
+                .iter()
+                .any(|g| g.resource == Resource::KeyRing);
+            let reads_or_writes_secrets = function
+                .store_calls()
+                .iter()
+                .any(|c| matches!(c, StoreCall::SecretGet | StoreCall::SecretPut));
+            assert_eq!(reads_ring, reads_or_writes_secrets, "{function:?}");
+        }
+    }
+
+    #[test]
     fn resources_render_as_the_template_names_them() {
         let names = Names {
             partition: "aws".into(),
@@ -393,6 +537,7 @@ mod tests {
             account: "123456789012".into(),
             table: "dcr-ClientsTable-X".into(),
             secret_prefix: "dcr/clients/".into(),
+            key_ring: "arn:aws:secretsmanager:eu-west-2:123456789012:secret:ring-AbCdEf".into(),
         };
         assert_eq!(
             Resource::Index(UNSETTLED_INDEX).arn(&names),
@@ -401,6 +546,14 @@ mod tests {
         assert_eq!(
             Resource::Secrets.arn(&names),
             "arn:aws:secretsmanager:eu-west-2:123456789012:secret:dcr/clients/*"
+        );
+        assert_eq!(
+            Resource::Stream.arn(&names),
+            "arn:aws:dynamodb:eu-west-2:123456789012:table/dcr-ClientsTable-X/stream/*"
+        );
+        assert_eq!(
+            Resource::DefaultBus.arn(&names),
+            "arn:aws:events:eu-west-2:123456789012:event-bus/default"
         );
     }
 }

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, SdkError};
 use aws_sdk_secretsmanager::types::Tag;
-use dcr_core::{ClientSecret, SecretStore, StoreError};
+use dcr_core::{ClientId, ClientSecret, SecretStore, StoreError};
 
 /// Tag key carrying the client id on every secret the store creates.
 pub const CLIENT_ID_TAG: &str = "dcr:client_id";
@@ -196,7 +196,7 @@ where
 
 #[async_trait]
 impl SecretStore for SecretsManagerStore {
-    async fn put(&self, client_id: &str, secret: &ClientSecret) -> Result<(), StoreError> {
+    async fn put(&self, client_id: &ClientId, secret: &ClientSecret) -> Result<(), StoreError> {
         let name = self.secret_name(client_id);
         for attempt in 0..PUT_ATTEMPTS {
             if attempt > 0 {
@@ -216,7 +216,7 @@ impl SecretStore for SecretsManagerStore {
         )))
     }
 
-    async fn get(&self, client_id: &str) -> Result<Option<ClientSecret>, StoreError> {
+    async fn get(&self, client_id: &ClientId) -> Result<Option<ClientSecret>, StoreError> {
         let name = self.secret_name(client_id);
         match self.client.get_secret_value().secret_id(name).send().await {
             Ok(out) => match out.secret_string {
@@ -234,7 +234,7 @@ impl SecretStore for SecretsManagerStore {
         }
     }
 
-    async fn delete(&self, client_id: &str) -> Result<(), StoreError> {
+    async fn delete(&self, client_id: &ClientId) -> Result<(), StoreError> {
         let name = self.secret_name(client_id);
         let request = self.client.delete_secret().secret_id(name);
         let request = match self.recovery_days {

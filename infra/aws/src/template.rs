@@ -79,6 +79,14 @@ pub struct TimeToLive {
     pub attribute_name: String,
 }
 
+/// The table's stream.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct StreamSpecification {
+    /// `NEW_AND_OLD_IMAGES`, ...
+    pub stream_view_type: String,
+}
+
 /// The clients table as the template defines it (the parts an emulator needs).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "PascalCase")]
@@ -91,6 +99,9 @@ pub struct TableSchema {
     pub global_secondary_indexes: Vec<GlobalSecondaryIndex>,
     /// Its TTL attribute.
     pub time_to_live_specification: TimeToLive,
+    /// Its stream, if any.
+    #[serde(default)]
+    pub stream_specification: Option<StreamSpecification>,
 }
 
 /// One deployment's values: names, and the template parameters that differ from their defaults.
@@ -378,6 +389,7 @@ impl Resolver<'_> {
             "AWS::StackName" => "dcr".to_owned(),
             "ClientsTable" => names.table.clone(),
             "SecretPrefix" => names.secret_prefix.clone(),
+            "KeyRingSecret" => names.key_ring.clone(),
             _ => {
                 if let Some(value) = self.deployment.parameters.get(name) {
                     value.clone()
@@ -404,6 +416,10 @@ impl Resolver<'_> {
             "ClientsTable.Arn" => {
                 Ok(crate::permissions::Resource::Table.arn(&self.deployment.names))
             }
+            "ClientsTable.StreamArn" => Ok(format!(
+                "{}/stream/2026-01-01T00:00:00.000",
+                crate::permissions::Resource::Table.arn(&self.deployment.names)
+            )),
             "SweepDeadLetterQueue.Arn" => {
                 let Names {
                     partition,

@@ -8,8 +8,9 @@
 //! # }
 //! ```
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use aws_sdk_dynamodb::config::Credentials;
@@ -27,6 +28,86 @@ use crate::sdk::AwsAccess;
 use crate::secrets::SecretsManagerStore;
 use crate::template::{Deployment, Template};
 
+/// An SDK interceptor that records every AWS call as its IAM action
+/// (`dynamodb:PutItem`; an SDK retry counts again) and, when told, makes every
+/// call after the first `n` fail before it is sent: a process that died there.
+#[derive(Debug, Clone)]
+pub struct CallLog {
+    calls: Arc<Mutex<Vec<String>>>,
+    fail_after: Arc<AtomicUsize>,
+}
+
+impl Default for CallLog {
+    fn default() -> Self {
+        Self {
+            calls: Arc::default(),
+            fail_after: Arc::new(AtomicUsize::new(usize::MAX)),
+        }
+    }
+}
+
+impl CallLog {
+    /// The calls recorded since the last `take`, in order; the log starts anew.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.calls.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// [`CallLog::take`], counted by call.
+    pub fn take_counts(&self) -> BTreeMap<String, usize> {
+        let mut counts = BTreeMap::new();
+        for call in self.take() {
+            *counts.entry(call).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// From now on, calls beyond the next `n` fail without reaching AWS.
+    pub fn fail_after(&self, n: usize) {
+        let done = self.calls.lock().unwrap_or_else(|e| e.into_inner()).len();
+        self.fail_after
+            .store(done.saturating_add(n), Ordering::SeqCst);
+    }
+
+    /// Every call goes through again.
+    pub fn heal(&self) {
+        self.fail_after.store(usize::MAX, Ordering::SeqCst);
+    }
+}
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for CallLog {
+    fn name(&self) -> &'static str {
+        "CallLog"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        _cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        // JSON protocols name the operation in X-Amz-Target: `DynamoDB_20120810.PutItem`,
+        // `secretsmanager.CreateSecret`, `AWSEvents.PutEvents`.
+        let target = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or("unknown.unknown");
+        let (service, operation) = target.split_once('.').unwrap_or(("unknown", target));
+        let service = match service {
+            s if s.starts_with("DynamoDB") => "dynamodb",
+            "secretsmanager" => "secretsmanager",
+            "AWSEvents" => "events",
+            other => other,
+        };
+        let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
+        if calls.len() >= self.fail_after.load(Ordering::SeqCst) {
+            return Err("the process died here (CallLog::fail_after)".into());
+        }
+        calls.push(format!("{service}:{operation}"));
+        Ok(())
+    }
+}
+
 /// The variable naming the moto endpoint (`scripts/lib/moto.sh` exports it).
 pub const ENV_MOTO_ENDPOINT: &str = "DCR_TEST_MOTO_ENDPOINT";
 
@@ -41,6 +122,8 @@ pub struct MotoAws {
     pub table: String,
     /// The secret name prefix this test owns.
     pub secret_prefix: String,
+    /// The key ring's ARN when this test runs the sealed mode ([`MotoAws::sealed`]).
+    pub key_ring: Option<String>,
 }
 
 impl MotoAws {
@@ -78,7 +161,86 @@ impl MotoAws {
             sdk,
             table,
             secret_prefix: format!("dcr-test/{name}/"),
+            key_ring: None,
         })
+    }
+
+    /// The same slice in the sealed mode: a fresh key ring (one secret, a
+    /// random 32-byte key as its `AWSCURRENT` version), as the template makes.
+    pub async fn sealed(mut self) -> anyhow::Result<Self> {
+        let name = format!("dcr-test-ring/{}", unique_name());
+        let created = self
+            .secretsmanager()
+            .create_secret()
+            .name(&name)
+            .secret_string(new_ring_key()?)
+            .send()
+            .await
+            .map_err(sm_failed)
+            .context("creating the key ring")?;
+        self.key_ring = Some(
+            created
+                .arn()
+                .ok_or_else(|| anyhow::anyhow!("CreateSecret returned no ARN"))?
+                .to_owned(),
+        );
+        Ok(self)
+    }
+
+    /// A fresh table, prefix and key ring in the sealed mode, or `None` as [`MotoAws::from_env`].
+    pub async fn sealed_from_env() -> Option<Self> {
+        let aws = Self::from_env().await?;
+        match aws.sealed().await {
+            Ok(aws) => Some(aws),
+            Err(e) => panic!("cannot make a key ring on moto: {e:#}"),
+        }
+    }
+
+    /// Puts a new random key as the key ring's `AWSCURRENT` version (a
+    /// rotation, as docs/operations.md tells the operator); returns its version id.
+    pub async fn rotate_key_ring(&self) -> anyhow::Result<String> {
+        let ring = self
+            .key_ring
+            .as_deref()
+            .ok_or_else(|| anyhow::anyhow!("not the sealed mode"))?;
+        let out = self
+            .secretsmanager()
+            .put_secret_value()
+            .secret_id(ring)
+            .secret_string(new_ring_key()?)
+            .send()
+            .await
+            .map_err(sm_failed)
+            .context("rotating the key ring")?;
+        out.version_id()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow::anyhow!("PutSecretValue returned no VersionId"))
+    }
+
+    /// The raw item of `key` in this test's table (a consistent read), if any.
+    pub async fn item(
+        &self,
+        key: &str,
+    ) -> Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        self.dynamodb()
+            .get_item()
+            .table_name(&self.table)
+            .key(
+                "client_id",
+                aws_sdk_dynamodb::types::AttributeValue::S(key.to_owned()),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GetItem {key}: {}", DisplayErrorContext(&e)))
+            .item
+    }
+
+    /// The key ring of the sealed mode, on this test's ring secret.
+    pub fn key_ring(&self) -> Option<Arc<crate::sealed::KeyRing>> {
+        self.key_ring
+            .as_ref()
+            .map(|ring| Arc::new(crate::sealed::KeyRing::new(self.secretsmanager(), ring)))
     }
 
     /// A DynamoDB client on moto.
@@ -91,7 +253,7 @@ impl MotoAws {
         aws_sdk_secretsmanager::Client::new(&self.sdk)
     }
 
-    /// The client store on this test's table.
+    /// The client store on this test's table (the secrets-manager mode's).
     pub fn client_store(&self) -> DynamoClientStore {
         DynamoClientStore::new(self.dynamodb(), &self.table)
     }
@@ -117,9 +279,7 @@ impl MotoAws {
             .secret_string(secret)
             .send()
             .await
-            .map_err(|e| {
-                anyhow::anyhow!("{}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e))
-            })
+            .map_err(sm_failed)
             .context("storing the introspection secret")?;
         created
             .arn()
@@ -138,6 +298,23 @@ impl MotoAws {
             .context("deleting the test table")?;
         Ok(())
     }
+}
+
+/// A Secrets Manager call's failure, with its whole context.
+fn sm_failed<E, R>(e: aws_sdk_secretsmanager::error::SdkError<E, R>) -> anyhow::Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    anyhow::anyhow!("{}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e))
+}
+
+/// A key as an operator makes one: 32 random bytes, base64.
+pub fn new_ring_key() -> anyhow::Result<String> {
+    use base64::Engine as _;
+    let mut key = [0u8; crate::sealed::KEY_BYTES];
+    getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("drawing a key: {e}"))?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(key))
 }
 
 /// SDK configuration for `endpoint`, region `us-east-1`, static credentials `test`/`test`:
@@ -215,6 +392,16 @@ pub async fn create_clients_table(
                 .build()?,
         );
     }
+    if let Some(stream) = &schema.stream_specification {
+        create = create.stream_specification(
+            aws_sdk_dynamodb::types::StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::from(
+                    stream.stream_view_type.as_str(),
+                ))
+                .build()?,
+        );
+    }
     create
         .send()
         .await
@@ -252,12 +439,17 @@ impl MotoAws {
             account: MOTO_ACCOUNT.to_owned(),
             table: self.table.clone(),
             secret_prefix: self.secret_prefix.clone(),
+            key_ring: self.key_ring.clone().unwrap_or_default(),
         }
     }
 
-    /// The deployment of this test's table and prefix, every other parameter at its default.
+    /// The deployment of this test's table, prefix and mode, every other parameter at its default.
     pub fn deployment(&self) -> Deployment {
-        Deployment::new(self.names())
+        let deployment = Deployment::new(self.names());
+        match &self.key_ring {
+            Some(_) => deployment.with("ClientSecretStorage", "sealed"),
+            None => deployment,
+        }
     }
 
     /// SDK configuration with the credentials of a fresh role that holds exactly
@@ -334,18 +526,68 @@ impl MotoAws {
     /// One AWS query-protocol call (IAM, STS) as the account root: moto lets the
     /// root key through unchecked (`scripts/moto_server.py`), so it is not signed.
     async fn query(&self, service: &str, params: &[(&str, &str)]) -> anyhow::Result<String> {
-        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-        let host = self
-            .endpoint
-            .strip_prefix("http://")
-            .ok_or_else(|| anyhow::anyhow!("moto endpoint is not http://: {}", self.endpoint))?;
         let body = params
             .iter()
             .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
             .collect::<Vec<_>>()
             .join("&");
+        let answer = self
+            .post_as_root(service, "application/x-www-form-urlencoded", None, &body)
+            .await?;
+        let status_ok = answer
+            .split_whitespace()
+            .nth(1)
+            .is_some_and(|code| code == "200");
+        if !status_ok {
+            anyhow::bail!("{service} {:?} failed: {answer}", params.first());
+        }
+        Ok(answer)
+    }
+
+    /// One AWS JSON-protocol call as the account root (unsigned, as [`MotoAws::query`]):
+    /// `target` is the `X-Amz-Target` (`AmazonSQS.CreateQueue`, `AWSEvents.PutRule`,
+    /// `DynamoDBStreams_20120810.GetRecords`, ...). Returns the JSON answer.
+    pub async fn json_api(
+        &self,
+        service: &str,
+        target: &str,
+        body: &serde_json::Value,
+    ) -> anyhow::Result<serde_json::Value> {
+        let answer = self
+            .post_as_root(
+                service,
+                "application/x-amz-json-1.0",
+                Some(target),
+                &body.to_string(),
+            )
+            .await?;
+        let (head, payload) = answer
+            .split_once("\r\n\r\n")
+            .ok_or_else(|| anyhow::anyhow!("{target}: no HTTP body in {answer}"))?;
+        if head.split_whitespace().nth(1) != Some("200") {
+            anyhow::bail!("{target} failed: {answer}");
+        }
+        // moto answers with Content-Length; a chunked answer would need decoding.
+        serde_json::from_str(payload).with_context(|| format!("{target}: {payload}"))
+    }
+
+    async fn post_as_root(
+        &self,
+        service: &str,
+        content_type: &str,
+        target: Option<&str>,
+        body: &str,
+    ) -> anyhow::Result<String> {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let host = self
+            .endpoint
+            .strip_prefix("http://")
+            .ok_or_else(|| anyhow::anyhow!("moto endpoint is not http://: {}", self.endpoint))?;
+        let target = target
+            .map(|t| format!("X-Amz-Target: {t}\r\n"))
+            .unwrap_or_default();
         let request = format!(
-            "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+            "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\n{target}\
              Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0\r\n\
              Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
@@ -356,15 +598,7 @@ impl MotoAws {
         stream.write_all(request.as_bytes()).await?;
         let mut answer = Vec::new();
         stream.read_to_end(&mut answer).await?;
-        let answer = String::from_utf8_lossy(&answer).into_owned();
-        let status_ok = answer
-            .split_whitespace()
-            .nth(1)
-            .is_some_and(|code| code == "200");
-        if !status_ok {
-            anyhow::bail!("{service} {:?} failed: {answer}", params.first());
-        }
-        Ok(answer)
+        Ok(String::from_utf8_lossy(&answer).into_owned())
     }
 }
 

@@ -13,22 +13,14 @@ use dcr_aws::dynamo::{ONCE_PREFIX, TTL_ATTRIBUTE, TTL_GRACE};
 use dcr_aws::secrets::CLIENT_ID_TAG;
 use dcr_aws::testing::MotoAws;
 use dcr_aws::{DynamoClientStore, SecretsManagerStore};
-use dcr_core::testing::contract::{self, bare_record, full_record, unique};
+use dcr_core::testing::contract::{self, bare_record, cid, full_record, unique};
 use dcr_core::testing::memory::ManualClock;
 use dcr_core::{
-    ClientSecret, ClientState, ClientStore, Clock, SecretStore, StoreError, SystemClock,
+    ClientId, ClientSecret, ClientState, ClientStore, Clock, SecretStore, StoreError, SystemClock,
 };
 
 async fn raw_item(aws: &MotoAws, key: &str) -> Option<HashMap<String, AttributeValue>> {
-    aws.dynamodb()
-        .get_item()
-        .table_name(&aws.table)
-        .key("client_id", AttributeValue::S(key.to_owned()))
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap()
-        .item
+    aws.item(key).await
 }
 
 fn n(item: &HashMap<String, AttributeValue>, name: &str) -> Option<i64> {
@@ -44,7 +36,11 @@ fn secret(value: &str) -> ClientSecret {
 }
 
 async fn secret_value(store: &SecretsManagerStore, id: &str) -> Option<String> {
-    store.get(id).await.unwrap().map(|s| s.expose().to_owned())
+    store
+        .get(&cid(id))
+        .await
+        .unwrap()
+        .map(|s| s.expose().to_owned())
 }
 
 // ---------------------------------------------------------------------------
@@ -155,19 +151,11 @@ async fn item_layout_matches_the_table_design() {
     names.sort_unstable();
     assert_eq!(names, ["client_id", TTL_ATTRIBUTE, "write_id"]);
     assert_eq!(n(&once, TTL_ATTRIBUTE), Some(expires_at));
-    assert_eq!(
-        store.get(&format!("{ONCE_PREFIX}{key}")).await.unwrap(),
-        None
-    );
-    assert!(
-        store
-            .delete(&format!("{ONCE_PREFIX}{key}"), 1)
-            .await
-            .is_ok()
-    );
+    // `get` and `delete` take a `ClientId`, which cannot name a one-time key.
+    assert!(ClientId::parse(format!("{ONCE_PREFIX}{key}")).is_err());
     assert!(
         !store.remember_once(&key, expires_at).await.unwrap(),
-        "get/delete must not touch once keys"
+        "the one-time key is still remembered"
     );
 }
 
@@ -345,7 +333,7 @@ async fn secret_is_named_by_prefix_and_tagged_with_the_client_id() {
     };
     let store = aws.secret_store();
     let id = unique("tagged");
-    store.put(&id, &secret("v1")).await.unwrap();
+    store.put(&cid(&id), &secret("v1")).await.unwrap();
     let out = aws
         .secretsmanager()
         .describe_secret()
@@ -373,8 +361,8 @@ async fn secret_scheduled_for_deletion_is_restored_by_put() {
     let store = aws.secret_store().with_recovery_days(Some(7));
     let id = unique("restore");
     let name = store.secret_name(&id);
-    store.put(&id, &secret("first")).await.unwrap();
-    store.delete(&id).await.unwrap();
+    store.put(&cid(&id), &secret("first")).await.unwrap();
+    store.delete(&cid(&id)).await.unwrap();
 
     let described = aws
         .secretsmanager()
@@ -392,9 +380,9 @@ async fn secret_scheduled_for_deletion_is_restored_by_put() {
         None,
         "a scheduled secret reads as absent"
     );
-    store.delete(&id).await.unwrap();
+    store.delete(&cid(&id)).await.unwrap();
 
-    store.put(&id, &secret("second")).await.unwrap();
+    store.put(&cid(&id), &secret("second")).await.unwrap();
     let described = aws
         .secretsmanager()
         .describe_secret()
@@ -416,10 +404,10 @@ async fn force_deleted_secret_name_is_reusable_at_once() {
     };
     let store = aws.secret_store();
     let id = unique("reuse");
-    store.put(&id, &secret("first")).await.unwrap();
-    store.delete(&id).await.unwrap();
+    store.put(&cid(&id), &secret("first")).await.unwrap();
+    store.delete(&cid(&id)).await.unwrap();
     assert_eq!(secret_value(&store, &id).await, None);
-    store.put(&id, &secret("second")).await.unwrap();
+    store.put(&cid(&id), &secret("second")).await.unwrap();
     assert_eq!(secret_value(&store, &id).await.as_deref(), Some("second"));
 }
 
@@ -462,9 +450,9 @@ async fn backend_failures_are_unknown_and_name_no_table_or_secret() {
         &aws.secret_prefix,
     );
     let results = [
-        secrets.put("id", &secret("do-not-print-me")).await,
-        secrets.get("id").await.map(|_| ()),
-        secrets.delete("id").await,
+        secrets.put(&cid("id"), &secret("do-not-print-me")).await,
+        secrets.get(&cid("id")).await.map(|_| ()),
+        secrets.delete(&cid("id")).await,
     ];
     for result in results {
         let Err(StoreError::Unknown(e)) = result else {

@@ -1,14 +1,15 @@
 //! template.yaml's IAM policies against the permissions table of
 //! `dcr_aws::permissions`: each function is allowed exactly the AWS actions its
-//! code makes, on exactly their resources; the optional KMS keys and the
-//! introspection secret only where they are used. Offline: no emulator.
+//! code makes, on exactly their resources, in each secret storage mode; the
+//! optional KMS keys and the introspection secret only where they are used.
+//! Offline: no emulator.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::collections::BTreeSet;
 
 use dcr_aws::dynamo::{OWNER_INDEX, SOFTWARE_ID_INDEX, TTL_ATTRIBUTE, UNSETTLED_INDEX};
-use dcr_aws::permissions::{Function, Names};
+use dcr_aws::permissions::{Function, Names, Storage};
 use dcr_aws::template::{DEAD_LETTER_QUEUE, Deployment, Template};
 use serde_json::Value;
 
@@ -26,7 +27,16 @@ fn names() -> Names {
         account: "123456789012".into(),
         table: "dcr-ClientsTable-1ABC".into(),
         secret_prefix: "dcr/clients/".into(),
+        key_ring: "arn:aws:secretsmanager:eu-west-2:123456789012:secret:KeyRingSecret-AbCdEf"
+            .into(),
     }
+}
+
+/// A deployment in `storage` mode, with the optional queue off.
+fn deployment(storage: Storage) -> Deployment {
+    Deployment::new(names())
+        .with("EnableSweepDeadLetterQueue", "false")
+        .with("ClientSecretStorage", storage.name())
 }
 
 fn as_list(v: &Value) -> Vec<String> {
@@ -76,29 +86,32 @@ fn granted(
     statements(&template.policies(function, deployment).unwrap())
 }
 
-fn table_of(function: Function) -> BTreeSet<(String, String, String)> {
+fn table_of(function: Function, storage: Storage) -> BTreeSet<(String, String, String)> {
     function
-        .grants()
+        .grants(storage)
         .into_iter()
         .map(|g| (g.action.to_owned(), g.resource.arn(&names()), String::new()))
         .collect()
 }
 
 #[test]
-fn every_function_is_allowed_exactly_what_its_code_does() {
+fn every_function_is_allowed_exactly_what_its_code_does_in_each_storage_mode() {
     let template = Template::load().unwrap();
-    let deployment = Deployment::new(names()).with("EnableSweepDeadLetterQueue", "false");
     let mut wrong = Vec::new();
-    for function in Function::ALL {
-        let got = granted(&template, function, &deployment);
-        let want = table_of(function);
-        let missing: Vec<_> = want.difference(&got).collect();
-        let unused: Vec<_> = got.difference(&want).collect();
-        if !missing.is_empty() || !unused.is_empty() {
-            wrong.push(format!(
-                "{}: missing {missing:?}; unused {unused:?}",
-                function.logical_id()
-            ));
+    for storage in Storage::ALL {
+        let deployment = deployment(storage);
+        for function in Function::ALL {
+            let got = granted(&template, function, &deployment);
+            let want = table_of(function, storage);
+            let missing: Vec<_> = want.difference(&got).collect();
+            let unused: Vec<_> = got.difference(&want).collect();
+            if !missing.is_empty() || !unused.is_empty() {
+                wrong.push(format!(
+                    "{} ({}): missing {missing:?}; unused {unused:?}",
+                    function.logical_id(),
+                    storage.name()
+                ));
+            }
         }
     }
     assert!(
@@ -108,14 +121,24 @@ fn every_function_is_allowed_exactly_what_its_code_does() {
     );
 }
 
-/// The statements a parameter adds, per function.
+/// The statements a parameter adds, per function, in the default storage mode.
 fn added_by(
     parameter: &str,
     value: &str,
     function: Function,
 ) -> BTreeSet<(String, String, String)> {
+    added_in(Storage::SecretsManager, parameter, value, function)
+}
+
+/// The statements a parameter adds, per function, in `storage` mode.
+fn added_in(
+    storage: Storage,
+    parameter: &str,
+    value: &str,
+    function: Function,
+) -> BTreeSet<(String, String, String)> {
     let template = Template::load().unwrap();
-    let base = Deployment::new(names()).with("EnableSweepDeadLetterQueue", "false");
+    let base = deployment(storage);
     let with = granted(&template, function, &base.clone().with(parameter, value));
     let base = granted(&template, function, &base);
     assert!(
@@ -131,18 +154,47 @@ fn via(service: &str) -> String {
 
 #[test]
 fn the_secrets_key_is_used_only_through_secrets_manager_by_secret_readers_and_writers() {
-    for function in Function::ALL {
-        let added = added_by("SecretsKmsKeyArn", SECRETS_KEY, function);
-        let want: BTreeSet<_> = if function.uses_secret_values() {
-            ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
-                .into_iter()
-                .map(|a| (a.to_owned(), SECRETS_KEY.to_owned(), via("secretsmanager")))
-                .collect()
-        } else {
-            BTreeSet::new()
-        };
-        assert_eq!(added, want, "{}", function.logical_id());
+    for storage in Storage::ALL {
+        for function in Function::ALL {
+            let added = added_in(storage, "SecretsKmsKeyArn", SECRETS_KEY, function);
+            let want: BTreeSet<_> = function
+                .secrets_key_actions(storage)
+                .iter()
+                .map(|a| {
+                    (
+                        (*a).to_owned(),
+                        SECRETS_KEY.to_owned(),
+                        via("secretsmanager"),
+                    )
+                })
+                .collect();
+            assert_eq!(
+                added,
+                want,
+                "{} ({})",
+                function.logical_id(),
+                storage.name()
+            );
+        }
     }
+}
+
+#[test]
+fn only_the_authorization_server_role_may_invoke_authenticate_client() {
+    let text = std::fs::read_to_string(dcr_aws::template::path()).unwrap();
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
+    let permission = &doc["Resources"]["AuthenticateClientInvokePermission"];
+    assert_eq!(permission["Condition"], "HasAuthorizationServerRole");
+    let props = &permission["Properties"];
+    assert_eq!(props["Action"], "lambda:InvokeFunction");
+    let principal = serde_yaml_ng::to_string(&props["Principal"]).unwrap();
+    assert!(
+        principal.contains("AuthorizationServerRoleArn"),
+        "{principal}"
+    );
+    // And no route of the HTTP API reaches the function.
+    let function = &doc["Resources"]["AuthenticateClientFunction"]["Properties"];
+    assert!(function.get("Events").is_none(), "{function:?}");
 }
 
 #[test]

@@ -1,17 +1,13 @@
 //! The [`ClientCatalog`] of the embedded store: the operator tool's listing,
-//! kept apart from the store's tables and writer. It reads the `clients`
-//! table in `client_id` order, in one read transaction per page; the cursor
-//! is the last `client_id` read.
-
-use std::ops::Bound;
+//! kept apart from the store's writer. It reads the in-memory state in
+//! `client_id` order; the cursor is the last `client_id` read.
 
 use async_trait::async_trait;
-use dcr_core::{ClientCatalog, RecordPage, StoreError};
+use dcr_core::{ClientCatalog, ClientRecord, RecordPage, StoreError};
 
 use crate::EmbeddedStore;
-use crate::schema::{self, CLIENTS};
 
-/// Most rows one page reads while looking for an owner's clients (there is
+/// Most records one page reads while looking for an owner's clients (there is
 /// no owner index): a page may be short, with a cursor to go on from.
 const MAX_SCANNED: usize = 10_000;
 
@@ -23,36 +19,33 @@ impl ClientCatalog for EmbeddedStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<RecordPage, StoreError> {
-        let owner = owner.map(str::to_owned);
-        let after = after.map(str::to_owned);
-        self.read("listing clients".to_owned(), move |txn| {
-            let clients = txn.open_table(CLIENTS)?;
-            let start = match after.as_deref() {
-                Some(id) => Bound::Excluded(id),
-                None => Bound::Unbounded,
-            };
-            let mut records = Vec::new();
-            let mut last = None;
-            let rows = clients.range::<&str>((start, Bound::Unbounded))?;
-            for (scanned, entry) in rows.enumerate() {
-                if records.len() >= limit || scanned >= MAX_SCANNED {
-                    return Ok(RecordPage {
-                        records,
-                        next: last,
-                    });
+        self.read(
+            || "listing clients".to_owned(),
+            |state| {
+                let mut following: Vec<&ClientRecord> = state
+                    .records()
+                    .filter(|r| after.is_none_or(|after| r.client_id.as_str() > after))
+                    .collect();
+                following.sort_unstable_by(|a, b| a.client_id.cmp(&b.client_id));
+                let mut records = Vec::new();
+                let mut last = None;
+                for (scanned, record) in following.into_iter().enumerate() {
+                    if records.len() >= limit || scanned >= MAX_SCANNED {
+                        return RecordPage {
+                            records,
+                            next: last,
+                        };
+                    }
+                    last = Some(record.client_id.to_string());
+                    if owner.is_none() || record.owner.as_deref() == owner {
+                        records.push(record.clone());
+                    }
                 }
-                let (id, bytes) = entry?;
-                let record = schema::decode(id.value(), bytes.value())?;
-                last = Some(record.client_id.clone());
-                if owner.is_none() || record.owner == owner {
-                    records.push(record);
+                RecordPage {
+                    records,
+                    next: None,
                 }
-            }
-            Ok(RecordPage {
-                records,
-                next: None,
-            })
-        })
-        .await
+            },
+        )
     }
 }

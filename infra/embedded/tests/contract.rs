@@ -10,9 +10,11 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dcr_core::testing::contract::{self, full_record, join_all, unique};
-use dcr_core::{ClientRecord, ClientSecret, ClientState, ClientStore, SecretStore, StoreError};
-use dcr_embedded::{DB_FILE_NAME, EmbeddedStore};
+use dcr_core::testing::contract::{self, cid, full_record, join_all, unique};
+use dcr_core::{
+    ClientId, ClientRecord, ClientSecret, ClientState, ClientStore, SecretStore, StoreError,
+};
+use dcr_embedded::{DB_FILE_NAME, EmbeddedStore, testing};
 
 fn fresh() -> (tempfile::TempDir, EmbeddedStore) {
     let dir = tempfile::tempdir().unwrap();
@@ -124,7 +126,7 @@ async fn everything_survives_a_reopen() {
 
     let mut found = clients.find_by_software_id(&software).await.unwrap();
     found.sort();
-    let mut expected: Vec<String> = records.iter().map(|r| r.client_id.clone()).collect();
+    let mut expected: Vec<ClientId> = records.iter().map(|r| r.client_id.clone()).collect();
     expected.sort();
     assert_eq!(
         found, expected,
@@ -196,16 +198,9 @@ async fn dropping_the_store_flushes_queued_writes() {
             h.await.unwrap().unwrap();
         }
     }
-    let store = EmbeddedStore::open(dir.path()).unwrap();
-    for r in &records {
-        assert_eq!(
-            ClientStore::get(&store, &r.client_id)
-                .await
-                .unwrap()
-                .as_ref(),
-            Some(r)
-        );
-    }
+    testing::assert_reopened_holds(dir.path(), &records)
+        .await
+        .unwrap();
 }
 
 #[cfg(unix)]
@@ -340,7 +335,7 @@ async fn refused_writes_in_a_group_do_not_fail_their_neighbours() {
         );
     }
     assert_eq!(
-        ClientStore::get(&store, "taken").await.unwrap(),
+        ClientStore::get(&store, &cid("taken")).await.unwrap(),
         Some(taken)
     );
 }
@@ -398,7 +393,7 @@ async fn crash_child_writer() {
     write_until_killed(CRASH_CHILD_DIR, "crash", |store, id| async move {
         let record = full_record(&id, ClientState::Active);
         ClientStore::insert(&store, &record).await.unwrap();
-        SecretStore::put(&store, &id, &ClientSecret::new(format!("s-{id}")))
+        SecretStore::put(&store, &cid(&id), &ClientSecret::new(format!("s-{id}")))
             .await
             .unwrap();
     })
@@ -485,13 +480,13 @@ async fn assert_every_acked_client_is_active_with_its_secret(
     acked: &[String],
 ) {
     for id in acked {
-        let record = ClientStore::get(store, id).await.unwrap();
+        let record = ClientStore::get(store, &cid(id)).await.unwrap();
         assert_eq!(
             record.map(|r| (r.client_id, r.state)),
-            Some((id.clone(), ClientState::Active)),
+            Some((cid(id), ClientState::Active)),
             "acknowledged client {id} lost"
         );
-        let secret = SecretStore::get(store, id).await.unwrap();
+        let secret = SecretStore::get(store, &cid(id)).await.unwrap();
         assert_eq!(
             secret.map(|s| s.expose().to_owned()),
             Some(format!("s-{id}")),
@@ -511,7 +506,7 @@ async fn crash_child_registrar() {
     write_until_killed(REGISTER_CHILD_DIR, "reg", |store, id| async move {
         let mut record = full_record(&id, ClientState::Pending);
         ClientStore::insert(&store, &record).await.unwrap();
-        SecretStore::put(&store, &id, &ClientSecret::new(format!("s-{id}")))
+        SecretStore::put(&store, &cid(&id), &ClientSecret::new(format!("s-{id}")))
             .await
             .unwrap();
         let pending = record.version;
@@ -565,9 +560,12 @@ async fn a_registration_is_one_atomic_durable_write() {
     assert!(store.insert_with_secret(&public, None).await.unwrap());
     drop(store);
     let store = EmbeddedStore::open(dir.path()).unwrap();
-    assert_eq!(ClientStore::get(&store, &id).await.unwrap(), Some(record));
     assert_eq!(
-        SecretStore::get(&store, &id)
+        ClientStore::get(&store, &cid(&id)).await.unwrap(),
+        Some(record)
+    );
+    assert_eq!(
+        SecretStore::get(&store, &cid(&id))
             .await
             .unwrap()
             .unwrap()
@@ -575,13 +573,13 @@ async fn a_registration_is_one_atomic_durable_write() {
         "the-secret-of-an-atomic-registration"
     );
     assert!(
-        ClientStore::get(&store, &public_id)
+        ClientStore::get(&store, &cid(&public_id))
             .await
             .unwrap()
             .is_some()
     );
     assert!(
-        SecretStore::get(&store, &public_id)
+        SecretStore::get(&store, &cid(&public_id))
             .await
             .unwrap()
             .is_none()

@@ -1,54 +1,91 @@
 //! The Lambda bootstrap: settings, logging and SDK clients once per container,
 //! then the runtime loop. Every function's `main` is one call to [`run`] (or
-//! [`run_sweep`]).
+//! [`run_sweep`], [`run_authenticate`], [`run_events`]).
 
 use std::convert::Infallible;
 use std::sync::Arc;
 
 use aws_types::SdkConfig;
+use dcr_aws::events::EventPublisher;
 use dcr_aws::permissions::Function;
-use dcr_aws::{DynamoClientStore, SecretsManagerStore};
-use dcr_core::{ClientStore, SecretStore};
+use dcr_aws::{DynamoClientStore, KeyRing, SealedSecrets, SecretsManagerStore};
+use dcr_core::{ClientStore, Ports, SecretStore, SystemClock};
 use dcr_http::{App, Operation};
 use dcr_keys::{HttpIntrospector, HttpKeySource, KeyFetchConfig};
 use lambda_http::{Body, Request, Response, service_fn};
 
 use crate::logs::init_tracing;
 use crate::metrics::{EmfObserver, Metrics, TimedClients, TimedSecrets};
-use crate::settings::{ENV_INTROSPECTION_SECRET_ID, Settings, SettingsError, aws_access};
+use crate::settings::{
+    ENV_INTROSPECTION_SECRET_ID, SecretStorage, Settings, SettingsError, aws_access,
+};
 
 /// Records the sweep handles per invocation (a scheduled run goes on next time).
 pub const SWEEP_BATCH: usize = 100;
 
-/// Both stores of a deployment, built from its settings and SDK configuration.
-pub fn stores(settings: &Settings, sdk: &SdkConfig) -> (DynamoClientStore, SecretsManagerStore) {
-    let clients =
-        DynamoClientStore::new(aws_sdk_dynamodb::Client::new(sdk), &settings.clients_table);
-    let secrets = SecretsManagerStore::new(
-        aws_sdk_secretsmanager::Client::new(sdk),
-        &settings.secret_prefix,
-    )
-    .with_kms_key_id(settings.secret_kms_key_id.clone())
-    .with_recovery_days(settings.secret_recovery_days);
-    (clients, secrets)
+/// The SDK clients of a function, built once per container.
+#[derive(Debug, Clone)]
+pub struct AwsClients {
+    /// DynamoDB.
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    /// Secrets Manager.
+    pub secretsmanager: aws_sdk_secretsmanager::Client,
+}
+
+impl AwsClients {
+    /// Clients of `sdk`'s configuration.
+    pub fn new(sdk: &SdkConfig) -> Self {
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            secretsmanager: aws_sdk_secretsmanager::Client::new(sdk),
+        }
+    }
+}
+
+/// Both stores of a deployment, in its secret storage mode.
+pub fn stores(
+    settings: &Settings,
+    aws: &AwsClients,
+) -> (Arc<dyn ClientStore>, Arc<dyn SecretStore>) {
+    let clients = DynamoClientStore::new(aws.dynamodb.clone(), &settings.clients_table);
+    match &settings.secret_storage {
+        SecretStorage::SecretsManager => {
+            let secrets =
+                SecretsManagerStore::new(aws.secretsmanager.clone(), &settings.secret_prefix)
+                    .with_kms_key_id(settings.secret_kms_key_id.clone())
+                    .with_recovery_days(settings.secret_recovery_days);
+            (Arc::new(clients), Arc::new(secrets))
+        }
+        SecretStorage::Sealed { key_ring } => {
+            let ring = Arc::new(KeyRing::new(aws.secretsmanager.clone(), key_ring));
+            let clients = clients.with_key_ring(ring.clone());
+            let secrets = SealedSecrets::new(clients.clone(), ring);
+            (Arc::new(clients), Arc::new(secrets))
+        }
+    }
 }
 
 /// The application over the AWS stores, with a per-container key cache, and
 /// token introspection when the configuration names an endpoint and
 /// [`load_introspection_secret`] has read its secret.
 pub fn app(settings: Settings, sdk: &SdkConfig) -> App {
-    app_with_metrics(settings, sdk, None)
+    app_with(settings, &AwsClients::new(sdk), None)
 }
 
 /// [`app`], with its answers and store calls written as `metrics` when given.
 pub fn app_with_metrics(settings: Settings, sdk: &SdkConfig, metrics: Option<Metrics>) -> App {
-    let (clients, secrets) = stores(&settings, sdk);
+    app_with(settings, &AwsClients::new(sdk), metrics)
+}
+
+/// [`app_with_metrics`] on SDK clients of the caller's making.
+pub fn app_with(settings: Settings, aws: &AwsClients, metrics: Option<Metrics>) -> App {
+    let (clients, secrets) = stores(&settings, aws);
     let (clients, secrets): (Arc<dyn ClientStore>, Arc<dyn SecretStore>) = match &metrics {
         Some(m) => (
-            Arc::new(TimedClients::new(Arc::new(clients), m.clone())),
-            Arc::new(TimedSecrets::new(Arc::new(secrets), m.clone())),
+            Arc::new(TimedClients::new(clients, m.clone())),
+            Arc::new(TimedSecrets::new(secrets, m.clone())),
         ),
-        None => (Arc::new(clients), Arc::new(secrets)),
+        None => (clients, secrets),
     };
     let fetch = KeyFetchConfig {
         allow_loopback_http: settings.config.allow_loopback_http,
@@ -72,7 +109,14 @@ pub fn app_with_metrics(settings: Settings, sdk: &SdkConfig, metrics: Option<Met
         _ => None,
     };
     let keys = Arc::new(HttpKeySource::new(fetch));
-    let app = App::new(settings.config, clients, secrets, keys.clone()).with_sector_source(keys);
+    let ports = Ports {
+        clients,
+        secrets,
+        clock: Arc::new(SystemClock),
+        keys: keys.clone(),
+        sectors: keys,
+    };
+    let app = App::new(settings.config, ports);
     let app = match introspector {
         Some(i) => app.with_introspector(Arc::new(i)),
         None => app,
@@ -131,10 +175,8 @@ pub async fn load_introspection_secret(
 async fn init(function: Function) -> Result<App, lambda_http::Error> {
     init_tracing();
     let mut settings = Settings::from_env().map_err(refuse_to_start)?;
-    let sdk = aws_access(|key| std::env::var(key).ok())
-        .map_err(refuse_to_start)?
-        .sdk_config(tls_setup);
-    if !matches!(function, Function::Metadata | Function::Sweep) {
+    let sdk = sdk_config_from_env().map_err(refuse_to_start)?;
+    if function.authenticates_tokens() {
         load_introspection_secret(&mut settings, &sdk)
             .await
             .map_err(refuse_to_start)?;
@@ -144,6 +186,14 @@ async fn init(function: Function) -> Result<App, lambda_http::Error> {
         .clone()
         .map(|namespace| Metrics::stdout(namespace, function));
     Ok(app_with_metrics(settings, &sdk, metrics))
+}
+
+/// The SDK configuration of the region, credentials and endpoint Lambda sets
+/// (`AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+/// `AWS_SESSION_TOKEN`, `AWS_ENDPOINT_URL`), for the functions and the
+/// operators' tools alike.
+pub fn sdk_config_from_env() -> Result<SdkConfig, SettingsError> {
+    Ok(aws_access(|key| std::env::var(key).ok())?.sdk_config(tls_setup))
 }
 
 /// The SDK client's TLS: the key set fetches' configuration, so both trust the same roots.
@@ -200,6 +250,49 @@ pub async fn run_sweep() -> Result<(), lambda_http::Error> {
                     Err(e) => {
                         tracing::error!(error = format!("{e:#}"), "sweep failed");
                         Err(lambda_http::Error::from("sweep failed; see the log"))
+                    }
+                }
+            }
+        },
+    ))
+    .await
+}
+
+/// Runs `authenticate-client`: each invocation's payload is a request of
+/// [`crate::authenticate`], answered with its JSON.
+pub async fn run_authenticate() -> Result<(), lambda_http::Error> {
+    let app = Arc::new(init(Function::Authenticate).await?);
+    lambda_http::lambda_runtime::run(service_fn(
+        move |event: lambda_http::LambdaEvent<serde_json::Value>| {
+            let app = Arc::clone(&app);
+            async move {
+                Ok::<_, Infallible>(crate::authenticate::handle(app.service(), event.payload).await)
+            }
+        },
+    ))
+    .await
+}
+
+/// Runs `client-events`: each invocation is a batch of the clients table's
+/// stream; its lifecycle events go to the default event bus ([`crate::events`]).
+pub async fn run_events() -> Result<(), lambda_http::Error> {
+    init_tracing();
+    let sdk = sdk_config_from_env().map_err(refuse_to_start)?;
+    let publisher = EventPublisher::new(aws_sdk_eventbridge::Client::new(&sdk));
+    lambda_http::lambda_runtime::run(service_fn(
+        move |event: lambda_http::LambdaEvent<serde_json::Value>| {
+            let publisher = publisher.clone();
+            async move {
+                match publisher.publish(&event.payload).await {
+                    Ok(published) => Ok(serde_json::json!({"published": published})),
+                    Err(e) => {
+                        tracing::error!(
+                            error = format!("{e:#}"),
+                            "publishing client events failed"
+                        );
+                        Err(lambda_http::Error::from(
+                            "publishing client events failed; see the log",
+                        ))
                     }
                 }
             }

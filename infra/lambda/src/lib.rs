@@ -2,8 +2,9 @@
 //! from its environment, logs and metrics set up, the AWS stores and key
 //! sources built once per container, then the runtime loop answering with the
 //! shared [`App`](dcr_http::App). Every function's `main` is one call to [`run`]
-//! (or [`run_sweep`]).
+//! (or [`run_sweep`], [`run_authenticate`], [`run_events`]).
 
+pub mod authenticate;
 mod bootstrap;
 pub mod logs;
 pub mod metrics;
@@ -12,6 +13,7 @@ pub mod settings;
 pub mod testing;
 
 pub use bootstrap::{
-    SWEEP_BATCH, app, app_with_metrics, load_introspection_secret, run, run_sweep, stores,
+    AwsClients, SWEEP_BATCH, app, app_with, app_with_metrics, load_introspection_secret, run,
+    run_authenticate, run_events, run_sweep, sdk_config_from_env, stores,
 };
 pub use settings::{Settings, SettingsError};

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
-use dcr_core::{ClientRecord, ClientSecret, ClientStore, SecretStore, StoreError};
+use dcr_core::{ClientId, ClientRecord, ClientSecret, ClientStore, SecretStore, StoreError};
 use dcr_http::Observer;
 use serde_json::{Map, Value, json};
 
@@ -182,11 +182,15 @@ impl ClientStore for TimedClients {
         record: &ClientRecord,
         secret: Option<&ClientSecret>,
     ) -> Result<bool, StoreError> {
-        // No AWS call on these stores: not timed.
-        self.inner.insert_with_secret(record, secret).await
+        self.metrics
+            .timed(
+                StoreCall::InsertWithSecret,
+                self.inner.insert_with_secret(record, secret),
+            )
+            .await
     }
 
-    async fn get(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+    async fn get(&self, client_id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
         self.metrics
             .timed(StoreCall::Get, self.inner.get(client_id))
             .await
@@ -205,7 +209,7 @@ impl ClientStore for TimedClients {
             .await
     }
 
-    async fn delete(&self, client_id: &str, expected_version: u64) -> Result<(), StoreError> {
+    async fn delete(&self, client_id: &ClientId, expected_version: u64) -> Result<(), StoreError> {
         self.metrics
             .timed(
                 StoreCall::Delete,
@@ -214,7 +218,7 @@ impl ClientStore for TimedClients {
             .await
     }
 
-    async fn find_by_software_id(&self, software_id: &str) -> Result<Vec<String>, StoreError> {
+    async fn find_by_software_id(&self, software_id: &str) -> Result<Vec<ClientId>, StoreError> {
         self.metrics
             .timed(
                 StoreCall::FindBySoftwareId,
@@ -254,19 +258,19 @@ impl TimedSecrets {
 
 #[async_trait]
 impl SecretStore for TimedSecrets {
-    async fn put(&self, client_id: &str, secret: &ClientSecret) -> Result<(), StoreError> {
+    async fn put(&self, client_id: &ClientId, secret: &ClientSecret) -> Result<(), StoreError> {
         self.metrics
             .timed(StoreCall::SecretPut, self.inner.put(client_id, secret))
             .await
     }
 
-    async fn get(&self, client_id: &str) -> Result<Option<ClientSecret>, StoreError> {
+    async fn get(&self, client_id: &ClientId) -> Result<Option<ClientSecret>, StoreError> {
         self.metrics
             .timed(StoreCall::SecretGet, self.inner.get(client_id))
             .await
     }
 
-    async fn delete(&self, client_id: &str) -> Result<(), StoreError> {
+    async fn delete(&self, client_id: &ClientId) -> Result<(), StoreError> {
         self.metrics
             .timed(StoreCall::SecretDelete, self.inner.delete(client_id))
             .await
@@ -277,7 +281,8 @@ impl SecretStore for TimedSecrets {
 mod tests {
     use std::sync::Mutex;
 
-    use dcr_core::testing::memory::{MemoryClientStore, MemorySecretStore, NoKeySets};
+    use dcr_core::testing::memory::{MemoryClientStore, MemorySecretStore, NoKeySets, NoSectors};
+    use dcr_core::{Ports, SystemClock};
     use dcr_http::App;
 
     use super::*;
@@ -343,9 +348,13 @@ mod tests {
         let secrets = TimedSecrets::new(Arc::new(MemorySecretStore::default()), metrics.clone());
         let app = App::new(
             dcr_core::Config::default(),
-            Arc::new(clients),
-            Arc::new(secrets),
-            Arc::new(NoKeySets),
+            Ports {
+                clients: Arc::new(clients),
+                secrets: Arc::new(secrets),
+                clock: Arc::new(SystemClock),
+                keys: Arc::new(NoKeySets),
+                sectors: Arc::new(NoSectors),
+            },
         )
         .with_observer(Arc::new(EmfObserver(metrics)));
 
@@ -387,8 +396,13 @@ mod tests {
             .collect();
         assert_eq!(
             store_calls,
-            ["clients.insert", "secrets.put", "clients.replace"],
-            "the three-step registration, each call timed"
+            [
+                "clients.insert_with_secret",
+                "clients.insert",
+                "secrets.put",
+                "clients.replace"
+            ],
+            "a store that declines the one-write registration, then the three steps, each call timed"
         );
     }
 

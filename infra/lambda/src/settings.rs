@@ -23,6 +23,10 @@ pub const ENV_CONFIG_FILE: &str = "DCR_CONFIG_FILE";
 pub const ENV_METRICS_NAMESPACE: &str = "DCR_METRICS_NAMESPACE";
 /// Where Lambda unpacked the function's code.
 pub const ENV_TASK_ROOT: &str = "LAMBDA_TASK_ROOT";
+/// Where client secrets live: `secrets-manager` (default) or `sealed`.
+pub const ENV_CLIENT_SECRET_STORAGE: &str = "DCR_CLIENT_SECRET_STORAGE";
+/// Secrets Manager id (name or ARN) of the key ring (required with `sealed`).
+pub const ENV_KEY_RING_SECRET_ID: &str = "DCR_KEY_RING_SECRET_ID";
 /// Secrets Manager id (name or ARN) of the secret this service authenticates
 /// with at `bearer_token.introspection_endpoint` (required with it).
 pub const ENV_INTROSPECTION_SECRET_ID: &str = "DCR_INTROSPECTION_SECRET_ID";
@@ -77,6 +81,28 @@ pub enum SettingsError {
     },
 }
 
+/// Where client secrets live (the template's `ClientSecretStorage`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretStorage {
+    /// One Secrets Manager secret per client, `{DCR_SECRET_PREFIX}{client_id}`.
+    SecretsManager,
+    /// Sealed in the client's DynamoDB item under the key ring in this secret.
+    Sealed {
+        /// The key ring's secret (name or ARN).
+        key_ring: String,
+    },
+}
+
+impl SecretStorage {
+    /// The template parameter's value for this mode.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SecretStorage::SecretsManager => "secrets-manager",
+            SecretStorage::Sealed { .. } => "sealed",
+        }
+    }
+}
+
 /// Everything a function needs besides the AWS SDK configuration.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -84,6 +110,8 @@ pub struct Settings {
     pub clients_table: String,
     /// The secret name prefix.
     pub secret_prefix: String,
+    /// Where client secrets live.
+    pub secret_storage: SecretStorage,
     /// The KMS key for new secrets, if not the default.
     pub secret_kms_key_id: Option<String>,
     /// The recovery window of deleted secrets, if any.
@@ -111,6 +139,18 @@ impl Settings {
 
         let clients_table = required(ENV_CLIENTS_TABLE)?;
         let secret_prefix = required(ENV_SECRET_PREFIX)?;
+        let secret_storage = match get(ENV_CLIENT_SECRET_STORAGE).as_deref().map(str::trim) {
+            None | Some("secrets-manager") => SecretStorage::SecretsManager,
+            Some("sealed") => SecretStorage::Sealed {
+                key_ring: required(ENV_KEY_RING_SECRET_ID)?,
+            },
+            Some(other) => {
+                return Err(SettingsError::Invalid {
+                    key: ENV_CLIENT_SECRET_STORAGE,
+                    message: format!("`{other}` is neither `secrets-manager` nor `sealed`"),
+                });
+            }
+        };
         let secret_kms_key_id = get(ENV_SECRET_KMS_KEY_ID);
         let secret_recovery_days = get(ENV_SECRET_RECOVERY_DAYS)
             .map(|text| parse_recovery_days(&text))
@@ -148,6 +188,7 @@ impl Settings {
         Ok(Self {
             clients_table,
             secret_prefix,
+            secret_storage,
             secret_kms_key_id,
             secret_recovery_days,
             metrics_namespace: get(ENV_METRICS_NAMESPACE),
@@ -238,7 +279,31 @@ mod tests {
         assert_eq!(s.secret_prefix, "dcr/");
         assert_eq!(s.secret_kms_key_id, None);
         assert_eq!(s.secret_recovery_days, None);
+        assert_eq!(s.secret_storage, SecretStorage::SecretsManager);
         assert!(s.config.registration_access_token.generate);
+    }
+
+    #[test]
+    fn the_sealed_mode_needs_its_key_ring() {
+        let mut env = BASE.to_vec();
+        env.push((ENV_CLIENT_SECRET_STORAGE, "sealed"));
+        let e = Settings::from_lookup(lookup(&env)).unwrap_err().to_string();
+        assert!(e.contains(ENV_KEY_RING_SECRET_ID), "{e}");
+        env.push((ENV_KEY_RING_SECRET_ID, "arn:ring"));
+        let s = Settings::from_lookup(lookup(&env)).unwrap();
+        assert_eq!(
+            s.secret_storage,
+            SecretStorage::Sealed {
+                key_ring: "arn:ring".into()
+            }
+        );
+        let mut env = BASE.to_vec();
+        env.push((ENV_CLIENT_SECRET_STORAGE, "kms"));
+        let e = Settings::from_lookup(lookup(&env)).unwrap_err().to_string();
+        assert!(
+            e.contains(ENV_CLIENT_SECRET_STORAGE) && e.contains("kms"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -1,16 +1,58 @@
 //! Test support (cargo feature `testing`): a function's application on a
-//! test's slice of moto ([`dcr_aws::testing::MotoAws`]), built as `run` builds it.
+//! test's slice of moto ([`dcr_aws::testing::MotoAws`]), in its secret storage
+//! mode, built as `run` builds it.
 
-use dcr_aws::testing::MotoAws;
+use std::sync::Arc;
+
+use dcr_aws::testing::{CallLog, MotoAws};
+use dcr_core::{ClientStore, SecretStore};
 use dcr_http::App;
 
-use crate::settings::Settings;
+use crate::bootstrap::AwsClients;
+use crate::settings::{SecretStorage, Settings};
+
+/// Where the test's client secrets live: sealed when it made a key ring.
+pub fn storage(aws: &MotoAws) -> SecretStorage {
+    match &aws.key_ring {
+        Some(ring) => SecretStorage::Sealed {
+            key_ring: ring.clone(),
+        },
+        None => SecretStorage::SecretsManager,
+    }
+}
+
+/// Both stores of the test's mode, as a function builds them.
+pub fn stores(aws: &MotoAws) -> (Arc<dyn ClientStore>, Arc<dyn SecretStore>) {
+    crate::stores(
+        &settings(aws, dcr_core::Config::default()),
+        &AwsClients::new(&aws.sdk),
+    )
+}
+
+/// SDK clients of the test whose every call goes through `log`.
+pub fn clients_logged(aws: &MotoAws, log: &CallLog) -> AwsClients {
+    AwsClients {
+        dynamodb: aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::Config::from(&aws.sdk)
+                .to_builder()
+                .interceptor(log.clone())
+                .build(),
+        ),
+        secretsmanager: aws_sdk_secretsmanager::Client::from_conf(
+            aws_sdk_secretsmanager::Config::from(&aws.sdk)
+                .to_builder()
+                .interceptor(log.clone())
+                .build(),
+        ),
+    }
+}
 
 /// Function settings for the test's table and prefix.
 pub fn settings(aws: &MotoAws, config: dcr_core::Config) -> Settings {
     Settings {
         clients_table: aws.table.clone(),
         secret_prefix: aws.secret_prefix.clone(),
+        secret_storage: storage(aws),
         secret_kms_key_id: None,
         secret_recovery_days: None,
         metrics_namespace: None,
@@ -45,4 +87,30 @@ pub async fn app_as(
         crate::load_introspection_secret(&mut settings, &sdk).await?;
     }
     Ok(crate::app(settings, &sdk))
+}
+
+/// A request to a function's `App` on `https://dcr.example.com` (the issuer the
+/// AWS tests configure): `body` is JSON, or nothing when empty.
+pub fn api_request(
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> lambda_http::Request {
+    let mut builder = lambda_http::http::Request::builder()
+        .method(method)
+        .uri(format!("https://dcr.example.com{path}"))
+        .header("host", "dcr.example.com")
+        .header("content-type", "application/json");
+    if let Some(token) = token {
+        builder = builder.header("authorization", format!("Bearer {token}"));
+    }
+    let body = if body.is_empty() {
+        lambda_http::Body::Empty
+    } else {
+        lambda_http::Body::from(body.to_owned())
+    };
+    builder
+        .body(body)
+        .unwrap_or_else(|e| panic!("a test request {method} {path}: {e}"))
 }

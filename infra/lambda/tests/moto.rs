@@ -7,34 +7,26 @@
 
 use dcr_aws::SecretsManagerStore;
 use dcr_aws::testing::MotoAws;
-use dcr_core::testing::contract::{full_record, unique};
+use dcr_core::testing::contract::{cid, full_record, unique};
 use dcr_core::{ClientSecret, ClientState, ClientStore, Clock, SecretStore, SystemClock};
-use dcr_lambda::testing;
-use lambda_http::{Body, Request};
+use dcr_lambda::testing::{self, api_request as request};
+use lambda_http::Body;
 
 fn secret(value: &str) -> ClientSecret {
     ClientSecret::new(value.to_owned())
 }
 
 async fn secret_value(store: &SecretsManagerStore, id: &str) -> Option<String> {
-    store.get(id).await.unwrap().map(|s| s.expose().to_owned())
+    store
+        .get(&cid(id))
+        .await
+        .unwrap()
+        .map(|s| s.expose().to_owned())
 }
 
 // ---------------------------------------------------------------------------
 // the function's app on the AWS stores
 // ---------------------------------------------------------------------------
-
-fn request(method: &str, path: &str, token: Option<&str>, body: Body) -> Request {
-    let mut builder = lambda_http::http::Request::builder()
-        .method(method)
-        .uri(format!("https://dcr.example.com{path}"))
-        .header("host", "dcr.example.com")
-        .header("content-type", "application/json");
-    if let Some(token) = token {
-        builder = builder.header("authorization", format!("Bearer {token}"));
-    }
-    builder.body(body).unwrap()
-}
 
 fn json_body(response: &lambda_http::Response<Body>) -> serde_json::Value {
     serde_json::from_slice(response.body().as_ref()).unwrap()
@@ -52,8 +44,7 @@ async fn lambda_app_registers_reads_and_deletes_on_aws_stores() {
     let secrets = aws.secret_store();
     let clients = aws.client_store();
 
-    let body =
-        Body::from(r#"{"redirect_uris":["https://client.example.org/cb"],"client_name":"moto"}"#);
+    let body = r#"{"redirect_uris":["https://client.example.org/cb"],"client_name":"moto"}"#;
     let created = app
         .handle_for(
             Operation::Register,
@@ -67,7 +58,7 @@ async fn lambda_app_registers_reads_and_deletes_on_aws_stores() {
         .as_str()
         .unwrap()
         .to_owned();
-    let stored = clients.get(&id).await.unwrap().unwrap();
+    let stored = clients.get(&cid(&id)).await.unwrap().unwrap();
     assert_eq!(stored.state, ClientState::Active);
     assert_ne!(
         stored.token_hash.as_deref(),
@@ -83,31 +74,25 @@ async fn lambda_app_registers_reads_and_deletes_on_aws_stores() {
 
     let path = format!("/register/{id}");
     let read = app
-        .handle_for(
-            Operation::Read,
-            request("GET", &path, Some(&token), Body::Empty),
-        )
+        .handle_for(Operation::Read, request("GET", &path, Some(&token), ""))
         .await;
     assert_eq!(read.status(), 200, "{:?}", read.body());
     assert_eq!(json_body(&read)["client_name"], "moto");
 
     // Routed to the wrong function: not found, nothing happens.
     let misrouted = app
-        .handle_for(
-            Operation::Read,
-            request("DELETE", &path, Some(&token), Body::Empty),
-        )
+        .handle_for(Operation::Read, request("DELETE", &path, Some(&token), ""))
         .await;
     assert_eq!(misrouted.status(), 404);
 
     let deleted = app
         .handle_for(
             Operation::Delete,
-            request("DELETE", &path, Some(&token), Body::Empty),
+            request("DELETE", &path, Some(&token), ""),
         )
         .await;
     assert_eq!(deleted.status(), 204, "{:?}", deleted.body());
-    assert_eq!(clients.get(&id).await.unwrap(), None);
+    assert_eq!(clients.get(&cid(&id)).await.unwrap(), None);
     assert_eq!(secret_value(&secrets, &id).await, None);
 }
 

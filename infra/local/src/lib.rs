@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use dcr_core::service::admin::Admin;
-use dcr_core::{Config, Service, SystemClock};
+use dcr_core::{Config, Ports, SystemClock};
 use dcr_embedded::EmbeddedStore;
 use dcr_http::{App, Refusal};
 use dcr_keys::{HttpIntrospector, HttpKeySource, KeyFetchConfig};
@@ -121,8 +121,14 @@ impl Server {
         };
         let introspector = introspector(&config, options, &fetch)?;
         let keys = Arc::new(HttpKeySource::new(fetch));
-        let mut app = App::new(config, store.clients(), store.secrets(), keys.clone())
-            .with_sector_source(keys);
+        let ports = Ports {
+            clients: store.clients(),
+            secrets: store.secrets(),
+            clock: Arc::new(SystemClock),
+            keys: keys.clone(),
+            sectors: keys,
+        };
+        let mut app = App::new(config, ports);
         if let Some(introspector) = introspector {
             app = app.with_introspector(Arc::new(introspector));
         }
@@ -172,14 +178,12 @@ fn admin_socket(
     store: &EmbeddedStore,
     stopped: watch::Receiver<bool>,
 ) -> Option<AdminSocket> {
-    // The operator's commands use the stores and the clock, not the configuration.
-    let service = Service::new(
-        Arc::new(Config::default()),
+    let admin = Admin::over(
         store.clients(),
         store.secrets(),
+        store.catalog(),
         Arc::new(SystemClock),
     );
-    let admin = Admin::new(service, store.catalog());
     match AdminSocket::start(&options.data_dir, admin, stopped) {
         Ok(socket) => Some(socket),
         Err(e) => {

@@ -128,3 +128,40 @@ pub(crate) trait BodyFailure:
 {
 }
 impl<E: From<BodyError> + From<MetadataError> + From<anyhow::Error>> BodyFailure for E {}
+
+/// Why a client was not authenticated. The reason is for the authorization
+/// server's log; its client gets `invalid_client` whatever it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No live client has this id (never registered, deleted, expired, or half-written).
+    UnknownClient,
+    /// A secret was presented but the client has none (a public or key-based client).
+    NoSecret,
+    /// The presented secret is not the client's.
+    WrongSecret,
+    /// The presented secret is the client's, but `client_secret_expires_at` has passed.
+    SecretExpired,
+}
+
+impl Refusal {
+    /// The reason as a `snake_case` word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::UnknownClient => "unknown_client",
+            Refusal::NoSecret => "no_secret",
+            Refusal::WrongSecret => "wrong_secret",
+            Refusal::SecretExpired => "secret_expired",
+        }
+    }
+}
+
+/// Failures of [`Service::authenticate_client`].
+#[derive(Debug, thiserror::Error)]
+pub enum AuthenticateError {
+    /// The client is not authenticated (`invalid_client`, RFC 6749 §5.2).
+    #[error("client authentication failed: {}", .0.as_str())]
+    Refused(Refusal),
+    /// A backend failure: logged in full, never shown.
+    #[error(transparent)]
+    Unknown(#[from] anyhow::Error),
+}

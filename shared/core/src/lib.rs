@@ -12,15 +12,16 @@ pub mod tokens;
 
 pub use config::Config;
 pub use errors::{
-    AccessError, AuthError, BodyError, DeleteError, ReadError, RegisterError, UpdateError,
+    AccessError, AuthError, AuthenticateError, BodyError, DeleteError, ReadError, Refusal,
+    RegisterError, UpdateError,
 };
-pub use model::{ClientRecord, ClientState};
+pub use model::{ClientId, ClientRecord, ClientState};
 pub use ports::{
     AccessToken, ClientCatalog, ClientSecret, ClientStore, Clock, FetchError, Introspector,
     KeySource, RecordPage, SecretStore, SectorSource, StoreError, SystemClock, TokenVerifier,
     UrlOrigin,
 };
 pub use service::{
-    Body, Caller, ClientInfo, Credential, JwtVerifier, RETRY_WINDOW, RegisterRequest, Service,
-    SweepReport, UpdateRequest,
+    AuthenticatedClient, Body, Caller, ClientInfo, Credential, JwtVerifier, Ports, RETRY_WINDOW,
+    RegisterRequest, Service, SweepReport, UpdateRequest,
 };

@@ -1,7 +1,87 @@
-//! The stored shape of a registered client.
+//! The stored shape of a registered client, and its identifier.
 
+use std::fmt;
+use std::ops::Deref;
+
+use dcr_validation::{MetadataError, validate_custom_client_id};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+use crate::tokens::{CLIENT_ID_BYTES, random_token};
+
+/// A client identifier, made once (from a request path, a client's choice, a
+/// random draw or the store) and never checked again: 1 to 128 characters of
+/// `A-Z a-z 0-9 . _ -`, not only dots, the form every `client_id` this
+/// service issues or accepts has. So it is never empty and never holds a `#`
+/// (the DynamoDB store's one-time keys are `once#...` items beside the clients).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ClientId(String);
+
+impl ClientId {
+    /// The identifier `id`, if it has the form of one.
+    pub fn parse(id: impl Into<String>) -> Result<Self, MetadataError> {
+        let id = id.into();
+        validate_custom_client_id(&id)?;
+        Ok(Self(id))
+    }
+
+    /// A new identifier: 128 bits from the OS CSPRNG, base64url (22 characters).
+    pub fn generate() -> Result<Self, getrandom::Error> {
+        Ok(Self(random_token(CLIENT_ID_BYTES)?))
+    }
+
+    /// The identifier as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Deref for ClientId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for ClientId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for ClientId {
+    type Error = MetadataError;
+
+    fn try_from(id: String) -> Result<Self, MetadataError> {
+        Self::parse(id)
+    }
+}
+
+impl From<ClientId> for String {
+    fn from(id: ClientId) -> String {
+        id.0
+    }
+}
+
+impl PartialEq<str> for ClientId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for ClientId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
 
 /// Where a record is in its life; only `Active` records are visible to callers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,7 +99,7 @@ pub enum ClientState {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClientRecord {
     /// The client identifier (partition key).
-    pub client_id: String,
+    pub client_id: ClientId,
     /// Life-cycle state.
     pub state: ClientState,
     /// Validated metadata with defaults applied, as echoed to the client.
@@ -93,6 +173,41 @@ impl ClientRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_client_id_has_the_form_of_one_or_is_refused() {
+        for ok in [
+            "5tqJ0kQ2yH6Zs1wJmD9uFQ",
+            "partner.app_1-x",
+            "a",
+            &"b".repeat(128),
+        ] {
+            assert_eq!(ClientId::parse(ok).unwrap().as_str(), ok);
+        }
+        for bad in ["", "once#key", "a b", "é", "...", &"b".repeat(129), "x/y"] {
+            assert!(ClientId::parse(bad).is_err(), "{bad:?}");
+        }
+        let drawn = ClientId::generate().unwrap();
+        assert_eq!(drawn.len(), 22);
+        assert_eq!(ClientId::parse(drawn.as_str()).unwrap(), drawn);
+    }
+
+    /// A stored record whose `client_id` could not be one is damage, not a client.
+    #[test]
+    fn a_record_with_a_malformed_client_id_does_not_decode() {
+        let record = |id: &str| {
+            format!(
+                r#"{{"client_id":"{id}","state":"active","metadata":{{}},"issued_at":1,
+                "has_secret":false,"secret_expires_at":0,"token_hash":null,"token_expires_at":0,
+                "owner":null,"software_id":null,"software_statement":null,"expires_at":0,
+                "version":1,"updated_at":1,"sweep_at":0}}"#
+            )
+        };
+        let good: ClientRecord = serde_json::from_str(&record("c-1")).unwrap();
+        assert_eq!(good.client_id, "c-1");
+        assert!(serde_json::from_str::<ClientRecord>(&record("once#k")).is_err());
+        assert!(serde_json::from_str::<ClientRecord>(&record("")).is_err());
+    }
 
     /// Records written before the previous-token and retry fields existed
     /// (the embedded store keeps this JSON) still decode, with the fields unset.

@@ -7,7 +7,7 @@ use std::fmt;
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::model::ClientRecord;
+use crate::model::{ClientId, ClientRecord};
 
 /// A failure of a store, translated into domain terms by the adapter.
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +49,7 @@ pub trait ClientStore: Send + Sync {
 
     /// Returns the record with this id in any state, or `None`. MAY return records
     /// whose `expires_at` has passed; callers filter with [`ClientRecord::is_live`].
-    async fn get(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError>;
+    async fn get(&self, client_id: &ClientId) -> Result<Option<ClientRecord>, StoreError>;
 
     /// Replaces the record durably if the stored version equals `expected_version`.
     /// MUST return `Conflict` if the version differs or the record is gone.
@@ -58,10 +58,10 @@ pub trait ClientStore: Send + Sync {
 
     /// Deletes the record if the stored version equals `expected_version`. MUST
     /// return `Conflict` if the version differs; deleting a missing record is `Ok`.
-    async fn delete(&self, client_id: &str, expected_version: u64) -> Result<(), StoreError>;
+    async fn delete(&self, client_id: &ClientId, expected_version: u64) -> Result<(), StoreError>;
 
     /// Returns the ids of records (any state) with this `software_id`.
-    async fn find_by_software_id(&self, software_id: &str) -> Result<Vec<String>, StoreError>;
+    async fn find_by_software_id(&self, software_id: &str) -> Result<Vec<ClientId>, StoreError>;
 
     /// Returns up to `limit` records (any state) whose `sweep_at` is non-zero and
     /// at or before `now`: the work list of the sweep.
@@ -100,13 +100,13 @@ pub trait SecretStore: Send + Sync {
     /// Stores the secret durably, creating it or overwriting an existing one. While
     /// the client's record is `Pending`, a store sharing one ordered log with the
     /// records MAY acknowledge before it is durable, as for `ClientStore::insert`.
-    async fn put(&self, client_id: &str, secret: &ClientSecret) -> Result<(), StoreError>;
+    async fn put(&self, client_id: &ClientId, secret: &ClientSecret) -> Result<(), StoreError>;
 
     /// Returns the secret, or `None` if there is none.
-    async fn get(&self, client_id: &str) -> Result<Option<ClientSecret>, StoreError>;
+    async fn get(&self, client_id: &ClientId) -> Result<Option<ClientSecret>, StoreError>;
 
     /// Deletes the secret; deleting a missing secret is `Ok`.
-    async fn delete(&self, client_id: &str) -> Result<(), StoreError>;
+    async fn delete(&self, client_id: &ClientId) -> Result<(), StoreError>;
 }
 
 /// The time, in whole seconds since the Unix epoch.

@@ -13,10 +13,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
-use dcr_core::{
-    ClientStore, Clock, Config, Introspector, KeySource, RegisterRequest, SecretStore,
-    SectorSource, Service, SystemClock, UpdateRequest,
-};
+use dcr_core::{ClientId, Config, Introspector, Ports, RegisterRequest, Service, UpdateRequest};
 use lambda_http::{Body, Request, Response};
 
 pub use request::MAX_BODY_BYTES;
@@ -58,16 +55,10 @@ pub struct App {
 }
 
 impl App {
-    /// An app over the given stores and key source, on the system clock.
-    pub fn new(
-        config: Config,
-        clients: Arc<dyn ClientStore>,
-        secrets: Arc<dyn SecretStore>,
-        keys: Arc<dyn KeySource>,
-    ) -> Self {
+    /// An app over the service's ports.
+    pub fn new(config: Config, ports: Ports) -> Self {
         let config = Arc::new(config);
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let service = Service::new(config.clone(), clients, secrets, clock).with_key_source(keys);
+        let service = Service::new(config.clone(), ports);
         Self {
             service,
             config,
@@ -78,12 +69,6 @@ impl App {
     /// The same app, telling `observer` of every answered request.
     pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
         self.observer = Some(observer);
-        self
-    }
-
-    /// Adds the fetcher of sector identifier documents (`sector_identifier_uri`).
-    pub fn with_sector_source(mut self, sectors: Arc<dyn SectorSource>) -> Self {
-        self.service = self.service.with_sector_source(sectors);
         self
     }
 
@@ -206,8 +191,14 @@ impl App {
         }
         let issuer = issuer_of(&self.config, &req);
         let caller = caller_of(&req);
+        // A path that cannot be a client id names no client: answered as an unknown one.
+        let client_id = ClientId::parse(client_id).ok();
         match req.method().as_str() {
-            "GET" => match self.service.read(client_id, &caller, &issuer).await {
+            "GET" => match self
+                .service
+                .read(client_id.as_ref(), &caller, &issuer)
+                .await
+            {
                 Ok(info) => Reply::client_info(200, info),
                 Err(e) => Reply::from(e),
             },
@@ -219,7 +210,7 @@ impl App {
                     Err(e) => return Reply::from(e),
                 };
                 let request = UpdateRequest {
-                    client_id: client_id.to_owned(),
+                    client_id,
                     caller,
                     body,
                     issuer,
@@ -229,7 +220,7 @@ impl App {
                     Err(e) => Reply::from(e),
                 }
             }
-            "DELETE" => match self.service.delete(client_id, &caller).await {
+            "DELETE" => match self.service.delete(client_id.as_ref(), &caller).await {
                 Ok(()) => Reply::deleted(),
                 Err(e) => Reply::from(e),
             },
@@ -241,8 +232,8 @@ impl App {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dcr_core::testing::memory::{MemorySecretStore, NoKeySets};
-    use dcr_core::{ClientRecord, StoreError};
+    use dcr_core::testing::memory::{MemoryClientStore, MemorySecretStore, NoKeySets, NoSectors};
+    use dcr_core::{ClientRecord, ClientStore, StoreError, SystemClock};
 
     /// A client store whose backend is down, with a cause that names internals.
     struct Down;
@@ -258,16 +249,16 @@ mod tests {
         async fn insert(&self, _: &ClientRecord) -> Result<(), StoreError> {
             Err(down())
         }
-        async fn get(&self, _: &str) -> Result<Option<ClientRecord>, StoreError> {
+        async fn get(&self, _: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
             Err(down())
         }
         async fn replace(&self, _: &ClientRecord, _: u64) -> Result<(), StoreError> {
             Err(down())
         }
-        async fn delete(&self, _: &str, _: u64) -> Result<(), StoreError> {
+        async fn delete(&self, _: &ClientId, _: u64) -> Result<(), StoreError> {
             Err(down())
         }
-        async fn find_by_software_id(&self, _: &str) -> Result<Vec<String>, StoreError> {
+        async fn find_by_software_id(&self, _: &str) -> Result<Vec<ClientId>, StoreError> {
             Err(down())
         }
         async fn list_due(&self, _: i64, _: usize) -> Result<Vec<ClientRecord>, StoreError> {
@@ -301,13 +292,56 @@ mod tests {
         assert!(logged.len() < 200);
     }
 
+    /// A path that cannot be a client id is answered exactly as an unknown
+    /// client (RFC 7592 §2: 401 `invalid_token`), never as a 4xx of its own
+    /// that would tell a prober which ids are well formed.
+    #[tokio::test]
+    async fn a_path_that_cannot_be_a_client_id_is_an_unknown_client() {
+        let app = App::new(
+            Config::default(),
+            Ports {
+                clients: Arc::new(MemoryClientStore::default()),
+                secrets: Arc::new(MemorySecretStore::default()),
+                clock: Arc::new(SystemClock),
+                keys: Arc::new(NoKeySets),
+                sectors: Arc::new(NoSectors),
+            },
+        );
+        let body = r#"{"redirect_uris": ["https://app.example.com/cb"]}"#;
+        let answer = |response: Response<Body>| {
+            let challenge = response
+                .headers()
+                .get("www-authenticate")
+                .map(|v| v.to_str().unwrap_or_default().to_owned());
+            let text = String::from_utf8_lossy(response.body().as_ref()).to_string();
+            (response.status(), challenge, text)
+        };
+        let too_long = "b".repeat(129);
+        for method in ["GET", "PUT", "DELETE"] {
+            let unknown = answer(
+                app.handle(request(method, "/register/unknown-client", body))
+                    .await,
+            );
+            assert_eq!(unknown.0, 401, "{method}: {unknown:?}");
+            for id in ["once%23k", "a%20b", "...", too_long.as_str()] {
+                let path = format!("/register/{id}");
+                let got = answer(app.handle(request(method, &path, body)).await);
+                assert_eq!(got, unknown, "{method} {path}");
+            }
+        }
+    }
+
     #[tokio::test]
     async fn backend_failures_are_opaque_500s() {
         let app = App::new(
             Config::default(),
-            Arc::new(Down),
-            Arc::new(MemorySecretStore::default()),
-            Arc::new(NoKeySets),
+            Ports {
+                clients: Arc::new(Down),
+                secrets: Arc::new(MemorySecretStore::default()),
+                clock: Arc::new(SystemClock),
+                keys: Arc::new(NoKeySets),
+                sectors: Arc::new(NoSectors),
+            },
         );
         let body = r#"{"redirect_uris": ["https://app.example.com/cb"]}"#;
         for (method, path) in [

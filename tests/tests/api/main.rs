@@ -15,7 +15,9 @@ macro_rules! engine_or_skip {
     };
 }
 
+mod authorization_server;
 mod cases;
+mod client_events;
 mod hardening;
 mod iam;
 mod interop;
@@ -23,8 +25,9 @@ mod local_only;
 mod ob_conformance;
 mod trust;
 
-/// Runs each listed case on the local engine and on the Lambda engine (the
-/// functions over DynamoDB and Secrets Manager on moto).
+/// Runs each listed case on the local engine, on the Lambda engine (the
+/// functions over DynamoDB and Secrets Manager on moto) and on the Lambda
+/// engine with sealed client secrets (`ClientSecretStorage: sealed`).
 macro_rules! on_every_engine {
     ($($case:ident),* $(,)?) => {
         mod local {
@@ -40,6 +43,14 @@ macro_rules! on_every_engine {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
                     crate::$case(&dcr_tests::lambda::Lambda).await;
+                }
+            )*
+        }
+        mod lambda_sealed {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::$case(&dcr_tests::lambda::LambdaSealed).await;
                 }
             )*
         }

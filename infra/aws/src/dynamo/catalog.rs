@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
-use dcr_core::{ClientCatalog, ClientRecord, ClientStore, RecordPage, StoreError};
+use dcr_core::{ClientCatalog, ClientId, ClientRecord, ClientStore, RecordPage, StoreError};
 
 use super::{DynamoClientStore, Item, ONCE_PREFIX, OWNER_INDEX, PAGE_LIMIT, s, sdk_error};
 
@@ -105,9 +105,15 @@ impl DynamoClientStore {
                 let Some(AttributeValue::S(id)) = item.get("client_id") else {
                     continue;
                 };
+                // Only client items carry an owner, so only client ids are here.
+                let id = ClientId::parse(id.as_str()).map_err(|_| {
+                    StoreError::Unknown(anyhow::anyhow!(
+                        "DynamoDB owner-index holds a malformed client id"
+                    ))
+                })?;
                 // The index is eventually consistent: read the record itself,
                 // and skip one deleted meanwhile.
-                if let Some(record) = self.get(id).await? {
+                if let Some(record) = self.get(&id).await? {
                     records.push(record);
                 }
             }

@@ -6,15 +6,47 @@
 //! The view never holds a secret or a token hash: what `show` and `export`
 //! print may be pasted into a ticket.
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::errors::DeleteError;
-use crate::model::{ClientRecord, ClientState};
-use crate::ports::{ClientCatalog, StoreError};
+use crate::model::{ClientId, ClientRecord, ClientState};
+use crate::ports::{
+    ClientCatalog, ClientStore, Clock, FetchError, KeySource, SecretStore, SectorSource,
+    StoreError, UrlOrigin,
+};
 
-use super::Service;
+use super::{Ports, Service};
+use crate::config::Config;
+
+/// The key and sector source of the operator's commands, which fetch nothing.
+struct Offline;
+
+#[async_trait::async_trait]
+impl KeySource for Offline {
+    async fn key_set(
+        &self,
+        _: &str,
+        _: UrlOrigin,
+        _: bool,
+    ) -> Result<Arc<dcr_trust::KeySet>, dcr_trust::KeyError> {
+        Err(dcr_trust::KeyError::Unavailable(
+            "operator commands fetch no key sets".into(),
+        ))
+    }
+}
+
+#[async_trait::async_trait]
+impl SectorSource for Offline {
+    async fn sector_uris(&self, _: &str) -> Result<Vec<String>, FetchError> {
+        Err(FetchError::Unavailable(
+            "operator commands fetch no sector documents".into(),
+        ))
+    }
+}
 
 /// Most clients one `list` call returns.
 pub const MAX_PAGE: usize = 1_000;
@@ -149,7 +181,7 @@ impl ClientView {
     /// The view of `record` at `now`.
     pub fn of(record: &ClientRecord, now: i64) -> Self {
         Self {
-            client_id: record.client_id.clone(),
+            client_id: record.client_id.to_string(),
             state: AdminState::of(record, now),
             disabled: record.disabled,
             client_id_issued_at: record.client_id_issued_at,
@@ -291,13 +323,32 @@ impl AdminReply {
 /// The operator's use cases over a store and its catalog.
 pub struct Admin {
     service: Service,
-    catalog: std::sync::Arc<dyn ClientCatalog>,
+    catalog: Arc<dyn ClientCatalog>,
 }
 
 impl Admin {
     /// Operator commands on the stores of `service` and their `catalog`.
-    pub fn new(service: Service, catalog: std::sync::Arc<dyn ClientCatalog>) -> Self {
+    pub fn new(service: Service, catalog: Arc<dyn ClientCatalog>) -> Self {
         Self { service, catalog }
+    }
+
+    /// Operator commands on these stores. The commands use the stores and the
+    /// clock only: no configuration, and no key set or sector document is
+    /// ever fetched.
+    pub fn over(
+        clients: Arc<dyn ClientStore>,
+        secrets: Arc<dyn SecretStore>,
+        catalog: Arc<dyn ClientCatalog>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let ports = Ports {
+            clients,
+            secrets,
+            clock,
+            keys: Arc::new(Offline),
+            sectors: Arc::new(Offline),
+        };
+        Self::new(Service::new(Arc::new(Config::default()), ports), catalog)
     }
 
     /// Runs one command.
@@ -432,10 +483,13 @@ impl Admin {
 
     /// The record of `client_id`, unless absent or a half-written registration.
     async fn find(&self, client_id: &str) -> Result<ClientRecord, AdminError> {
+        let Ok(id) = ClientId::parse(client_id) else {
+            return Err(AdminError::NotFound(client_id.to_owned()));
+        };
         let record = self
             .service
             .clients
-            .get(client_id)
+            .get(&id)
             .await
             .context("reading the client record")?;
         match record {
@@ -447,26 +501,23 @@ impl Admin {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::Config;
-    use crate::testing::contract::bare_record;
+    use crate::ClientSecret;
+    use crate::testing::contract::{bare_record, cid};
     use crate::testing::memory::{ManualClock, MemoryClientStore, MemorySecretStore};
-    use crate::{ClientSecret, ClientStore, SecretStore};
 
     const T0: i64 = 1_700_000_000;
 
     fn admin() -> (Admin, Arc<MemoryClientStore>, Arc<MemorySecretStore>) {
         let clients = Arc::new(MemoryClientStore::default());
         let secrets = Arc::new(MemorySecretStore::default());
-        let service = Service::new(
-            Arc::new(Config::default()),
+        let admin = Admin::over(
             clients.clone(),
             secrets.clone(),
+            clients.clone(),
             Arc::new(ManualClock::at(T0)),
         );
-        (Admin::new(service, clients.clone()), clients, secrets)
+        (admin, clients, secrets)
     }
 
     async fn put(clients: &MemoryClientStore, id: &str, change: impl FnOnce(&mut ClientRecord)) {
@@ -555,20 +606,20 @@ mod tests {
         let (admin, clients, secrets) = admin();
         put(&clients, "c", |r| r.has_secret = true).await;
         secrets
-            .put("c", &ClientSecret::new("s".repeat(43)))
+            .put(&cid("c"), &ClientSecret::new("s".repeat(43)))
             .await
             .unwrap();
         let view = admin.set_disabled("c", true).await.unwrap();
         assert_eq!(view.state, AdminState::Disabled);
-        assert!(clients.get("c").await.unwrap().unwrap().disabled);
+        assert!(clients.get(&cid("c")).await.unwrap().unwrap().disabled);
         // Idempotent: no new write.
         let again = admin.set_disabled("c", true).await.unwrap();
         assert_eq!(again.version, view.version);
         let view = admin.set_disabled("c", false).await.unwrap();
         assert_eq!(view.state, AdminState::Active);
         admin.delete("c").await.unwrap();
-        assert!(clients.get("c").await.unwrap().is_none());
-        assert!(secrets.get("c").await.unwrap().is_none());
+        assert!(clients.get(&cid("c")).await.unwrap().is_none());
+        assert!(secrets.get(&cid("c")).await.unwrap().is_none());
         assert!(matches!(
             admin.show("c").await,
             Err(AdminError::NotFound(_))

@@ -5,7 +5,7 @@
 use anyhow::Context;
 
 use crate::errors::{AccessError, AccessFailure, AuthError};
-use crate::model::{ClientRecord, ClientState};
+use crate::model::{ClientId, ClientRecord, ClientState};
 use crate::ports::AccessToken;
 use crate::tokens::{ct_eq, hash_token};
 
@@ -45,9 +45,11 @@ fn registration_token_matches(record: &ClientRecord, presented: &str, now: i64) 
 impl Service {
     /// Authenticates a management call on `client_id`. `deleting_ok` lets a
     /// retried delete find a record its first attempt left `Deleting`.
+    /// A `client_id` of `None` (a path that cannot name a client) is answered
+    /// exactly as an unknown client.
     pub(super) async fn authorize<E: AccessFailure>(
         &self,
-        client_id: &str,
+        client_id: Option<&ClientId>,
         caller: &Caller,
         deleting_ok: bool,
     ) -> Result<Authorized, E> {
@@ -60,11 +62,14 @@ impl Service {
             return Err(refused(AuthError::Missing));
         };
         let now = self.now();
-        let record = self
-            .clients
-            .get(client_id)
-            .await
-            .context("reading the client record")?;
+        let record = match client_id {
+            Some(id) => self
+                .clients
+                .get(id)
+                .await
+                .context("reading the client record")?,
+            None => None,
+        };
         // A disabled client is refused exactly like an unknown one.
         let record = record.filter(|r| {
             let state_ok =
@@ -93,7 +98,7 @@ impl Service {
             let owns = claims
                 .client
                 .as_deref()
-                .is_some_and(|c| c == record.client_id || record.owner.as_deref() == Some(c));
+                .is_some_and(|c| record.client_id == c || record.owner.as_deref() == Some(c));
             if !owns {
                 return Err(refused(AuthError::Invalid));
             }

@@ -6,14 +6,19 @@
 use anyhow::Context;
 
 use crate::errors::DeleteError;
-use crate::model::{ClientRecord, ClientState};
+use crate::model::{ClientId, ClientRecord, ClientState};
 use crate::ports::StoreError;
 
 use super::{Caller, SWEEP_GRACE, Service};
 
 impl Service {
-    /// Deletes a client and its secret.
-    pub async fn delete(&self, client_id: &str, caller: &Caller) -> Result<(), DeleteError> {
+    /// Deletes a client and its secret. `client_id` is `None` when the path
+    /// cannot name a client.
+    pub async fn delete(
+        &self,
+        client_id: Option<&ClientId>,
+        caller: &Caller,
+    ) -> Result<(), DeleteError> {
         let auth = self
             .authorize::<DeleteError>(client_id, caller, true)
             .await?;

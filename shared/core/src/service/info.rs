@@ -20,7 +20,7 @@ impl ClientInfo {
         issuer: &str,
     ) -> Self {
         let mut body = record.metadata.clone();
-        body.insert("client_id".into(), record.client_id.clone().into());
+        body.insert("client_id".into(), record.client_id.as_str().into());
         body.insert(
             "client_id_issued_at".into(),
             record.client_id_issued_at.into(),

@@ -19,6 +19,7 @@
 
 pub mod admin;
 mod auth;
+mod authenticate;
 mod delete;
 mod info;
 mod introspect;
@@ -34,6 +35,7 @@ use std::sync::Arc;
 
 use dcr_validation::Rules;
 
+pub use authenticate::AuthenticatedClient;
 pub use info::ClientInfo;
 pub use introspect::IntrospectionVerifier;
 pub use register::RegisterRequest;
@@ -95,6 +97,21 @@ impl From<Credential> for Caller {
     }
 }
 
+/// The ports a service cannot work without. The one a configuration may add,
+/// the RFC 7662 endpoint, comes with [`Service::with_introspector`].
+pub struct Ports {
+    /// Client records.
+    pub clients: Arc<dyn ClientStore>,
+    /// Client secrets.
+    pub secrets: Arc<dyn SecretStore>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+    /// JWK Sets: of software statements, request objects and JWT access tokens.
+    pub keys: Arc<dyn KeySource>,
+    /// Sector identifier documents (`sector_identifier_uri`).
+    pub sectors: Arc<dyn SectorSource>,
+}
+
 /// The registration service: configuration plus the ports it runs on.
 pub struct Service {
     config: Arc<Config>,
@@ -102,47 +119,45 @@ pub struct Service {
     clients: Arc<dyn ClientStore>,
     secrets: Arc<dyn SecretStore>,
     clock: Arc<dyn Clock>,
+    keys: Arc<dyn KeySource>,
+    sectors: Arc<dyn SectorSource>,
     verifier: Option<Arc<dyn TokenVerifier>>,
     introspection: Option<Arc<dyn TokenVerifier>>,
-    keys: Option<Arc<dyn KeySource>>,
-    sectors: Option<Arc<dyn SectorSource>>,
     statement_policy: Option<StatementPolicy>,
 }
 
 impl Service {
-    /// A service over the given stores and clock.
-    pub fn new(
-        config: Arc<Config>,
-        clients: Arc<dyn ClientStore>,
-        secrets: Arc<dyn SecretStore>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+    /// A service over its ports. JWT access tokens of `bearer_token.issuer`
+    /// are verified when the configuration names the issuer and its keys.
+    pub fn new(config: Arc<Config>, ports: Ports) -> Self {
         let rules = config.rules();
         let statement_policy = trust::statement_policy(&config);
+        let verifier = JwtVerifier::from_config(&config, ports.keys.clone(), ports.clock.clone())
+            .map(|v| Arc::new(v) as Arc<dyn TokenVerifier>);
         Self {
             config,
             rules,
-            clients,
-            secrets,
-            clock,
-            verifier: None,
+            clients: ports.clients,
+            secrets: ports.secrets,
+            clock: ports.clock,
+            keys: ports.keys,
+            sectors: ports.sectors,
+            verifier,
             introspection: None,
-            keys: None,
-            sectors: None,
             statement_policy,
         }
-    }
-
-    /// Adds the source of sector identifier documents (`sector_identifier_uri`).
-    pub fn with_sector_source(mut self, sectors: Arc<dyn SectorSource>) -> Self {
-        self.sectors = Some(sectors);
-        self
     }
 
     /// Adds the RFC 7662 endpoint that checks bearer tokens that are not JWTs.
     pub fn with_introspector(mut self, introspector: Arc<dyn Introspector>) -> Self {
         let verifier = IntrospectionVerifier::new(&self.config, introspector, self.clock.clone());
         self.introspection = Some(Arc::new(verifier));
+        self
+    }
+
+    /// Replaces the verifier of JWT access tokens (initial access tokens, owner tokens).
+    pub fn with_token_verifier(mut self, verifier: Arc<dyn TokenVerifier>) -> Self {
+        self.verifier = Some(verifier);
         self
     }
 
@@ -154,25 +169,6 @@ impl Service {
             (_, Some(introspection)) => Some(introspection),
             _ => None,
         }
-    }
-
-    /// Adds the source of JWK Sets: software statements, request objects, and
-    /// JWT access tokens of `bearer_token.issuer` can then be verified.
-    pub fn with_key_source(mut self, keys: Arc<dyn KeySource>) -> Self {
-        if self.verifier.is_none()
-            && let Some(verifier) =
-                JwtVerifier::from_config(&self.config, keys.clone(), self.clock.clone())
-        {
-            self.verifier = Some(Arc::new(verifier));
-        }
-        self.keys = Some(keys);
-        self
-    }
-
-    /// Adds the verifier of JWT access tokens (initial access tokens, owner tokens).
-    pub fn with_token_verifier(mut self, verifier: Arc<dyn TokenVerifier>) -> Self {
-        self.verifier = Some(verifier);
-        self
     }
 
     fn now(&self) -> i64 {

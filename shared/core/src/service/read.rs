@@ -1,6 +1,7 @@
 //! `GET /register/{client_id}` (RFC 7592 §2.1).
 
 use crate::errors::ReadError;
+use crate::model::ClientId;
 
 use super::auth::Via;
 use super::{Caller, ClientInfo, Service};
@@ -8,9 +9,10 @@ use super::{Caller, ClientInfo, Service};
 impl Service {
     /// Reads a client's current registration: the caller, then the secret the
     /// answer shows, and the registration access token it was called with.
+    /// `client_id` is `None` when the path cannot name a client.
     pub async fn read(
         &self,
-        client_id: &str,
+        client_id: Option<&ClientId>,
         caller: &Caller,
         issuer: &str,
     ) -> Result<ClientInfo, ReadError> {

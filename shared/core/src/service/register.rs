@@ -4,14 +4,14 @@
 //! without its secret (see the module above for the order of writes).
 
 use anyhow::Context;
-use dcr_validation::{ClientMetadata, validate_custom_client_id, validate_custom_client_secret};
+use dcr_validation::{ClientMetadata, validate_custom_client_secret};
 
 use crate::errors::RegisterError;
-use crate::model::{ClientRecord, ClientState};
+use crate::model::{ClientId, ClientRecord, ClientState};
 use crate::ports::{ClientSecret, StoreError};
-use crate::tokens::{CLIENT_ID_BYTES, SECRET_BYTES, ct_eq, hash_token, random_token};
+use crate::tokens::{SECRET_BYTES, ct_eq, hash_token, random_token};
 
-use super::steps::{Chosen, invalid, take_server_owned};
+use super::steps::{invalid, take_server_owned};
 use super::trust::Admitted;
 use super::{Body, Caller, ClientInfo, RETRY_WINDOW, SWEEP_GRACE, Service, deadline};
 
@@ -29,7 +29,8 @@ pub struct RegisterRequest {
 /// A client that passed every rule, before it has an id or credentials.
 struct NewClient {
     metadata: ClientMetadata,
-    chosen: Chosen,
+    chosen_id: Option<ClientId>,
+    chosen_secret: Option<String>,
     statement: Option<String>,
 }
 
@@ -89,9 +90,7 @@ impl Service {
                 invalid("client_id and client_secret are assigned by the server".into()).into(),
             );
         }
-        if let Some(id) = &chosen.id {
-            validate_custom_client_id(id)?;
-        }
+        let chosen_id = chosen.id.map(ClientId::parse).transpose()?;
         if let Some(secret) = &chosen.secret {
             validate_custom_client_secret(secret)?;
         }
@@ -108,7 +107,8 @@ impl Service {
         }
         Ok(NewClient {
             metadata,
-            chosen,
+            chosen_id,
+            chosen_secret: chosen.secret,
             statement: body.statement,
         })
     }
@@ -117,8 +117,8 @@ impl Service {
     /// the registration access token, and writes the `Pending` record.
     fn issue(&self, client: NewClient, owner: Option<String>) -> Result<Issued, RegisterError> {
         let now = self.now();
-        let chosen_id = client.chosen.id.is_some();
-        let secret = match (client.metadata.needs_secret(), client.chosen.secret) {
+        let chosen_id = client.chosen_id.is_some();
+        let secret = match (client.metadata.needs_secret(), client.chosen_secret) {
             (false, _) => None,
             (true, Some(s)) => Some(ClientSecret::new(s)),
             (true, None) => Some(self.new_client_secret()?),
@@ -129,9 +129,9 @@ impl Service {
             None
         };
         let record = ClientRecord {
-            client_id: match client.chosen.id {
+            client_id: match client.chosen_id {
                 Some(id) => id,
-                None => random_token(CLIENT_ID_BYTES).context("drawing a client id")?,
+                None => ClientId::generate().context("drawing a client id")?,
             },
             state: ClientState::Pending,
             metadata: client.metadata.to_json(),

@@ -21,12 +21,7 @@ impl Service {
         let Some(uri) = metadata.sector_identifier_uri() else {
             return Ok(());
         };
-        let Some(source) = &self.sectors else {
-            return Err(invalid(format!(
-                "{FIELD}: this server cannot fetch sector identifier documents"
-            )));
-        };
-        let listed = source.sector_uris(uri).await.map_err(|e| {
+        let listed = self.sectors.sector_uris(uri).await.map_err(|e| {
             let why = match &e {
                 FetchError::Forbidden(_) => "is not allowed",
                 FetchError::Unavailable(_) => "could not be fetched",

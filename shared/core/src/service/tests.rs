@@ -8,9 +8,14 @@ use super::*;
 use crate::errors::{
     AccessError, AuthError, BodyError, DeleteError, ReadError, RegisterError, UpdateError,
 };
+use crate::model::ClientId;
 use crate::model::ClientState;
+use crate::ports::SectorSource;
 use crate::ports::{AccessToken, ClientStore, SecretStore};
-use crate::testing::memory::{ManualClock, MemoryClientStore, MemorySecretStore};
+use crate::testing::contract::cid;
+use crate::testing::memory::{
+    ManualClock, MemoryClientStore, MemorySecretStore, NoKeySets, NoSectors,
+};
 
 const ISSUER: &str = "https://as.example.com";
 const T0: i64 = 1_700_000_000;
@@ -23,17 +28,35 @@ struct Fixture {
 }
 
 fn fixture(yaml: &str) -> Fixture {
+    fixture_with_sectors(yaml, Arc::new(NoSectors))
+}
+
+fn fixture_with_sectors(yaml: &str, sectors: Arc<dyn SectorSource>) -> Fixture {
     let config = Arc::new(Config::from_yaml(yaml).unwrap());
     let clients = Arc::new(MemoryClientStore::default());
     let secrets = Arc::new(MemorySecretStore::default());
     let clock = Arc::new(ManualClock::at(T0));
-    let service = Service::new(config, clients.clone(), secrets.clone(), clock.clone());
+    let service = Service::new(
+        config,
+        Ports {
+            clients: clients.clone(),
+            secrets: secrets.clone(),
+            clock: clock.clone(),
+            keys: Arc::new(NoKeySets),
+            sectors,
+        },
+    );
     Fixture {
         service,
         clients,
         secrets,
         clock,
     }
+}
+
+/// The client a path names, as the HTTP layer reads it: `None` when it cannot be one.
+fn path(id: &str) -> Option<ClientId> {
+    ClientId::parse(id).ok()
 }
 
 fn obj(v: Value) -> Map<String, Value> {
@@ -76,7 +99,7 @@ async fn register_issues_credentials_and_stores_only_hashes() {
         s(&info, "registration_client_uri"),
         format!("{ISSUER}/register/{id}")
     );
-    let record = f.clients.get(&id).await.unwrap().unwrap();
+    let record = f.clients.get(&cid(&id)).await.unwrap().unwrap();
     assert_eq!(record.state, ClientState::Active);
     let stored = serde_json::to_string(&record).unwrap();
     assert!(
@@ -88,7 +111,7 @@ async fn register_issues_credentials_and_stores_only_hashes() {
         "record holds no token"
     );
     assert_eq!(
-        f.secrets.get(&id).await.unwrap().unwrap().expose(),
+        f.secrets.get(&cid(&id)).await.unwrap().unwrap().expose(),
         s(&info, "client_secret")
     );
 }
@@ -208,7 +231,7 @@ async fn a_taken_id_is_no_oracle_and_no_takeover() {
     let wrong_answer = taken(try_register(&f, wrong.clone()).await);
     assert_eq!(right_answer, wrong_answer);
     read_with(&f, &victim, bearer(&victim)).await.unwrap();
-    let record = f.clients.get("victim").await.unwrap().unwrap();
+    let record = f.clients.get(&cid("victim")).await.unwrap().unwrap();
     assert_eq!(record.version, 2, "nothing was written");
 
     // Within the window, once the client was updated, no retry either.
@@ -229,7 +252,7 @@ async fn read_returns_token_and_secret() {
     let read = f
         .service
         .read(
-            info.client_id(),
+            path(info.client_id()).as_ref(),
             &Caller::from(bearer(&info).clone()),
             ISSUER,
         )
@@ -246,7 +269,7 @@ async fn read_refuses_missing_wrong_and_foreign_tokens_alike() {
     let missing = f
         .service
         .read(
-            a.client_id(),
+            path(a.client_id()).as_ref(),
             &Caller::from(Credential::None.clone()),
             ISSUER,
         )
@@ -263,7 +286,7 @@ async fn read_refuses_missing_wrong_and_foreign_tokens_alike() {
     ] {
         let err = f
             .service
-            .read(id, &Caller::from(cred.clone()), ISSUER)
+            .read(path(id).as_ref(), &Caller::from(cred.clone()), ISSUER)
             .await
             .unwrap_err();
         assert!(
@@ -287,7 +310,7 @@ async fn update_replaces_metadata_and_resets_omitted_fields() {
     let updated = f
         .service
         .update(UpdateRequest {
-            client_id: info.client_id().into(),
+            client_id: path(info.client_id()),
             caller: Caller::from(bearer(&info)),
             body: Body::Json(body),
             issuer: ISSUER.into(),
@@ -316,7 +339,7 @@ async fn update_replaces_metadata_and_resets_omitted_fields() {
 async fn update(f: &Fixture, info: &ClientInfo, body: Value) -> Result<ClientInfo, UpdateError> {
     f.service
         .update(UpdateRequest {
-            client_id: info.client_id().into(),
+            client_id: path(info.client_id()),
             caller: Caller::from(bearer(info)),
             body: Body::Json(obj(body)),
             issuer: ISSUER.into(),
@@ -380,7 +403,7 @@ async fn update_to_public_deletes_the_secret_and_back_issues_one() {
     assert_ne!(new_secret, s(&info, "client_secret"));
     assert_eq!(
         f.secrets
-            .get(info.client_id())
+            .get(&cid(info.client_id()))
             .await
             .unwrap()
             .unwrap()
@@ -396,7 +419,11 @@ async fn read_with(
     credential: Credential,
 ) -> Result<ClientInfo, ReadError> {
     f.service
-        .read(info.client_id(), &Caller::from(credential), ISSUER)
+        .read(
+            path(info.client_id()).as_ref(),
+            &Caller::from(credential),
+            ISSUER,
+        )
         .await
 }
 
@@ -420,14 +447,19 @@ async fn rotate_on_update_kills_the_old_token_after_the_grace() {
     );
     assert!(is_invalid(read_with(&f, &info, bearer(&info)).await));
     read_with(&f, &info, bearer(&updated)).await.unwrap();
-    let record = f.clients.get(info.client_id()).await.unwrap().unwrap();
+    let record = f
+        .clients
+        .get(&cid(info.client_id()))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(record.previous_token_hash, None);
 
     // With the default grace (120 s), the old token works until it ends.
     let f = fixture("registration_access_token:\n  rotate_on_update: true\n");
     let a = register(&f, web_client()).await;
     let b = update(&f, &a, body.clone()).await.unwrap();
-    let record = f.clients.get(a.client_id()).await.unwrap().unwrap();
+    let record = f.clients.get(&cid(a.client_id())).await.unwrap().unwrap();
     assert_eq!(record.previous_token_expires_at, T0 + 120);
     assert_ne!(
         record.previous_token_hash.as_deref(),
@@ -467,7 +499,7 @@ async fn rotate_on_update_kills_the_old_token_after_the_grace() {
     let a = register(&f, web_client()).await;
     f.clock.advance(10);
     let b = update(&f, &a, body.clone()).await.unwrap();
-    let record = f.clients.get(a.client_id()).await.unwrap().unwrap();
+    let record = f.clients.get(&cid(a.client_id())).await.unwrap().unwrap();
     assert_eq!(record.previous_token_expires_at, T0 + 30);
     f.clock.advance(20);
     assert!(is_invalid(read_with(&f, &a, bearer(&a)).await));
@@ -481,7 +513,7 @@ async fn token_lifetime_expires_the_token() {
     f.clock.advance(59);
     f.service
         .read(
-            info.client_id(),
+            path(info.client_id()).as_ref(),
             &Caller::from(bearer(&info).clone()),
             ISSUER,
         )
@@ -491,7 +523,7 @@ async fn token_lifetime_expires_the_token() {
     let err = f
         .service
         .read(
-            info.client_id(),
+            path(info.client_id()).as_ref(),
             &Caller::from(bearer(&info).clone()),
             ISSUER,
         )
@@ -533,7 +565,7 @@ async fn client_lifetime_makes_the_client_vanish_and_the_sweep_removes_it() {
     let info = register(&f, web_client()).await;
     f.service
         .read(
-            info.client_id(),
+            path(info.client_id()).as_ref(),
             &Caller::from(bearer(&info).clone()),
             ISSUER,
         )
@@ -543,7 +575,7 @@ async fn client_lifetime_makes_the_client_vanish_and_the_sweep_removes_it() {
     let err = f
         .service
         .read(
-            info.client_id(),
+            path(info.client_id()).as_ref(),
             &Caller::from(bearer(&info).clone()),
             ISSUER,
         )
@@ -555,7 +587,10 @@ async fn client_lifetime_makes_the_client_vanish_and_the_sweep_removes_it() {
     ));
     let err = f
         .service
-        .delete(info.client_id(), &Caller::from(bearer(&info)))
+        .delete(
+            path(info.client_id()).as_ref(),
+            &Caller::from(bearer(&info)),
+        )
         .await
         .unwrap_err();
     assert!(matches!(
@@ -573,14 +608,20 @@ async fn delete_removes_record_and_secret() {
     let f = fixture("");
     let info = register(&f, web_client()).await;
     f.service
-        .delete(info.client_id(), &Caller::from(bearer(&info)))
+        .delete(
+            path(info.client_id()).as_ref(),
+            &Caller::from(bearer(&info)),
+        )
         .await
         .unwrap();
     assert!(f.clients.all().is_empty());
     assert!(f.secrets.ids().is_empty());
     let err = f
         .service
-        .delete(info.client_id(), &Caller::from(bearer(&info)))
+        .delete(
+            path(info.client_id()).as_ref(),
+            &Caller::from(bearer(&info)),
+        )
         .await
         .unwrap_err();
     assert!(matches!(
@@ -593,24 +634,29 @@ async fn delete_removes_record_and_secret() {
 async fn sweep_leaves_fresh_pending_records_and_removes_stale_ones() {
     let f = fixture("");
     let info = register(&f, web_client()).await;
-    let mut pending = f.clients.get(info.client_id()).await.unwrap().unwrap();
-    pending.client_id = "half-done".into();
+    let mut pending = f
+        .clients
+        .get(&cid(info.client_id()))
+        .await
+        .unwrap()
+        .unwrap();
+    pending.client_id = cid("half-done");
     pending.state = ClientState::Pending;
     pending.sweep_at = T0 + SWEEP_GRACE;
     f.clients.insert(&pending).await.unwrap();
     f.secrets
-        .put("half-done", &crate::ClientSecret::new("x".into()))
+        .put(&cid("half-done"), &crate::ClientSecret::new("x".into()))
         .await
         .unwrap();
     assert_eq!(f.service.sweep(10).await.unwrap(), SweepReport::default());
     f.clock.advance(SWEEP_GRACE);
     let report = f.service.sweep(10).await.unwrap();
     assert_eq!(report.pending_removed, 1);
-    assert!(f.secrets.get("half-done").await.unwrap().is_none());
-    assert!(f.clients.get("half-done").await.unwrap().is_none());
+    assert!(f.secrets.get(&cid("half-done")).await.unwrap().is_none());
+    assert!(f.clients.get(&cid("half-done")).await.unwrap().is_none());
     f.service
         .read(
-            info.client_id(),
+            path(info.client_id()).as_ref(),
             &Caller::from(bearer(&info).clone()),
             ISSUER,
         )
@@ -683,13 +729,22 @@ async fn initial_access_token_is_required_and_names_the_owner() {
         })
         .await
         .unwrap();
-    let record = f.clients.get(info.client_id()).await.unwrap().unwrap();
+    let record = f
+        .clients
+        .get(&cid(info.client_id()))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(record.owner.as_deref(), Some("partner"));
     // The owner's JWT manages the client, without getting the registration token back.
     let jwt = Credential::Bearer("header.payload.sig".into());
     let read = f
         .service
-        .read(info.client_id(), &Caller::from(jwt.clone()), ISSUER)
+        .read(
+            path(info.client_id()).as_ref(),
+            &Caller::from(jwt.clone()),
+            ISSUER,
+        )
         .await
         .unwrap();
     assert!(!read.0.contains_key("registration_access_token"));
@@ -717,7 +772,11 @@ async fn jwt_without_scope_is_forbidden_and_foreign_jwt_is_invalid() {
     let jwt = Credential::Bearer("header.payload.sig".into());
     let err = f
         .service
-        .read(info.client_id(), &Caller::from(jwt.clone()), ISSUER)
+        .read(
+            path(info.client_id()).as_ref(),
+            &Caller::from(jwt.clone()),
+            ISSUER,
+        )
         .await
         .unwrap_err();
     assert!(
@@ -757,7 +816,10 @@ impl ClientStore for RacingStore {
     async fn insert(&self, record: &crate::ClientRecord) -> Result<(), crate::StoreError> {
         self.0.insert(record).await
     }
-    async fn get(&self, client_id: &str) -> Result<Option<crate::ClientRecord>, crate::StoreError> {
+    async fn get(
+        &self,
+        client_id: &ClientId,
+    ) -> Result<Option<crate::ClientRecord>, crate::StoreError> {
         let seen = self.0.get(client_id).await?;
         if let Some(record) = &seen {
             let mut newer = record.clone();
@@ -773,10 +835,10 @@ impl ClientStore for RacingStore {
     ) -> Result<(), crate::StoreError> {
         self.0.replace(record, expected).await
     }
-    async fn delete(&self, client_id: &str, expected: u64) -> Result<(), crate::StoreError> {
+    async fn delete(&self, client_id: &ClientId, expected: u64) -> Result<(), crate::StoreError> {
         self.0.delete(client_id, expected).await
     }
-    async fn find_by_software_id(&self, id: &str) -> Result<Vec<String>, crate::StoreError> {
+    async fn find_by_software_id(&self, id: &str) -> Result<Vec<ClientId>, crate::StoreError> {
         self.0.find_by_software_id(id).await
     }
     async fn list_due(
@@ -797,13 +859,17 @@ async fn a_concurrent_write_is_a_conflict_not_a_silent_overwrite() {
     let info = register(&f, web_client()).await;
     let racing = Service::new(
         Arc::new(Config::default()),
-        Arc::new(RacingStore(f.clients.clone())),
-        f.secrets.clone(),
-        f.clock.clone(),
+        Ports {
+            clients: Arc::new(RacingStore(f.clients.clone())),
+            secrets: f.secrets.clone(),
+            clock: f.clock.clone(),
+            keys: Arc::new(NoKeySets),
+            sectors: Arc::new(NoSectors),
+        },
     );
     let err = racing
         .update(UpdateRequest {
-            client_id: info.client_id().into(),
+            client_id: path(info.client_id()),
             caller: Caller::from(bearer(&info)),
             body: Body::Json(obj(json!({"redirect_uris": ["https://a.example.com/cb"]}))),
             issuer: ISSUER.into(),
@@ -812,12 +878,20 @@ async fn a_concurrent_write_is_a_conflict_not_a_silent_overwrite() {
         .unwrap_err();
     assert!(matches!(err, UpdateError::Conflict), "{err:?}");
     let err = racing
-        .delete(info.client_id(), &Caller::from(bearer(&info)))
+        .delete(
+            path(info.client_id()).as_ref(),
+            &Caller::from(bearer(&info)),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, DeleteError::Conflict), "{err:?}");
     // The racing writer's version stands; nothing was overwritten or deleted.
-    let record = f.clients.get(info.client_id()).await.unwrap().unwrap();
+    let record = f
+        .clients
+        .get(&cid(info.client_id()))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(record.state, ClientState::Active);
     assert_eq!(
         record.metadata["redirect_uris"],
@@ -840,13 +914,24 @@ async fn stores_without_the_atomic_path_get_the_three_step_order() {
             .unwrap()
     );
     assert!(
-        f.clients.get("x").await.unwrap().is_none(),
+        f.clients.get(&cid("x")).await.unwrap().is_none(),
         "declining writes nothing"
     );
     let info = register(&f, web_client()).await;
-    let record = f.clients.get(info.client_id()).await.unwrap().unwrap();
+    let record = f
+        .clients
+        .get(&cid(info.client_id()))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(record.version, 2, "inserted Pending, then activated");
-    assert!(f.secrets.get(info.client_id()).await.unwrap().is_some());
+    assert!(
+        f.secrets
+            .get(&cid(info.client_id()))
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 /// A sector identifier document source that serves one document and counts fetches.
@@ -865,13 +950,11 @@ impl crate::ports::SectorSource for Sectors {
 }
 
 fn with_sectors(document: Result<Vec<&str>, crate::ports::FetchError>) -> (Fixture, Arc<Sectors>) {
-    let mut f = fixture("");
     let sectors = Arc::new(Sectors {
         document: document.map(|d| d.into_iter().map(str::to_owned).collect()),
         fetches: std::sync::atomic::AtomicUsize::new(0),
     });
-    f.service = f.service.with_sector_source(sectors.clone());
-    (f, sectors)
+    (fixture_with_sectors("", sectors.clone()), sectors)
 }
 
 fn pairwise(uris: &[&str]) -> Map<String, Value> {
@@ -952,7 +1035,7 @@ async fn uk_ob_client_secrets_fit_ob_dcr_33s_36_characters() {
 async fn a_disabled_client_is_refused_like_an_unknown_one_until_enabled() {
     let f = fixture("");
     let info = register(&f, web_client()).await;
-    let id = info.client_id().to_owned();
+    let id = cid(info.client_id());
     let set_disabled = |disabled: bool| {
         let clients = f.clients.clone();
         let id = id.clone();
@@ -966,14 +1049,18 @@ async fn a_disabled_client_is_refused_like_an_unknown_one_until_enabled() {
     };
     set_disabled(true).await;
     let caller = Caller::from(bearer(&info));
-    let read = f.service.read(&id, &caller, ISSUER).await.unwrap_err();
+    let read = f
+        .service
+        .read(Some(&id), &caller, ISSUER)
+        .await
+        .unwrap_err();
     assert!(matches!(
         read,
         ReadError::Access(AccessError::Token(AuthError::Invalid))
     ));
     let unknown = f
         .service
-        .read("unknown", &caller, ISSUER)
+        .read(Some(&cid("unknown")), &caller, ISSUER)
         .await
         .unwrap_err();
     assert_eq!(format!("{read:?}"), format!("{unknown:?}"));
@@ -988,12 +1075,55 @@ async fn a_disabled_client_is_refused_like_an_unknown_one_until_enabled() {
         put,
         UpdateError::Access(AccessError::Token(AuthError::Invalid))
     ));
-    let delete = f.service.delete(&id, &caller).await.unwrap_err();
+    let delete = f.service.delete(Some(&id), &caller).await.unwrap_err();
     assert!(matches!(
         delete,
         DeleteError::Access(AccessError::Token(AuthError::Invalid))
     ));
     assert!(f.clients.get(&id).await.unwrap().is_some(), "still stored");
     set_disabled(false).await;
-    assert_eq!(f.service.read(&id, &caller, ISSUER).await.unwrap(), info);
+    assert_eq!(
+        f.service.read(Some(&id), &caller, ISSUER).await.unwrap(),
+        info
+    );
+}
+
+/// A path that cannot name a client (`once#...`, a space, 200 characters) gets
+/// exactly the answers an unknown client gets, and reaches no store.
+#[tokio::test]
+async fn a_path_that_cannot_name_a_client_is_an_unknown_client() {
+    let f = fixture("");
+    let info = register(&f, web_client()).await;
+    for bad in ["once#key", "a b", &"x".repeat(200)] {
+        assert_eq!(path(bad), None);
+        let missing = f
+            .service
+            .read(None, &Caller::from(Credential::None), ISSUER)
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            missing,
+            ReadError::Access(AccessError::Token(AuthError::Missing))
+        ));
+        let invalid = f
+            .service
+            .delete(None, &Caller::from(bearer(&info)))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                invalid,
+                DeleteError::Access(AccessError::Token(AuthError::Invalid))
+            ),
+            "{bad}"
+        );
+    }
+    // The client itself is untouched.
+    assert!(
+        f.clients
+            .get(&cid(info.client_id()))
+            .await
+            .unwrap()
+            .is_some()
+    );
 }

@@ -205,7 +205,7 @@ impl Service {
 
     /// The directory's keys: a failure to fetch them is the server's, not the caller's.
     async fn config_keys(&self, uri: &str, refresh: bool) -> anyhow::Result<Arc<KeySet>> {
-        self.key_source()?
+        self.keys
             .key_set(uri, UrlOrigin::Config, refresh)
             .await
             .context("fetching the directory's JWK Set")
@@ -231,7 +231,7 @@ impl Service {
             .into());
         };
         let keys = self
-            .key_source()?
+            .keys
             .key_set(uri, UrlOrigin::Request, refresh)
             .await
             .map_err(|e| match e {
@@ -246,12 +246,6 @@ impl Service {
                 }
             })?;
         Ok((keys, true))
-    }
-
-    fn key_source(&self) -> anyhow::Result<&Arc<dyn KeySource>> {
-        self.keys
-            .as_ref()
-            .ok_or_else(|| anyhow::anyhow!("no key source is configured"))
     }
 }
 

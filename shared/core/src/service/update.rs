@@ -7,7 +7,7 @@ use anyhow::Context;
 use dcr_validation::ClientMetadata;
 
 use crate::errors::{BodyError, UpdateError};
-use crate::model::ClientRecord;
+use crate::model::{ClientId, ClientRecord};
 use crate::ports::{ClientSecret, StoreError};
 use crate::tokens::{SECRET_BYTES, ct_eq, hash_token, random_token};
 
@@ -19,8 +19,9 @@ use super::{Body, Caller, ClientInfo, Service, deadline};
 /// A full-replacement update (RFC 7592 §2.2).
 #[derive(Debug, Clone)]
 pub struct UpdateRequest {
-    /// The client named by the path.
-    pub client_id: String,
+    /// The client named by the path; `None` when the path cannot name one
+    /// (answered exactly as an unknown client).
+    pub client_id: Option<ClientId>,
     /// Who is calling: its bearer token, a verified client certificate.
     pub caller: Caller,
     /// The new metadata (every field the client wants to keep), or a signed
@@ -52,7 +53,7 @@ impl Service {
     /// Replaces a client's metadata: omitted fields are reset to their defaults.
     pub async fn update(&self, request: UpdateRequest) -> Result<ClientInfo, UpdateError> {
         let auth = self
-            .authorize::<UpdateError>(&request.client_id, &request.caller, false)
+            .authorize::<UpdateError>(request.client_id.as_ref(), &request.caller, false)
             .await?;
         let statement_required = self
             .config
@@ -82,7 +83,7 @@ impl Service {
     ) -> Result<Replacement, UpdateError> {
         let mut raw = body.metadata;
         let chosen = take_server_owned(&mut raw)?;
-        if chosen.id.as_deref().is_some_and(|id| id != old.client_id) {
+        if chosen.id.as_deref().is_some_and(|id| old.client_id != id) {
             return Err(BodyError::InvalidRequest(
                 "client_id in the body must equal the client being updated".into(),
             )

@@ -22,7 +22,7 @@ use std::task::{Context, Poll};
 
 use serde_json::{Map, Value, json};
 
-use crate::model::{ClientRecord, ClientState};
+use crate::model::{ClientId, ClientRecord, ClientState};
 use crate::ports::{ClientSecret, ClientStore, Clock, SecretStore, StoreError, SystemClock};
 use crate::tokens::random_token;
 
@@ -106,6 +106,11 @@ pub fn unique(label: &str) -> String {
     format!("contract-{label}-{suffix}")
 }
 
+/// `id` as a [`ClientId`]; every id the suites make has the form of one.
+pub fn cid(id: &str) -> ClientId {
+    ClientId::parse(id).expect("a contract id has the form of a client id")
+}
+
 /// A record with every field set: optional fields `Some`, metadata with nested
 /// JSON, unicode, numbers, booleans, nulls and empty containers.
 pub fn full_record(client_id: &str, state: ClientState) -> ClientRecord {
@@ -128,7 +133,7 @@ pub fn full_record(client_id: &str, state: ClientState) -> ClientRecord {
         unreachable!("the metadata literal is an object")
     };
     ClientRecord {
-        client_id: client_id.to_owned(),
+        client_id: cid(client_id),
         state,
         metadata,
         client_id_issued_at: now - 17,
@@ -153,7 +158,7 @@ pub fn full_record(client_id: &str, state: ClientState) -> ClientRecord {
 /// A record with only the required fields and `None` / zero elsewhere.
 pub fn bare_record(client_id: &str, state: ClientState, updated_at: i64) -> ClientRecord {
     ClientRecord {
-        client_id: client_id.to_owned(),
+        client_id: cid(client_id),
         state,
         metadata: Map::new(),
         client_id_issued_at: updated_at,
@@ -191,7 +196,7 @@ async fn must_insert(store: &dyn ClientStore, record: &ClientRecord) {
 }
 
 async fn must_get(store: &dyn ClientStore, client_id: &str) -> Option<ClientRecord> {
-    match store.get(client_id).await {
+    match store.get(&cid(client_id)).await {
         Ok(found) => found,
         Err(e) => panic!("get({client_id}) failed: {e:?}"),
     }
@@ -199,9 +204,10 @@ async fn must_get(store: &dyn ClientStore, client_id: &str) -> Option<ClientReco
 
 /// Deletes whatever is stored under these ids, whatever its version.
 async fn cleanup(store: &dyn ClientStore, ids: &[&str]) {
-    for id in ids {
-        if let Ok(Some(record)) = store.get(id).await {
-            let _ = store.delete(id, record.version).await;
+    for client_id in ids {
+        let client_id = cid(client_id);
+        if let Ok(Some(record)) = store.get(&client_id).await {
+            let _ = store.delete(&client_id, record.version).await;
         }
     }
 }

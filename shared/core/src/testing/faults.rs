@@ -20,12 +20,14 @@ use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 
 use crate::config::Config;
-use crate::model::{ClientRecord, ClientState};
+use crate::model::{ClientId, ClientRecord, ClientState};
 use crate::ports::{ClientSecret, ClientStore, SecretStore, StoreError};
 use crate::service::{
-    Body, Caller, ClientInfo, Credential, RegisterRequest, SWEEP_GRACE, Service, UpdateRequest,
+    Body, Caller, ClientInfo, Credential, Ports, RegisterRequest, SWEEP_GRACE, Service,
+    UpdateRequest,
 };
-use crate::testing::memory::ManualClock;
+use crate::testing::contract::cid;
+use crate::testing::memory::{ManualClock, NoKeySets, NoSectors};
 
 /// Where an injected fault strikes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +93,14 @@ macro_rules! through {
     }};
 }
 
+/// The client ids among the ids the stores saw (`""` marks calls that name none).
+fn client_ids(ids: &BTreeSet<String>) -> Vec<ClientId> {
+    ids.iter()
+        .filter(|i| !i.is_empty())
+        .map(|i| ClientId::parse(i.as_str()).expect("the stores saw only client ids"))
+        .collect()
+}
+
 /// A `ClientStore` whose armed call fails.
 pub struct FaultyClients {
     inner: Arc<dyn ClientStore>,
@@ -106,8 +116,23 @@ impl ClientStore for FaultyClients {
             self.inner.insert(record).await
         )
     }
-    async fn get(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
-        through!(self.plan, client_id, self.inner.get(client_id).await)
+    async fn insert_with_secret(
+        &self,
+        record: &ClientRecord,
+        secret: Option<&ClientSecret>,
+    ) -> Result<bool, StoreError> {
+        through!(
+            self.plan,
+            record.client_id.as_str(),
+            self.inner.insert_with_secret(record, secret).await
+        )
+    }
+    async fn get(&self, client_id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
+        through!(
+            self.plan,
+            client_id.as_str(),
+            self.inner.get(client_id).await
+        )
     }
     async fn replace(&self, record: &ClientRecord, expected: u64) -> Result<(), StoreError> {
         through!(
@@ -116,14 +141,14 @@ impl ClientStore for FaultyClients {
             self.inner.replace(record, expected).await
         )
     }
-    async fn delete(&self, client_id: &str, expected: u64) -> Result<(), StoreError> {
+    async fn delete(&self, client_id: &ClientId, expected: u64) -> Result<(), StoreError> {
         through!(
             self.plan,
-            client_id,
+            client_id.as_str(),
             self.inner.delete(client_id, expected).await
         )
     }
-    async fn find_by_software_id(&self, software_id: &str) -> Result<Vec<String>, StoreError> {
+    async fn find_by_software_id(&self, software_id: &str) -> Result<Vec<ClientId>, StoreError> {
         through!(
             self.plan,
             "",
@@ -150,18 +175,26 @@ pub struct FaultySecrets {
 
 #[async_trait]
 impl SecretStore for FaultySecrets {
-    async fn put(&self, client_id: &str, secret: &ClientSecret) -> Result<(), StoreError> {
+    async fn put(&self, client_id: &ClientId, secret: &ClientSecret) -> Result<(), StoreError> {
         through!(
             self.plan,
-            client_id,
+            client_id.as_str(),
             self.inner.put(client_id, secret).await
         )
     }
-    async fn get(&self, client_id: &str) -> Result<Option<ClientSecret>, StoreError> {
-        through!(self.plan, client_id, self.inner.get(client_id).await)
+    async fn get(&self, client_id: &ClientId) -> Result<Option<ClientSecret>, StoreError> {
+        through!(
+            self.plan,
+            client_id.as_str(),
+            self.inner.get(client_id).await
+        )
     }
-    async fn delete(&self, client_id: &str) -> Result<(), StoreError> {
-        through!(self.plan, client_id, self.inner.delete(client_id).await)
+    async fn delete(&self, client_id: &ClientId) -> Result<(), StoreError> {
+        through!(
+            self.plan,
+            client_id.as_str(),
+            self.inner.delete(client_id).await
+        )
     }
 }
 
@@ -258,7 +291,16 @@ impl Bench {
             inner: secrets.clone(),
             plan: plan.clone(),
         });
-        let service = Service::new(config, faulty_clients, faulty_secrets, clock.clone());
+        let service = Service::new(
+            config,
+            Ports {
+                clients: faulty_clients,
+                secrets: faulty_secrets,
+                clock: clock.clone(),
+                keys: Arc::new(NoKeySets),
+                sectors: Arc::new(NoSectors),
+            },
+        );
         Self {
             service,
             clients,
@@ -309,7 +351,7 @@ impl Bench {
                 .map(|_| ()),
             (Op::DeleteConfidential | Op::DeletePublic, Some(info)) => self
                 .service
-                .delete(info.client_id(), &Caller::from(token(info)))
+                .delete(Some(&cid(info.client_id())), &Caller::from(token(info)))
                 .await
                 .map_err(|e| format!("{e:#}")),
             (_, Some(info)) => {
@@ -321,7 +363,7 @@ impl Bench {
                 m.insert("client_name".into(), json!("updated"));
                 self.service
                     .update(UpdateRequest {
-                        client_id: info.client_id().into(),
+                        client_id: Some(cid(info.client_id())),
                         caller: Caller::from(token(info)),
                         body: Body::Json(m),
                         issuer: ISSUER.into(),
@@ -341,13 +383,13 @@ impl Bench {
     /// Invariant 1: every live client with a secret has it, and reads succeed.
     async fn check_readable(&self, ids: &BTreeSet<String>, what: &str, out: &mut Vec<String>) {
         let now = self.clock.now_value();
-        for id in ids.iter().filter(|i| !i.is_empty()) {
-            let Some(record) = self.clients.get(id).await.unwrap() else {
+        for id in client_ids(ids) {
+            let Some(record) = self.clients.get(&id).await.unwrap() else {
                 continue;
             };
             if record.is_live(now)
                 && record.has_secret
-                && self.secrets.get(id).await.unwrap().is_none()
+                && self.secrets.get(&id).await.unwrap().is_none()
             {
                 out.push(format!(
                     "{what}: client {id} is readable without its secret"
@@ -362,11 +404,11 @@ impl Bench {
         if let Err(e) = self.service.sweep(10_000).await {
             out.push(format!("{what}: the sweep failed: {e:#}"));
         }
-        for id in ids.iter().filter(|i| !i.is_empty()) {
-            if self.secrets.get(id).await.unwrap().is_none() {
+        for id in client_ids(ids) {
+            if self.secrets.get(&id).await.unwrap().is_none() {
                 continue;
             }
-            let record = self.clients.get(id).await.unwrap();
+            let record = self.clients.get(&id).await.unwrap();
             if !record.is_some_and(|r| r.state == ClientState::Active) {
                 out.push(format!(
                     "{what}: secret of {id} outlived its client after a sweep"

@@ -6,16 +6,16 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use crate::model::ClientRecord;
+use crate::model::{ClientId, ClientRecord};
 use crate::ports::{
-    ClientCatalog, ClientSecret, ClientStore, Clock, KeySource, RecordPage, SecretStore,
-    StoreError, UrlOrigin,
+    ClientCatalog, ClientSecret, ClientStore, Clock, FetchError, KeySource, RecordPage,
+    SecretStore, SectorSource, StoreError, UrlOrigin,
 };
 
 /// A `ClientStore` in a `HashMap`.
 #[derive(Default)]
 pub struct MemoryClientStore {
-    records: Mutex<HashMap<String, ClientRecord>>,
+    records: Mutex<HashMap<ClientId, ClientRecord>>,
     once: Mutex<HashMap<String, i64>>,
 }
 
@@ -37,7 +37,7 @@ impl ClientStore for MemoryClientStore {
         Ok(())
     }
 
-    async fn get(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+    async fn get(&self, client_id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
         Ok(self.records.lock().unwrap().get(client_id).cloned())
     }
 
@@ -56,7 +56,7 @@ impl ClientStore for MemoryClientStore {
         }
     }
 
-    async fn delete(&self, client_id: &str, expected_version: u64) -> Result<(), StoreError> {
+    async fn delete(&self, client_id: &ClientId, expected_version: u64) -> Result<(), StoreError> {
         let mut map = self.records.lock().unwrap();
         match map.get(client_id) {
             None => Ok(()),
@@ -68,7 +68,7 @@ impl ClientStore for MemoryClientStore {
         }
     }
 
-    async fn find_by_software_id(&self, software_id: &str) -> Result<Vec<String>, StoreError> {
+    async fn find_by_software_id(&self, software_id: &str) -> Result<Vec<ClientId>, StoreError> {
         Ok(self
             .records
             .lock()
@@ -125,7 +125,7 @@ impl ClientCatalog for MemoryClientStore {
         let more = records.len() > limit;
         records.truncate(limit);
         let next = more
-            .then(|| records.last().map(|r| r.client_id.clone()))
+            .then(|| records.last().map(|r| r.client_id.to_string()))
             .flatten();
         Ok(RecordPage { records, next })
     }
@@ -134,31 +134,31 @@ impl ClientCatalog for MemoryClientStore {
 /// A `SecretStore` in a `HashMap`.
 #[derive(Default)]
 pub struct MemorySecretStore {
-    secrets: Mutex<HashMap<String, ClientSecret>>,
+    secrets: Mutex<HashMap<ClientId, ClientSecret>>,
 }
 
 impl MemorySecretStore {
     /// The ids that have a secret (for invariant checks).
-    pub fn ids(&self) -> Vec<String> {
+    pub fn ids(&self) -> Vec<ClientId> {
         self.secrets.lock().unwrap().keys().cloned().collect()
     }
 }
 
 #[async_trait]
 impl SecretStore for MemorySecretStore {
-    async fn put(&self, client_id: &str, secret: &ClientSecret) -> Result<(), StoreError> {
+    async fn put(&self, client_id: &ClientId, secret: &ClientSecret) -> Result<(), StoreError> {
         self.secrets
             .lock()
             .unwrap()
-            .insert(client_id.to_owned(), secret.clone());
+            .insert(client_id.clone(), secret.clone());
         Ok(())
     }
 
-    async fn get(&self, client_id: &str) -> Result<Option<ClientSecret>, StoreError> {
+    async fn get(&self, client_id: &ClientId) -> Result<Option<ClientSecret>, StoreError> {
         Ok(self.secrets.lock().unwrap().get(client_id).cloned())
     }
 
-    async fn delete(&self, client_id: &str) -> Result<(), StoreError> {
+    async fn delete(&self, client_id: &ClientId) -> Result<(), StoreError> {
         self.secrets.lock().unwrap().remove(client_id);
         Ok(())
     }
@@ -200,6 +200,19 @@ impl KeySource for NoKeySets {
     ) -> Result<Arc<dcr_trust::KeySet>, dcr_trust::KeyError> {
         Err(dcr_trust::KeyError::Unavailable(
             "no key sets in this test".into(),
+        ))
+    }
+}
+
+/// A `SectorSource` with no documents: every fetch fails as unavailable.
+#[derive(Debug, Default)]
+pub struct NoSectors;
+
+#[async_trait]
+impl SectorSource for NoSectors {
+    async fn sector_uris(&self, _: &str) -> Result<Vec<String>, FetchError> {
+        Err(FetchError::Unavailable(
+            "no sector identifier documents in this test".into(),
         ))
     }
 }

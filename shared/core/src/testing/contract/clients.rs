@@ -195,7 +195,7 @@ pub async fn replace_missing_is_conflict(store: &dyn ClientStore) {
     let gone = unique("replace-deleted");
     let record = full_record(&gone, ClientState::Active);
     must_insert(store, &record).await;
-    assert!(store.delete(&gone, record.version).await.is_ok());
+    assert!(store.delete(&cid(&gone), record.version).await.is_ok());
     let next = next_version(&record, |_| {});
     let result = store.replace(&next, record.version).await;
     assert!(
@@ -218,7 +218,7 @@ pub async fn delete_with_expected_version_removes(store: &dyn ClientStore) {
     let id = unique("delete");
     let record = full_record(&id, ClientState::Deleting);
     must_insert(store, &record).await;
-    let result = store.delete(&id, record.version).await;
+    let result = store.delete(&cid(&id), record.version).await;
     assert!(
         result.is_ok(),
         "delete with the stored version must succeed, got {result:?}"
@@ -245,7 +245,7 @@ pub async fn delete_with_wrong_version_is_conflict(store: &dyn ClientStore) {
     let record = full_record(&id, ClientState::Active);
     must_insert(store, &record).await;
     for wrong in [record.version - 1, record.version + 1] {
-        let result = store.delete(&id, wrong).await;
+        let result = store.delete(&cid(&id), wrong).await;
         assert!(
             is_conflict(&result),
             "delete expecting version {wrong} (stored {}) must be Conflict, got {result:?}",
@@ -264,7 +264,7 @@ pub async fn delete_with_wrong_version_is_conflict(store: &dyn ClientStore) {
 pub async fn delete_missing_is_ok(store: &dyn ClientStore) {
     let id = unique("delete-missing");
     for version in [0, 1, 42] {
-        let result = store.delete(&id, version).await;
+        let result = store.delete(&cid(&id), version).await;
         assert!(
             result.is_ok(),
             "delete of a missing record must be Ok, got {result:?}"
@@ -272,8 +272,8 @@ pub async fn delete_missing_is_ok(store: &dyn ClientStore) {
     }
     let record = full_record(&id, ClientState::Active);
     must_insert(store, &record).await;
-    assert!(store.delete(&id, record.version).await.is_ok());
-    let result = store.delete(&id, record.version).await;
+    assert!(store.delete(&cid(&id), record.version).await.is_ok());
+    let result = store.delete(&cid(&id), record.version).await;
     assert!(
         result.is_ok(),
         "a second delete of the same record must be Ok, got {result:?}"
@@ -287,7 +287,7 @@ pub async fn delete_missing_is_ok(store: &dyn ClientStore) {
 async fn software_ids(store: &dyn ClientStore, software_id: &str) -> BTreeSet<String> {
     match store.find_by_software_id(software_id).await {
         Ok(ids) => {
-            let set: BTreeSet<String> = ids.iter().cloned().collect();
+            let set: BTreeSet<String> = ids.iter().map(ToString::to_string).collect();
             assert_eq!(
                 set.len(),
                 ids.len(),
@@ -364,7 +364,12 @@ pub async fn find_by_software_id_finds_all_and_only_matching(store: &dyn ClientS
     assert!(software_ids(store, &software_b).await.is_empty());
 
     // A deleted record is no longer found.
-    assert!(store.delete(&ids[0], records[0].version).await.is_ok());
+    assert!(
+        store
+            .delete(&cid(&ids[0]), records[0].version)
+            .await
+            .is_ok()
+    );
     assert_eq!(software_ids(store, &software_a).await, set_of(&[&ids[2]]));
 
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
@@ -526,7 +531,7 @@ pub async fn list_due_respects_limit(store: &dyn ClientStore) {
     let found = due(store, now, 1000).await;
     for id in &ids {
         assert!(
-            found.iter().any(|r| &r.client_id == id),
+            found.iter().any(|r| r.client_id == id.as_str()),
             "list_due with a large limit must list {id}"
         );
     }
