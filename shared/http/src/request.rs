@@ -124,19 +124,20 @@ pub(crate) fn bearer(req: &Request) -> Credential {
 /// Refuses a request with more than one `Authorization` credential (RFC 6750
 /// §2: a client MUST NOT use more than one method, and which of two tokens
 /// counts would be a guess): two header fields (as `dcr-local` receives them),
-/// or one field whose comma-separated parts hold a `Bearer` credential and
-/// another one (as API Gateway joins repeated headers; a Bearer token never
-/// contains a comma, RFC 6750 §2.1).
+/// or one field whose comma-separated parts hold two credentials
+/// (`scheme credentials`), one of them `Bearer` (as API Gateway joins repeated
+/// headers). A part that is not a credential of its own (`Bearer a,b`: a
+/// malformed token, RFC 6750 §2.1 has no comma) does not count.
 pub(crate) fn single_authorization(req: &Request) -> Result<(), RequestError> {
     let fields = req.headers().get_all(http::header::AUTHORIZATION);
     let joined = fields.iter().any(|v| {
-        let parts: Vec<&str> = v.to_str().unwrap_or("").split(',').collect();
-        let bearer = |p: &&str| {
-            let p = p.trim();
-            p.get(..6).is_some_and(|s| s.eq_ignore_ascii_case("bearer"))
-                && p[6..].chars().next().is_none_or(|c| c == ' ')
-        };
-        parts.len() > 1 && parts.iter().any(bearer)
+        let credentials: Vec<&str> = v
+            .to_str()
+            .unwrap_or("")
+            .split(',')
+            .filter_map(credential_scheme)
+            .collect();
+        credentials.len() > 1 && credentials.iter().any(|s| s.eq_ignore_ascii_case("bearer"))
     });
     if fields.iter().count() > 1 || joined {
         return Err(RequestError::Invalid(
@@ -144,6 +145,17 @@ pub(crate) fn single_authorization(req: &Request) -> Result<(), RequestError> {
         ));
     }
     Ok(())
+}
+
+/// The scheme of `scheme SP credentials` (the scheme an RFC 9110 §11.1 token),
+/// or `None` when `part` is not a credential of its own.
+fn credential_scheme(part: &str) -> Option<&str> {
+    let (scheme, rest) = part.trim().split_once(' ')?;
+    let token = !scheme.is_empty()
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    (token && !rest.trim().is_empty()).then_some(scheme)
 }
 
 /// The issuer: the configured one, else derived from the request (`Host`,
@@ -266,6 +278,7 @@ mod tests {
             "Basic Yjpj",
             "Digest a=1, b=2",
             "Bearerx,y",
+            "Bearer x,y",
         ] {
             assert_eq!(
                 single_authorization(&with_header("authorization", one)),
