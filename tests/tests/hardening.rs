@@ -502,8 +502,8 @@ async fn a_panic_inside_the_store_answers_a_json_500_and_a_dead_writer_stops_the
     let read = TestRequest::new("GET", &format!("/register/{}", first.str("client_id")))
         .bearer(&first.str("registration_access_token"));
 
-    // A read that panics inside redb (after a fault reopened the database, so
-    // that the client's page comes from the file): the request still gets its answer.
+    // A read that panics inside the store (after a fault made it rewrite its
+    // file): the request still gets its answer.
     let opens = faults.opens();
     faults.set_disk_full(true);
     let _ = app
@@ -512,7 +512,7 @@ async fn a_panic_inside_the_store_answers_a_json_500_and_a_dead_writer_stops_the
     faults.set_disk_full(false);
     let deadline = Instant::now() + Duration::from_secs(10);
     while faults.opens() == opens {
-        assert!(Instant::now() < deadline, "the database was not reopened");
+        assert!(Instant::now() < deadline, "the database was not rewritten");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     faults.set_panic_on_read(true);

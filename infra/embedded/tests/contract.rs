@@ -14,7 +14,7 @@ use dcr_core::testing::contract::{self, cid, full_record, join_all, unique};
 use dcr_core::{
     ClientId, ClientRecord, ClientSecret, ClientState, ClientStore, SecretStore, StoreError,
 };
-use dcr_embedded::{DB_FILE_NAME, EmbeddedStore};
+use dcr_embedded::{DB_FILE_NAME, EmbeddedStore, testing};
 
 fn fresh() -> (tempfile::TempDir, EmbeddedStore) {
     let dir = tempfile::tempdir().unwrap();
@@ -185,16 +185,9 @@ async fn dropping_the_store_flushes_queued_writes() {
             h.await.unwrap().unwrap();
         }
     }
-    let store = EmbeddedStore::open(dir.path()).unwrap();
-    for r in &records {
-        assert_eq!(
-            ClientStore::get(&store, &r.client_id)
-                .await
-                .unwrap()
-                .as_ref(),
-            Some(r)
-        );
-    }
+    testing::assert_reopened_holds(dir.path(), &records)
+        .await
+        .unwrap();
 }
 
 #[cfg(unix)]

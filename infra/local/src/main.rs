@@ -21,6 +21,12 @@ The secret for bearer_token.introspection_endpoint comes from DCR_INTROSPECTION_
 The configuration can also be given inline in DCR_CONFIG (not together with a file).
 Logs go to stderr: RUST_LOG filters them, DCR_LOG_FORMAT=json makes them JSON lines.";
 
+/// mimalloc instead of the system allocator: a request allocates and frees
+/// many small objects (JSON values, header maps), and glibc's malloc and free
+/// took ~14 % of a worker's CPU under load (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The configuration document inline, as the Lambda functions read it.
 const ENV_CONFIG: &str = "DCR_CONFIG";
 
@@ -69,24 +75,38 @@ fn parse_args() -> Result<Options, String> {
 /// Logs to stderr (stdout carries only the `listening on` line): text, or JSON
 /// lines like the Lambda functions' with `DCR_LOG_FORMAT=json`; filtered by
 /// `RUST_LOG` (default `info`).
-fn init_logs() {
+///
+/// Lines are formatted on the thread that logs them and written by a thread
+/// of their own through a buffer that is flushed whenever no line is waiting:
+/// under load one `write` carries many access log lines instead of one each,
+/// and a request never waits for stderr. No line is dropped (a full queue
+/// makes the logging thread wait); the returned guard flushes what is left
+/// when `main` returns.
+fn init_logs() -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("dcr-log-writer")
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
     let logs = tracing_subscriber::registry().with(filter);
     if std::env::var("DCR_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
-        logs.with(dcr_http::logs::json_layer(std::io::stderr))
-            .init();
+        logs.with(dcr_http::logs::json_layer(writer)).init();
     } else {
         let text = tracing_subscriber::fmt::layer()
-            .with_writer(std::io::stderr)
+            .with_writer(writer)
             .with_ansi(std::io::stderr().is_terminal());
         logs.with(text).init();
     }
+    guard
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    init_logs();
+    let _logs = init_logs();
     let options = match parse_args() {
         Ok(o) => o,
         Err(message) => {
