@@ -8,10 +8,10 @@
 //! JSON object with an `error` member.
 #![no_main]
 
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 
-use dcr_core::testing::memory::{MemoryClientStore, MemorySecretStore, NoKeySets, NoSectors};
-use dcr_core::{Config, Ports, SystemClock};
+use dcr_core::Config;
+use dcr_core::testing::memory::memory_ports;
 use dcr_http::App;
 use lambda_http::{Body, Request};
 use libfuzzer_sys::fuzz_target;
@@ -70,16 +70,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let config = CONFIGS[usize::from(*c) % CONFIGS.len()].clone();
-    let app = App::new(
-        config,
-        Ports {
-            clients: Arc::new(MemoryClientStore::default()),
-            secrets: Arc::new(MemorySecretStore::default()),
-            clock: Arc::new(SystemClock),
-            keys: Arc::new(NoKeySets),
-            sectors: Arc::new(NoSectors),
-        },
-    );
+    let app = App::new(config, memory_ports());
     RUNTIME.block_on(async {
         let seed = br#"{"redirect_uris": ["https://app.example.com/cb"], "grant_types": ["authorization_code"]}"#;
         let created = app

@@ -232,8 +232,8 @@ impl App {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dcr_core::testing::memory::{MemoryClientStore, MemorySecretStore, NoKeySets, NoSectors};
-    use dcr_core::{ClientRecord, ClientStore, StoreError, SystemClock};
+    use dcr_core::testing::memory::memory_ports;
+    use dcr_core::{ClientRecord, ClientStore, StoreError};
 
     /// A client store whose backend is down, with a cause that names internals.
     struct Down;
@@ -297,16 +297,7 @@ mod tests {
     /// that would tell a prober which ids are well formed.
     #[tokio::test]
     async fn a_path_that_cannot_be_a_client_id_is_an_unknown_client() {
-        let app = App::new(
-            Config::default(),
-            Ports {
-                clients: Arc::new(MemoryClientStore::default()),
-                secrets: Arc::new(MemorySecretStore::default()),
-                clock: Arc::new(SystemClock),
-                keys: Arc::new(NoKeySets),
-                sectors: Arc::new(NoSectors),
-            },
-        );
+        let app = App::new(Config::default(), memory_ports());
         let body = r#"{"redirect_uris": ["https://app.example.com/cb"]}"#;
         let answer = |response: Response<Body>| {
             let challenge = response
@@ -337,10 +328,7 @@ mod tests {
             Config::default(),
             Ports {
                 clients: Arc::new(Down),
-                secrets: Arc::new(MemorySecretStore::default()),
-                clock: Arc::new(SystemClock),
-                keys: Arc::new(NoKeySets),
-                sectors: Arc::new(NoSectors),
+                ..memory_ports()
             },
         );
         let body = r#"{"redirect_uris": ["https://app.example.com/cb"]}"#;

@@ -2,8 +2,6 @@
 //! access token (a JWT, or an opaque token checked by introspection) of the
 //! client itself or its owner carrying the scopes.
 
-use anyhow::Context;
-
 use crate::errors::{AccessError, AccessFailure, AuthError};
 use crate::model::{ClientId, ClientRecord, ClientState};
 use crate::ports::AccessToken;
@@ -62,14 +60,7 @@ impl Service {
             return Err(refused(AuthError::Missing));
         };
         let now = self.now();
-        let record = match client_id {
-            Some(id) => self
-                .clients
-                .get(id)
-                .await
-                .context("reading the client record")?,
-            None => None,
-        };
+        let record = self.record_of(client_id).await?;
         // A disabled client is refused exactly like an unknown one.
         let record = record.filter(|r| {
             let state_ok =

@@ -30,14 +30,7 @@ impl Service {
         secret: Option<&str>,
     ) -> Result<AuthenticatedClient, AuthenticateError> {
         let now = self.now();
-        let record = match client_id {
-            Some(id) => self
-                .clients
-                .get(id)
-                .await
-                .context("reading the client record")?,
-            None => None,
-        };
+        let record = self.record_of(client_id).await?;
         // A disabled client (`dcr-admin disable`) is refused like an unknown one.
         let record = record
             .filter(|r| r.is_usable(now))

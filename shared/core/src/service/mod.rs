@@ -33,6 +33,7 @@ mod update;
 
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use dcr_validation::Rules;
 
 pub use authenticate::AuthenticatedClient;
@@ -44,6 +45,7 @@ pub use trust::{Body, JwtVerifier};
 pub use update::UpdateRequest;
 
 use crate::config::Config;
+use crate::model::{ClientId, ClientRecord};
 use dcr_trust::StatementPolicy;
 
 use crate::ports::{
@@ -173,6 +175,22 @@ impl Service {
 
     fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// The stored record of `client_id` in any state; `None` when there is
+    /// none or the id asked for cannot be a client's.
+    async fn record_of(
+        &self,
+        client_id: Option<&ClientId>,
+    ) -> anyhow::Result<Option<ClientRecord>> {
+        match client_id {
+            Some(id) => Ok(self
+                .clients
+                .get(id)
+                .await
+                .context("reading the client record")?),
+            None => Ok(None),
+        }
     }
 }
 

@@ -9,8 +9,21 @@ use async_trait::async_trait;
 use crate::model::{ClientId, ClientRecord};
 use crate::ports::{
     ClientCatalog, ClientSecret, ClientStore, Clock, FetchError, KeySource, RecordPage,
-    SecretStore, SectorSource, StoreError, UrlOrigin,
+    SecretStore, SectorSource, StoreError, SystemClock, UrlOrigin,
 };
+use crate::service::Ports;
+
+/// The ports of a service on fresh in-memory stores and the system clock,
+/// with no key sets and no sector identifier documents.
+pub fn memory_ports() -> Ports {
+    Ports {
+        clients: Arc::new(MemoryClientStore::default()),
+        secrets: Arc::new(MemorySecretStore::default()),
+        clock: Arc::new(SystemClock),
+        keys: Arc::new(NoKeySets),
+        sectors: Arc::new(NoSectors),
+    }
+}
 
 /// A `ClientStore` in a `HashMap`.
 #[derive(Default)]
