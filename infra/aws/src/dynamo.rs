@@ -14,7 +14,7 @@
 //! | `metadata` | S | the client metadata as one JSON document (see below) |
 //! | `write_id` | S | random id of the put that wrote the item (retry detection) |
 //! | `issued_at`, `secret_expires_at` | N | [`ClientRecord::client_id_issued_at`] and [`ClientRecord::client_secret_expires_at`], under the names items have always had |
-//! | `state`, `has_secret`, `token_hash`, `token_expires_at`, `previous_token_hash`, `previous_token_expires_at`, `software_statement`, `expires_at`, `retry_until`, `version`, `updated_at` | S/N/BOOL | the other [`ClientRecord`] fields, same names (`previous_token_hash` absent when `None`; `previous_token_expires_at` and `retry_until` read as 0 when absent, as in items written before they existed) |
+//! | `state`, `has_secret`, `token_hash`, `token_expires_at`, `previous_token_hash`, `previous_token_expires_at`, `software_statement`, `expires_at`, `retry_until`, `template`, `version`, `updated_at` | S/N/BOOL | the other [`ClientRecord`] fields, same names (`previous_token_hash` and `template` absent when `None`; `previous_token_expires_at` and `retry_until` read as 0 when absent, as in items written before they existed) |
 //!
 //! `get` returns a record as stored, expired or not (the port allows it, and the
 //! core filters with [`ClientRecord::is_live`]): the sweep must still find an
@@ -170,6 +170,8 @@ struct Item {
     expires_at: i64,
     #[serde(default)]
     retry_until: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    template: Option<String>,
     version: u64,
     updated_at: i64,
     sweep_at: i64,
@@ -206,6 +208,7 @@ impl Item {
             software_statement: record.software_statement.clone(),
             expires_at: record.expires_at,
             retry_until: record.retry_until,
+            template: record.template.clone(),
             version: record.version,
             updated_at: record.updated_at,
             sweep_at: record.sweep_at,
@@ -234,6 +237,7 @@ impl Item {
             software_statement: self.software_statement,
             expires_at: self.expires_at,
             retry_until: self.retry_until,
+            template: self.template,
             version: self.version,
             updated_at: self.updated_at,
             sweep_at: self.sweep_at,

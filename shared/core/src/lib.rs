@@ -12,11 +12,11 @@ pub mod tokens;
 
 pub use config::Config;
 pub use errors::{
-    AccessError, AuthError, BodyError, DeleteError, ReadError, RegisterError, UpdateError,
+    AccessError, AuthError, BodyError, DeleteError, HookError, ReadError, RegisterError, UpdateError,
 };
 pub use model::{ClientRecord, ClientState};
 pub use ports::{
-    AccessToken, ClientSecret, ClientStore, Clock, FetchError, Introspector, KeySource,
+    AccessToken, ClientSecret, ClientStore, Clock, FetchError, HookCaller, Introspector, KeySource,
     SecretStore, SectorSource, StoreError, SystemClock, TokenVerifier, UrlOrigin,
 };
 pub use service::{

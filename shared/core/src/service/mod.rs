@@ -19,6 +19,7 @@
 
 mod auth;
 mod delete;
+mod hooks;
 mod info;
 mod introspect;
 mod read;
@@ -26,6 +27,7 @@ mod register;
 mod sector;
 mod steps;
 mod sweep;
+mod templates;
 mod trust;
 mod update;
 
@@ -33,6 +35,7 @@ use std::sync::Arc;
 
 use dcr_validation::Rules;
 
+pub use hooks::{HOOK_CONTRACT_VERSION, MAX_HOOK_ANSWER_BYTES};
 pub use info::ClientInfo;
 pub use introspect::IntrospectionVerifier;
 pub use register::RegisterRequest;
@@ -44,7 +47,8 @@ use crate::config::Config;
 use dcr_trust::StatementPolicy;
 
 use crate::ports::{
-    ClientStore, Clock, Introspector, KeySource, SecretStore, SectorSource, TokenVerifier,
+    ClientStore, Clock, HookCaller, Introspector, KeySource, SecretStore, SectorSource,
+    TokenVerifier,
 };
 
 /// Seconds a half-written record is left alone before the sweep undoes it;
@@ -106,6 +110,7 @@ pub struct Service {
     keys: Option<Arc<dyn KeySource>>,
     sectors: Option<Arc<dyn SectorSource>>,
     statement_policy: Option<StatementPolicy>,
+    hooks: hooks::HookCallers,
 }
 
 impl Service {
@@ -129,7 +134,20 @@ impl Service {
             keys: None,
             sectors: None,
             statement_policy,
+            hooks: hooks::HookCallers::default(),
         }
+    }
+
+    /// Adds the caller of hooks configured with a `url` (docs/hooks.md).
+    pub fn with_url_hooks(mut self, caller: Arc<dyn HookCaller>) -> Self {
+        self.hooks.url = Some(caller);
+        self
+    }
+
+    /// Adds the caller of hooks configured with a Lambda `function` (docs/hooks.md).
+    pub fn with_function_hooks(mut self, caller: Arc<dyn HookCaller>) -> Self {
+        self.hooks.function = Some(caller);
+        self
     }
 
     /// Adds the source of sector identifier documents (`sector_identifier_uri`).
