@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use dcr_validation::{Rules, SERVER_OWNED, validate};
+use dcr_validation::{SERVER_OWNED, validate_defaults_with};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -145,11 +145,13 @@ pub const TEMPLATE_PAIRS: &[(&str, &str)] = &[
 /// Most templates in one configuration.
 pub const MAX_TEMPLATES: usize = 100;
 
-/// `templates`: each entry's metadata must pass the metadata rules as a
-/// client of its own, name no untemplatable field, and name paired fields together.
+/// `templates`: each field of each entry must be known and pass its own
+/// check, no field may be untemplatable, and paired fields come together.
+/// The whole client (template and the instance's own fields, defaults,
+/// policy, profile) is checked at each registration and update.
 pub(super) fn check_templates(
     templates: &BTreeMap<String, Map<String, Value>>,
-    rules: &Rules,
+    extra_fields: &[String],
 ) -> Result<(), ConfigError> {
     if templates.len() > MAX_TEMPLATES {
         return Err(ConfigError::new(
@@ -190,7 +192,8 @@ pub(super) fn check_templates(
                 ));
             }
         }
-        validate(metadata, rules).map_err(|e| ConfigError::new(&key, e.description))?;
+        validate_defaults_with(metadata, extra_fields)
+            .map_err(|e| ConfigError::new(&key, e.description))?;
     }
     Ok(())
 }
@@ -208,7 +211,7 @@ impl Config {
         self.hooks
             .pre_update
             .check("hooks.pre_update", self.allow_loopback_http)?;
-        check_templates(&self.templates, &self.rules())?;
+        check_templates(&self.templates, &self.extra_client_metadata)?;
         if !self.templates.is_empty() && !self.uses_bearer_tokens() {
             return Err(ConfigError::new(
                 "templates",
