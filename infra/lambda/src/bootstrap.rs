@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use aws_types::SdkConfig;
 use dcr_aws::permissions::Function;
-use dcr_aws::{DynamoClientStore, SecretsManagerStore};
+use dcr_aws::{DynamoClientStore, LambdaHookCaller, SecretsManagerStore};
 use dcr_core::{ClientStore, SecretStore};
 use dcr_http::{App, Operation};
-use dcr_keys::{HttpIntrospector, HttpKeySource, KeyFetchConfig};
+use dcr_keys::{HttpHookCaller, HttpIntrospector, HttpKeySource, KeyFetchConfig};
 use lambda_http::{Body, Request, Response, service_fn};
 
 use crate::logs::init_tracing;
@@ -72,7 +72,12 @@ pub fn app_with_metrics(settings: Settings, sdk: &SdkConfig, metrics: Option<Met
         _ => None,
     };
     let keys = Arc::new(HttpKeySource::new(fetch));
-    let app = App::new(settings.config, clients, secrets, keys.clone()).with_sector_source(keys);
+    let url_hooks = Arc::new(HttpHookCaller::new(settings.config.allow_loopback_http));
+    let function_hooks = Arc::new(hook_functions(&settings, sdk));
+    let app = App::new(settings.config, clients, secrets, keys.clone())
+        .with_sector_source(keys)
+        .with_url_hooks(url_hooks)
+        .with_function_hooks(function_hooks);
     let app = match introspector {
         Some(i) => app.with_introspector(Arc::new(i)),
         None => app,
@@ -81,6 +86,16 @@ pub fn app_with_metrics(settings: Settings, sdk: &SdkConfig, metrics: Option<Met
         Some(m) => app.with_observer(Arc::new(EmfObserver(m))),
         None => app,
     }
+}
+
+/// The invoker of hook functions: the SDK's Lambda client, at
+/// `AWS_ENDPOINT_URL_LAMBDA` when that is set. Building it makes no call.
+fn hook_functions(settings: &Settings, sdk: &SdkConfig) -> LambdaHookCaller {
+    let mut config = aws_sdk_lambda::config::Builder::from(sdk);
+    if let Some(endpoint) = &settings.lambda_endpoint_url {
+        config = config.endpoint_url(endpoint);
+    }
+    LambdaHookCaller::new(aws_sdk_lambda::Client::from_conf(config.build()))
 }
 
 /// Reads the introspection client's secret from Secrets Manager (the secret

@@ -17,6 +17,7 @@ pub fn settings(aws: &MotoAws, config: dcr_core::Config) -> Settings {
         config,
         introspection_secret_id: None,
         introspection_client_secret: None,
+        lambda_endpoint_url: None,
     }
 }
 
@@ -44,5 +45,20 @@ pub async fn app_as(
         settings.introspection_secret_id = Some(id.to_owned());
         crate::load_introspection_secret(&mut settings, &sdk).await?;
     }
+    Ok(crate::app(settings, &sdk))
+}
+
+/// [`app_as`], with hook functions invoked at `lambda_endpoint` (a stand-in
+/// of Lambda's Invoke API: moto's Lambda needs Docker to run a function).
+pub async fn app_as_with_lambda(
+    aws: &MotoAws,
+    label: &str,
+    policies: &[serde_json::Value],
+    config: dcr_core::Config,
+    lambda_endpoint: &str,
+) -> anyhow::Result<App> {
+    let sdk = aws.assume_role(label, policies).await?;
+    let mut settings = settings(aws, config);
+    settings.lambda_endpoint_url = Some(lambda_endpoint.to_owned());
     Ok(crate::app(settings, &sdk))
 }

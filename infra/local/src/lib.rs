@@ -25,7 +25,8 @@ use anyhow::Context;
 use dcr_core::Config;
 use dcr_embedded::EmbeddedStore;
 use dcr_http::{App, Refusal};
-use dcr_keys::{HttpIntrospector, HttpKeySource, KeyFetchConfig};
+use dcr_core::config::HookTarget;
+use dcr_keys::{HttpHookCaller, HttpIntrospector, HttpKeySource, KeyFetchConfig};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use secrecy::SecretString;
@@ -117,9 +118,12 @@ impl Server {
             ..KeyFetchConfig::default()
         };
         let introspector = introspector(&config, options, &fetch)?;
+        refuse_function_hooks(&config)?;
+        let hooks = Arc::new(HttpHookCaller::new(config.allow_loopback_http));
         let keys = Arc::new(HttpKeySource::new(fetch));
         let mut app = App::new(config, store.clients(), store.secrets(), keys.clone())
-            .with_sector_source(keys);
+            .with_sector_source(keys)
+            .with_url_hooks(hooks);
         if let Some(introspector) = introspector {
             app = app.with_introspector(Arc::new(introspector));
         }
@@ -158,6 +162,20 @@ impl Server {
     pub fn stopper(&self) -> watch::Sender<bool> {
         self.stop.clone()
     }
+}
+
+/// A hook that is a Lambda function runs on AWS only: `dcr-local` refuses to
+/// start with one rather than fail every request it guards.
+fn refuse_function_hooks(config: &Config) -> anyhow::Result<()> {
+    for (key, target) in config.hooks.configured() {
+        if let HookTarget::Function(_) = target {
+            anyhow::bail!(
+                "configuration key `{key}.function`: a Lambda function hook runs on AWS only; \
+                 dcr-local calls hooks by `url`"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The introspection client, when the configuration names an endpoint; its
