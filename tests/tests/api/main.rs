@@ -17,6 +17,7 @@ macro_rules! engine_or_skip {
 
 mod cases;
 mod hardening;
+mod hooks;
 mod iam;
 mod interop;
 mod local_only;
