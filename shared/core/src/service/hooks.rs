@@ -255,3 +255,61 @@ impl From<HookOutcome> for crate::errors::UpdateError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REQUEST_SCHEMA: &str = include_str!("../../../../docs/schemas/hook-request.schema.json");
+    const RESPONSE_SCHEMA: &str =
+        include_str!("../../../../docs/schemas/hook-response.schema.json");
+
+    /// docs/schemas holds the contract the code speaks: its reject codes,
+    /// its request members, its version.
+    #[test]
+    fn the_schemas_match_the_code() {
+        let response: Value = serde_json::from_str(RESPONSE_SCHEMA).unwrap();
+        let codes: Vec<&str> = response["oneOf"][1]["properties"]["error"]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        assert_eq!(codes, REJECT_CODES);
+        let request: Value = serde_json::from_str(REQUEST_SCHEMA).unwrap();
+        assert_eq!(request["properties"]["version"]["const"], HOOK_CONTRACT_VERSION);
+        let mut required: Vec<&str> = request["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        required.sort_unstable();
+        let mut sent = vec![
+            "version",
+            "operation",
+            "client_id",
+            "metadata",
+            "current_metadata",
+            "software_statement_claims",
+            "caller",
+            "template",
+        ];
+        sent.sort_unstable();
+        assert_eq!(required, sent);
+    }
+
+    #[test]
+    fn answers_outside_the_contract_do_not_parse() {
+        for bad in [
+            r#"{"decision":"maybe"}"#,
+            r#"{"decision":"accept","extra":1}"#,
+            r#"{"decision":"reject","error":"invalid_client_metadata"}"#,
+            r#"{"decision":"accept","set":[]}"#,
+            r#"[]"#,
+        ] {
+            assert!(serde_json::from_str::<Answer>(bad).is_err(), "{bad}");
+        }
+        assert!(serde_json::from_str::<Answer>(r#"{"decision":"accept"}"#).is_ok());
+    }
+}
