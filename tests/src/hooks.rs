@@ -46,7 +46,9 @@ impl Drop for HookServer {
 fn run(name: &str, request: &Value) -> Option<(u16, Value)> {
     let ok = |body: Value| Some((200, body));
     let name = match name {
-        "by-client-name" => request["metadata"]["client_name"].as_str().unwrap_or("accept"),
+        "by-client-name" => request["metadata"]["client_name"]
+            .as_str()
+            .unwrap_or("accept"),
         other => other,
     };
     match name {
@@ -132,7 +134,12 @@ async fn answer(
     } else {
         (String::new(), false)
     };
-    let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = request
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     seen.lock().unwrap().push((name.clone(), parsed.clone()));
     let Some((status, body)) = run(&name, &parsed) else {

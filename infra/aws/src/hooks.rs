@@ -57,7 +57,10 @@ impl HookCaller for LambdaHookCaller {
         if answer.status_code() != 200 {
             return Err(format!("Invoke answered status {}", answer.status_code()));
         }
-        let payload = answer.payload().map(|b| b.as_ref().to_vec()).unwrap_or_default();
+        let payload = answer
+            .payload()
+            .map(|b| b.as_ref().to_vec())
+            .unwrap_or_default();
         if payload.len() > MAX_HOOK_ANSWER_BYTES {
             return Err(format!("answer over {MAX_HOOK_ANSWER_BYTES} bytes"));
         }

@@ -23,9 +23,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use dcr_core::Config;
+use dcr_core::config::HookTarget;
 use dcr_embedded::EmbeddedStore;
 use dcr_http::{App, Refusal};
-use dcr_core::config::HookTarget;
 use dcr_keys::{HttpHookCaller, HttpIntrospector, HttpKeySource, KeyFetchConfig};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;

@@ -12,7 +12,8 @@ pub mod tokens;
 
 pub use config::Config;
 pub use errors::{
-    AccessError, AuthError, BodyError, DeleteError, HookError, ReadError, RegisterError, UpdateError,
+    AccessError, AuthError, BodyError, DeleteError, HookError, ReadError, RegisterError,
+    UpdateError,
 };
 pub use model::{ClientRecord, ClientState};
 pub use ports::{

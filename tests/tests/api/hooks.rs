@@ -22,7 +22,7 @@ pub enum Kind {
 /// A running deployment whose configuration can change.
 enum Deployed {
     Local(LocalApp),
-    Lambda(LambdaApp),
+    Lambda(Box<LambdaApp>),
 }
 
 impl Deployed {
@@ -32,7 +32,7 @@ impl Deployed {
             Kind::Local => Some(Deployed::Local(LocalApp::spawn(config).await)),
             Kind::Lambda => LambdaApp::spawn_with_hooks(config, &hooks.lambda_endpoint())
                 .await
-                .map(Deployed::Lambda),
+                .map(|app| Deployed::Lambda(Box::new(app))),
         }
     }
 
@@ -50,7 +50,7 @@ impl Deployed {
     fn engine(&self) -> &dyn Engine {
         match self {
             Deployed::Local(app) => app,
-            Deployed::Lambda(app) => app,
+            Deployed::Lambda(app) => app.as_ref(),
         }
     }
 }
@@ -72,14 +72,17 @@ fn client(name: &str) -> Value {
     })
 }
 
-fn get(app: &dyn Engine, id: &str, token: &str) -> TestRequest {
-    let _ = app;
+fn get(id: &str, token: &str) -> TestRequest {
     TestRequest::new("GET", &format!("/register/{id}")).bearer(token)
 }
 
 async fn put(app: &dyn Engine, info: &Value, changes: Value) -> TestResponse {
     let mut body = info.clone();
-    for key in ["registration_access_token", "registration_client_uri", "client_secret"] {
+    for key in [
+        "registration_access_token",
+        "registration_client_uri",
+        "client_secret",
+    ] {
         body.as_object_mut().unwrap().remove(key);
     }
     dcr_tests::trust::merge(&mut body, changes);
@@ -113,7 +116,10 @@ pub async fn hooks_decide_registrations(kind: Kind) {
     assert_eq!(seen["version"], 1);
     assert_eq!(seen["operation"], "register");
     assert_eq!(seen["client_id"], Value::Null);
-    assert_eq!(seen["metadata"]["token_endpoint_auth_method"], "client_secret_basic");
+    assert_eq!(
+        seen["metadata"]["token_endpoint_auth_method"],
+        "client_secret_basic"
+    );
     assert_eq!(seen["caller"]["authenticated_by"], "none");
     assert!(!seen.to_string().contains("client_secret\""), "{seen}");
     // Change: set and remove, and what was stored is what reads return.
@@ -122,7 +128,7 @@ pub async fn hooks_decide_registrations(kind: Kind) {
     assert!(info.get("logo_uri").is_none(), "{info}");
     let id = info["client_id"].as_str().unwrap();
     let token = info["registration_access_token"].as_str().unwrap();
-    let read = app.send(get(app, id, token)).await.json();
+    let read = app.send(get(id, token)).await.json();
     assert_eq!(read["client_name"], "Set By Hook");
     // A change that breaks a rule: validated again, refused.
     post_json(app, &client("invalid"), None)
@@ -149,7 +155,10 @@ pub async fn hooks_decide_updates(kind: Kind) {
     };
     let app = deployed.engine();
     let info = created(&post_json(app, &client("before"), None).await);
-    assert!(hooks.received().is_empty(), "no pre_registration hook is configured");
+    assert!(
+        hooks.received().is_empty(),
+        "no pre_registration hook is configured"
+    );
     let id = info["client_id"].as_str().unwrap();
     let token = info["registration_access_token"].as_str().unwrap();
     let unchanged = |r: Value| assert_eq!(r["client_name"], "before", "{r}");
@@ -157,10 +166,10 @@ pub async fn hooks_decide_updates(kind: Kind) {
     put(app, &info, json!({"client_name": "reject"}))
         .await
         .assert_error(400, "invalid_redirect_uri");
-    unchanged(app.send(get(app, id, token)).await.json());
+    unchanged(app.send(get(id, token)).await.json());
     for outcome in ["hang", "fail", "nonsense"] {
         assert_unavailable(&put(app, &info, json!({"client_name": outcome})).await);
-        unchanged(app.send(get(app, id, token)).await.json());
+        unchanged(app.send(get(id, token)).await.json());
     }
     put(app, &info, json!({"client_name": "invalid"}))
         .await
@@ -170,14 +179,20 @@ pub async fn hooks_decide_updates(kind: Kind) {
     assert_eq!(seen["operation"], "update");
     assert_eq!(seen["client_id"], id);
     assert_eq!(seen["current_metadata"]["client_name"], "before");
-    assert_eq!(seen["caller"]["authenticated_by"], "registration_access_token");
+    assert_eq!(
+        seen["caller"]["authenticated_by"],
+        "registration_access_token"
+    );
     // Change and accept.
     let r = put(app, &info, json!({"client_name": "change"})).await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(r.json()["client_name"], "Set By Hook");
     let r = put(app, &info, json!({"client_name": "accept"})).await;
     assert_eq!(r.json()["client_name"], "accept");
-    assert_eq!(app.send(get(app, id, token)).await.json()["client_name"], "accept");
+    assert_eq!(
+        app.send(get(id, token)).await.json()["client_name"],
+        "accept"
+    );
 }
 
 pub async fn example_issuer_check_hook(kind: Kind) {
@@ -201,13 +216,14 @@ pub async fn example_issuer_check_hook(kind: Kind) {
         return;
     };
     let app = deployed.engine();
-    let statement = |iss: &str| {
-        json!({"software_statement": trust.statement(json!({"iss": iss, "software_id": unique("sw")}))})
-    };
+    let statement = |iss: &str| json!({"software_statement": trust.statement(json!({"iss": iss, "software_id": unique("sw")}))});
     created(&post_json(app, &statement("http://openbankingdirectory.com"), None).await);
     let r = post_json(app, &statement(DIRECTORY_ISS), None).await;
     r.assert_error(400, "invalid_client_metadata");
-    assert_eq!(r.json()["error_description"], "Unexpected software statement issuer.");
+    assert_eq!(
+        r.json()["error_description"],
+        "Unexpected software statement issuer."
+    );
     // No statement: nothing to check.
     created(&post_json(app, &client("no statement"), None).await);
     serving.abort();
@@ -246,15 +262,17 @@ pub async fn template_change_shows_in_the_next_read(kind: Kind) {
     // The template changes: the next read of an existing instance shows it.
     let id = info["client_id"].as_str().unwrap();
     let token = info["registration_access_token"].as_str().unwrap();
-    let deployed = deployed.reconfigure(&template("openid profile email")).await;
+    let deployed = deployed
+        .reconfigure(&template("openid profile email"))
+        .await;
     let app = deployed.engine();
-    let read = app.send(get(app, id, token)).await.json();
+    let read = app.send(get(id, token)).await.json();
     assert_eq!(read["scope"], "openid profile email", "{read}");
     assert_eq!(read["client_name"], "Device 1");
     // The template is gone: its instances are disabled, as unknown as any.
     let deployed = deployed.reconfigure(&trust.config("")).await;
     let app = deployed.engine();
-    app.send(get(app, id, token))
+    app.send(get(id, token))
         .await
         .assert_error(401, "invalid_token");
 }

@@ -37,7 +37,9 @@ pub fn decide(request: &Value) -> Value {
 }
 
 /// Answers one HTTP request: `POST` of a hook request, `200` with the answer.
-async fn answer(request: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn answer(
+    request: Request<hyper::body::Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let reply = |status: StatusCode, body: Value| {
         let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
         *response.status_mut() = status;
@@ -48,9 +50,15 @@ async fn answer(request: Request<hyper::body::Incoming>) -> Result<Response<Full
         Ok(response)
     };
     if request.method() != hyper::Method::POST {
-        return reply(StatusCode::METHOD_NOT_ALLOWED, json!({"error": "POST a hook request"}));
+        return reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            json!({"error": "POST a hook request"}),
+        );
     }
-    let body = match Limited::new(request.into_body(), MAX_REQUEST_BYTES).collect().await {
+    let body = match Limited::new(request.into_body(), MAX_REQUEST_BYTES)
+        .collect()
+        .await
+    {
         Ok(body) => body.to_bytes(),
         Err(_) => return reply(StatusCode::BAD_REQUEST, json!({"error": "unreadable body"})),
     };
@@ -81,10 +89,14 @@ mod tests {
     fn the_issuer_decides() {
         let accepted = decide(&json!({"software_statement_claims": {"iss": EXPECTED_ISSUER}}));
         assert_eq!(accepted, json!({"decision": "accept"}));
-        let rejected = decide(&json!({"software_statement_claims": {"iss": "https://else.example"}}));
+        let rejected =
+            decide(&json!({"software_statement_claims": {"iss": "https://else.example"}}));
         assert_eq!(rejected["decision"], "reject");
         assert_eq!(rejected["error"], "invalid_client_metadata");
-        assert_eq!(rejected["error_description"], "Unexpected software statement issuer.");
+        assert_eq!(
+            rejected["error_description"],
+            "Unexpected software statement issuer."
+        );
         let no_iss = decide(&json!({"software_statement_claims": {}}));
         assert_eq!(no_iss["decision"], "reject");
         // No statement: nothing to check, as in IBM's sample.

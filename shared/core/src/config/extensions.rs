@@ -171,10 +171,7 @@ pub(super) fn check_templates(
             ));
         }
         if metadata.is_empty() {
-            return Err(ConfigError::new(
-                &key,
-                "a template sets at least one field",
-            ));
+            return Err(ConfigError::new(&key, "a template sets at least one field"));
         }
         for field in metadata.keys() {
             if SERVER_OWNED.contains(&field.as_str()) || UNTEMPLATABLE.contains(&field.as_str()) {
@@ -236,8 +233,8 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.key, "hooks.pre_registration");
-        let e = Config::from_yaml("hooks:\n  pre_update:\n    url: http://h.example/\n")
-            .unwrap_err();
+        let e =
+            Config::from_yaml("hooks:\n  pre_update:\n    url: http://h.example/\n").unwrap_err();
         assert_eq!(e.key, "hooks.pre_update.url");
         let e = Config::from_yaml("hooks:\n  pre_update:\n    function: a/b\n").unwrap_err();
         assert_eq!(e.key, "hooks.pre_update.function");

@@ -101,7 +101,7 @@ fn translate(stanza: &mut Mapping) -> Result<(), ConfigError> {
             if !has_pre_registration_hook(stanza) {
                 return Err(error(
                     "mappingrule_id",
-                    &format!(
+                    format!(
                         "mapping rule `{id}` runs here as a hook: set hooks.pre_registration \
                          (url or function) to the service implementing it (docs/hooks.md), \
                          or set mappingrule_id to \"\""

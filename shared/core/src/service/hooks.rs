@@ -171,10 +171,7 @@ impl Service {
         });
         let body = serde_json::to_vec(&request).map_err(|e| failed(e.to_string()))?;
         let timeout = Duration::from_millis(hook.timeout_ms);
-        let answer = caller
-            .call(name, body, timeout)
-            .await
-            .map_err(|cause| failed(cause))?;
+        let answer = caller.call(name, body, timeout).await.map_err(failed)?;
         if answer.len() > MAX_HOOK_ANSWER_BYTES {
             return Err(failed(format!("answer over {MAX_HOOK_ANSWER_BYTES} bytes")).into());
         }
@@ -277,7 +274,10 @@ mod tests {
             .collect();
         assert_eq!(codes, REJECT_CODES);
         let request: Value = serde_json::from_str(REQUEST_SCHEMA).unwrap();
-        assert_eq!(request["properties"]["version"]["const"], HOOK_CONTRACT_VERSION);
+        assert_eq!(
+            request["properties"]["version"]["const"],
+            HOOK_CONTRACT_VERSION
+        );
         let mut required: Vec<&str> = request["required"]
             .as_array()
             .unwrap()

@@ -140,7 +140,10 @@ impl Service {
         caller: &Caller,
     ) -> Result<NewClient, RegisterError> {
         let template = self.template_named(client.template.as_deref());
-        let protected = template.as_ref().map(|t| t.field_names()).unwrap_or_default();
+        let protected = template
+            .as_ref()
+            .map(|t| t.field_names())
+            .unwrap_or_default();
         let context = HookContext {
             client_id: None,
             current_metadata: None,
@@ -154,7 +157,12 @@ impl Service {
             template: client.template.as_deref(),
         };
         client.metadata = self
-            .run_hook(HookPoint::PreRegistration, client.metadata, context, &protected)
+            .run_hook(
+                HookPoint::PreRegistration,
+                client.metadata,
+                context,
+                &protected,
+            )
             .await?;
         Ok(client)
     }

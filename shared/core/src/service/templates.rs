@@ -60,7 +60,10 @@ impl Template<'_> {
 
 impl Service {
     /// The template named by `software_id`, if the configuration has one.
-    pub(super) fn template_named<'a>(&'a self, software_id: Option<&'a str>) -> Option<Template<'a>> {
+    pub(super) fn template_named<'a>(
+        &'a self,
+        software_id: Option<&'a str>,
+    ) -> Option<Template<'a>> {
         let software_id = software_id?;
         self.config.template(software_id).map(|fields| Template {
             software_id,

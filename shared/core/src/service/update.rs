@@ -130,7 +130,10 @@ impl Service {
         let old = &auth.record;
         let current = self.shown(old);
         let template = self.template_named(old.template.as_deref());
-        let protected = template.as_ref().map(|t| t.field_names()).unwrap_or_default();
+        let protected = template
+            .as_ref()
+            .map(|t| t.field_names())
+            .unwrap_or_default();
         let context = HookContext {
             client_id: Some(&old.client_id),
             current_metadata: Some(&current.metadata),
@@ -147,7 +150,12 @@ impl Service {
             template: old.template.as_deref(),
         };
         replacement.metadata = self
-            .run_hook(HookPoint::PreUpdate, replacement.metadata, context, &protected)
+            .run_hook(
+                HookPoint::PreUpdate,
+                replacement.metadata,
+                context,
+                &protected,
+            )
             .await?;
         Ok(replacement)
     }
