@@ -336,6 +336,10 @@ class Iam(unittest.TestCase):
                             self.assertIn("kms:ViaService", json.dumps(st.get("Condition")), "only through a service")
                         elif service == "sqs":
                             self.assertEqual(res, {"Fn::GetAtt": ["SweepDeadLetterQueue", "Arn"]})
+                        elif service == "lambda":
+                            # A hook function: exactly the one its parameter names (docs/hooks.md).
+                            self.assertEqual(actions, ["lambda:InvokeFunction"])
+                            self.assertIn(res, ({"Ref": "PreRegistrationHookArn"}, {"Ref": "PreUpdateHookArn"}))
                         else:
                             self.fail(f"unexpected service {service}")
 

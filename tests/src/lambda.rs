@@ -27,6 +27,8 @@ pub const API_HOST: &str = "abc123.execute-api.us-east-1.amazonaws.com";
 pub struct LambdaApp {
     functions: HashMap<&'static str, App>,
     _aws: MotoAws,
+    /// Where hook functions are invoked (a stand-in of the Invoke API), if anywhere.
+    lambda_endpoint: Option<String>,
 }
 
 /// The template's routes: (method, path template) → function.
@@ -103,13 +105,69 @@ impl LambdaApp {
     /// As [`LambdaApp::spawn_with`], with client secrets stored as `storage`
     /// says (the template's `ClientSecretStorage`; `sealed` makes a key ring).
     pub async fn spawn_in(storage: Storage, config_yaml: &str, edit: &PolicyEdit) -> Option<Self> {
+        Self::spawn_inner(storage, config_yaml, edit, None).await
+    }
+
+    /// As [`LambdaApp::spawn`], with hook functions invoked at `lambda_endpoint`
+    /// (`dcr_tests::hooks::HookServer`'s stand-in of Lambda's Invoke API), as
+    /// the role the template gives each function allows.
+    pub async fn spawn_with_hooks(config_yaml: &str, lambda_endpoint: &str) -> Option<Self> {
+        Self::spawn_inner(
+            Storage::SecretsManager,
+            config_yaml,
+            &|_, _| {},
+            Some(lambda_endpoint.to_owned()),
+        )
+        .await
+    }
+
+    /// A redeployment with another configuration: new functions, same table
+    /// and secrets (a configuration change goes out this way on AWS).
+    pub async fn redeploy(&mut self, config_yaml: &str) {
+        let endpoint = self.lambda_endpoint.clone();
+        let fresh = Self::functions(&self._aws, config_yaml, &|_, _| {}, endpoint.as_deref()).await;
+        self.functions = fresh;
+    }
+
+    async fn spawn_inner(
+        storage: Storage,
+        config_yaml: &str,
+        edit: &PolicyEdit,
+        lambda_endpoint: Option<String>,
+    ) -> Option<Self> {
         let aws = MotoAws::from_env().await?;
         let aws = match storage {
             Storage::SecretsManager => aws,
             Storage::Sealed => aws.sealed().await.unwrap(),
         };
+        let functions = Self::functions(&aws, config_yaml, edit, lambda_endpoint.as_deref()).await;
+        Some(Self {
+            functions,
+            _aws: aws,
+            lambda_endpoint,
+        })
+    }
+
+    /// Each function's app on `aws`, under its template role.
+    async fn functions(
+        aws: &MotoAws,
+        config_yaml: &str,
+        edit: &PolicyEdit,
+        lambda_endpoint: Option<&str>,
+    ) -> HashMap<&'static str, App> {
         let template = Template::load().unwrap();
         let mut deployment = aws.deployment();
+        let config = dcr_core::Config::from_yaml(config_yaml).unwrap();
+        // A hook function, granted through its template parameter as an operator would.
+        for (parameter, hook) in [
+            ("PreRegistrationHookArn", &config.hooks.pre_registration),
+            ("PreUpdateHookArn", &config.hooks.pre_update),
+        ] {
+            if let Some(function) = &hook.function {
+                let arn = format!("arn:aws:lambda:us-east-1:123456789012:function:{function}");
+                deployment = deployment.with(parameter, &arn);
+            }
+        }
         // The introspection client's secret, when the configuration needs one,
         // stored as an operator would and granted through the template parameter.
         let needs_secret = dcr_core::Config::from_yaml(config_yaml)
@@ -144,15 +202,17 @@ impl LambdaApp {
             let secret_id = introspection
                 .as_deref()
                 .filter(|_| function.authenticates_tokens());
-            let app = dcr_lambda::testing::app_as(&aws, name, &policies, config, secret_id)
-                .await
-                .unwrap_or_else(|e| panic!("{name}'s role on moto: {e:#}"));
+            let app = match lambda_endpoint {
+                Some(endpoint) => {
+                    dcr_lambda::testing::app_as_with_lambda(aws, name, &policies, config, endpoint)
+                        .await
+                }
+                None => dcr_lambda::testing::app_as(aws, name, &policies, config, secret_id).await,
+            }
+            .unwrap_or_else(|e| panic!("{name}'s role on moto: {e:#}"));
             functions.insert(name, app);
         }
-        Some(Self {
-            functions,
-            _aws: aws,
-        })
+        functions
     }
 
     /// The API Gateway v2 event for a request.

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+pub mod hooks;
 pub mod introspection;
 pub mod lambda;
 pub mod local;

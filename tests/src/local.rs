@@ -55,6 +55,13 @@ impl LocalApp {
         }
     }
 
+    /// Stops the server gracefully and starts a new one on the same data dir
+    /// with another configuration.
+    pub async fn restart_with(mut self, config_yaml: &str) -> Self {
+        self.config_yaml = config_yaml.to_owned();
+        self.restart().await
+    }
+
     /// Stops the server gracefully and starts a new one on the same data dir.
     pub async fn restart(mut self) -> Self {
         if let Some(server) = self.server.take() {

@@ -17,7 +17,7 @@
 //! | `disabled` | BOOL | `true` on a client an operator disabled (`dcr-admin disable`); absent otherwise, and read as `false` when absent |
 //! | `secret_sealed`, `secret_key_version` | S | sealed mode only ([`crate::sealed`]): the client secret sealed under that key ring version |
 //! | `secret_mirrored` | BOOL | set by `dcr-migrate-secrets` when Secrets Manager holds the same secret as `secret_sealed` |
-//! | `state`, `has_secret`, `token_hash`, `token_expires_at`, `previous_token_hash`, `previous_token_expires_at`, `software_statement`, `expires_at`, `retry_until`, `version`, `updated_at` | S/N/BOOL | the other [`ClientRecord`] fields, same names (`previous_token_hash` absent when `None`; `previous_token_expires_at` and `retry_until` read as 0 when absent, as in items written before they existed) |
+//! | `state`, `has_secret`, `token_hash`, `token_expires_at`, `previous_token_hash`, `previous_token_expires_at`, `software_statement`, `expires_at`, `retry_until`, `template`, `version`, `updated_at` | S/N/BOOL | the other [`ClientRecord`] fields, same names (`previous_token_hash` and `template` absent when `None`; `previous_token_expires_at` and `retry_until` read as 0 when absent, as in items written before they existed) |
 //!
 //! `get` returns a record as stored, expired or not (the port allows it, and the
 //! core filters with [`ClientRecord::is_live`]): the sweep must still find an
@@ -231,6 +231,8 @@ struct Item {
     /// Present (and `true`) only on a disabled client, so older items read as enabled.
     #[serde(default, skip_serializing_if = "is_false")]
     disabled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    template: Option<String>,
     version: u64,
     updated_at: i64,
     sweep_at: i64,
@@ -278,6 +280,7 @@ impl Item {
             expires_at: record.expires_at,
             retry_until: record.retry_until,
             disabled: record.disabled,
+            template: record.template.clone(),
             version: record.version,
             updated_at: record.updated_at,
             sweep_at: record.sweep_at,
@@ -311,6 +314,7 @@ impl Item {
             expires_at: self.expires_at,
             retry_until: self.retry_until,
             disabled: self.disabled,
+            template: self.template,
             version: self.version,
             updated_at: self.updated_at,
             sweep_at: self.sweep_at,

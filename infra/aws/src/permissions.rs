@@ -408,6 +408,17 @@ impl Function {
         self == Function::Sweep
     }
 
+    /// The template parameter naming the Lambda function this function's
+    /// hook is (`lambda:InvokeFunction` on exactly it, [`crate::hooks`]), if
+    /// the function runs a hook: register runs `pre_registration`, update `pre_update`.
+    pub fn hook_parameter(self) -> Option<&'static str> {
+        match self {
+            Function::Register => Some("PreRegistrationHookArn"),
+            Function::Update => Some("PreUpdateHookArn"),
+            _ => None,
+        }
+    }
+
     /// Whether the function authenticates tokens, and so may read the token
     /// introspection client's secret (`DCR_INTROSPECTION_SECRET_ID`).
     pub fn authenticates_tokens(self) -> bool {

@@ -237,6 +237,27 @@ fn the_introspection_secret_is_readable_only_by_functions_that_authenticate_toke
 }
 
 #[test]
+fn a_hook_function_is_invocable_only_by_the_function_that_runs_that_hook() {
+    const HOOK: &str = "arn:aws:lambda:eu-west-2:123456789012:function:issuer-check";
+    for parameter in ["PreRegistrationHookArn", "PreUpdateHookArn"] {
+        for function in Function::ALL {
+            let added = added_by(parameter, HOOK, function);
+            let want: BTreeSet<_> = if function.hook_parameter() == Some(parameter) {
+                [(
+                    "lambda:InvokeFunction".to_owned(),
+                    HOOK.to_owned(),
+                    String::new(),
+                )]
+                .into()
+            } else {
+                BTreeSet::new()
+            };
+            assert_eq!(added, want, "{parameter} {}", function.logical_id());
+        }
+    }
+}
+
+#[test]
 fn only_the_sweep_may_send_its_failures_to_the_dead_letter_queue() {
     let queue = format!("arn:aws:sqs:eu-west-2:123456789012:{DEAD_LETTER_QUEUE}");
     for function in Function::ALL {

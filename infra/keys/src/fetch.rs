@@ -1,6 +1,6 @@
 //! One HTTP/1.1 call to pinned addresses: no pool, no redirects, a streaming
 //! size cap. A GET for key sets and sector identifier documents, a form POST
-//! for token introspection ([`Outbound`]).
+//! for token introspection, a JSON POST for hooks ([`Outbound`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,6 +30,8 @@ pub(crate) struct Outbound<'a> {
     pub accept: &'static str,
     /// A form body and its `Authorization` header (a POST); `None` is a GET.
     pub form: Option<(String, String)>,
+    /// A JSON body (a POST, when `form` is `None`).
+    pub json: Option<Vec<u8>>,
 }
 
 impl<'a> Outbound<'a> {
@@ -40,6 +42,7 @@ impl<'a> Outbound<'a> {
             what,
             accept,
             form: None,
+            json: None,
         }
     }
 }
@@ -158,9 +161,13 @@ where
         .header(HOST, host_header(url))
         .header(ACCEPT, call.accept)
         .header(USER_AGENT, concat!("dcr-keys/", env!("CARGO_PKG_VERSION")));
-    let request = match &call.form {
-        None => builder.method(Method::GET).body(Full::new(Bytes::new())),
-        Some((form, authorization)) => builder
+    let request = match (&call.form, &call.json) {
+        (None, None) => builder.method(Method::GET).body(Full::new(Bytes::new())),
+        (None, Some(json)) => builder
+            .method(Method::POST)
+            .header(CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(json.clone()))),
+        (Some((form, authorization)), _) => builder
             .method(Method::POST)
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(AUTHORIZATION, authorization.as_str())

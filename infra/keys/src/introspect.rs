@@ -103,6 +103,7 @@ impl HttpIntrospector {
             what: WHAT,
             accept: "application/json",
             form: Some((form, self.authorization.expose_secret().to_owned())),
+            json: None,
         };
         fetch::fetch(&call, &addrs, tls, self.config.max_bytes, false).await
     }

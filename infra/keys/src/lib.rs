@@ -1,7 +1,7 @@
 //! Outbound calls under SSRF guards: fetching and caching JWK Sets (the
 //! [`KeySource`] adapter), fetching sector identifier documents (the
-//! `SectorSource` adapter, on the same [`HttpKeySource`]), and token
-//! introspection ([`HttpIntrospector`]).
+//! `SectorSource` adapter, on the same [`HttpKeySource`]), token
+//! introspection ([`HttpIntrospector`]) and hooks at a URL ([`HttpHookCaller`]).
 //!
 //! Why our own fetcher and not `jwks-client-rs`: its cache refetches on every
 //! unknown `kid` with no cooldown, it cannot pin the addresses it connects to
@@ -29,6 +29,7 @@
 mod cache;
 mod fetch;
 mod guard;
+mod hook;
 mod introspect;
 mod sector;
 #[cfg(feature = "testing")]
@@ -45,6 +46,7 @@ use url::Url;
 
 pub use fetch::tls_client_config;
 pub use guard::{Resolve, SystemResolver, is_forbidden, vet_url};
+pub use hook::HttpHookCaller;
 pub use introspect::HttpIntrospector;
 
 /// Limits and allowances of outbound key set fetches.

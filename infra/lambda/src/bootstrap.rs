@@ -8,10 +8,10 @@ use std::sync::Arc;
 use aws_types::SdkConfig;
 use dcr_aws::events::EventPublisher;
 use dcr_aws::permissions::Function;
-use dcr_aws::{DynamoClientStore, KeyRing, SealedSecrets, SecretsManagerStore};
+use dcr_aws::{DynamoClientStore, KeyRing, LambdaHookCaller, SealedSecrets, SecretsManagerStore};
 use dcr_core::{ClientStore, Ports, SecretStore, SystemClock};
 use dcr_http::{App, Operation};
-use dcr_keys::{HttpIntrospector, HttpKeySource, KeyFetchConfig};
+use dcr_keys::{HttpHookCaller, HttpIntrospector, HttpKeySource, KeyFetchConfig};
 use lambda_http::{Body, Request, Response, service_fn};
 
 use crate::logs::init_tracing;
@@ -30,6 +30,8 @@ pub struct AwsClients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     /// Secrets Manager.
     pub secretsmanager: aws_sdk_secretsmanager::Client,
+    /// Lambda, for hooks that are functions.
+    pub lambda: aws_sdk_lambda::Client,
 }
 
 impl AwsClients {
@@ -38,6 +40,7 @@ impl AwsClients {
         Self {
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             secretsmanager: aws_sdk_secretsmanager::Client::new(sdk),
+            lambda: aws_sdk_lambda::Client::new(sdk),
         }
     }
 }
@@ -116,7 +119,11 @@ pub fn app_with(settings: Settings, aws: &AwsClients, metrics: Option<Metrics>) 
         keys: keys.clone(),
         sectors: keys,
     };
-    let app = App::new(settings.config, ports);
+    let url_hooks = Arc::new(HttpHookCaller::new(settings.config.allow_loopback_http));
+    let function_hooks = Arc::new(hook_functions(&settings, aws));
+    let app = App::new(settings.config, ports)
+        .with_url_hooks(url_hooks)
+        .with_function_hooks(function_hooks);
     let app = match introspector {
         Some(i) => app.with_introspector(Arc::new(i)),
         None => app,
@@ -125,6 +132,22 @@ pub fn app_with(settings: Settings, aws: &AwsClients, metrics: Option<Metrics>) 
         Some(m) => app.with_observer(Arc::new(EmfObserver(m))),
         None => app,
     }
+}
+
+/// The invoker of hook functions: the SDK's Lambda client, at
+/// `AWS_ENDPOINT_URL_LAMBDA` when that is set. Building it makes no call.
+fn hook_functions(settings: &Settings, aws: &AwsClients) -> LambdaHookCaller {
+    let client = match &settings.lambda_endpoint_url {
+        Some(endpoint) => aws_sdk_lambda::Client::from_conf(
+            aws.lambda
+                .config()
+                .to_builder()
+                .endpoint_url(endpoint)
+                .build(),
+        ),
+        None => aws.lambda.clone(),
+    };
+    LambdaHookCaller::new(client)
 }
 
 /// Reads the introspection client's secret from Secrets Manager (the secret

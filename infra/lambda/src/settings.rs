@@ -43,6 +43,9 @@ pub const ENV_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
 pub const ENV_SESSION_TOKEN: &str = "AWS_SESSION_TOKEN";
 /// An endpoint for every service, instead of the regional AWS ones (an emulator).
 pub const ENV_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
+/// The endpoint of the Lambda API alone (the SDK's service-specific variable),
+/// where hook functions are invoked; unset, `AWS_ENDPOINT_URL` or AWS's own.
+pub const ENV_ENDPOINT_URL_LAMBDA: &str = "AWS_ENDPOINT_URL_LAMBDA";
 
 /// A setting that could not be read; the message names the environment variable.
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +127,8 @@ pub struct Settings {
     pub introspection_secret_id: Option<String>,
     /// That secret, once [`crate::load_introspection_secret`] read it.
     pub introspection_client_secret: Option<secrecy::SecretString>,
+    /// Where hook functions are invoked, if not the SDK configuration's endpoint.
+    pub lambda_endpoint_url: Option<String>,
 }
 
 impl Settings {
@@ -195,6 +200,7 @@ impl Settings {
             config,
             introspection_secret_id,
             introspection_client_secret: None,
+            lambda_endpoint_url: get(ENV_ENDPOINT_URL_LAMBDA),
         })
     }
 }

@@ -44,6 +44,12 @@ pub fn clients_logged(aws: &MotoAws, log: &CallLog) -> AwsClients {
                 .interceptor(log.clone())
                 .build(),
         ),
+        lambda: aws_sdk_lambda::Client::from_conf(
+            aws_sdk_lambda::Config::from(&aws.sdk)
+                .to_builder()
+                .interceptor(log.clone())
+                .build(),
+        ),
     }
 }
 
@@ -59,6 +65,7 @@ pub fn settings(aws: &MotoAws, config: dcr_core::Config) -> Settings {
         config,
         introspection_secret_id: None,
         introspection_client_secret: None,
+        lambda_endpoint_url: None,
     }
 }
 
@@ -113,4 +120,19 @@ pub fn api_request(
     builder
         .body(body)
         .unwrap_or_else(|e| panic!("a test request {method} {path}: {e}"))
+}
+
+/// [`app_as`], with hook functions invoked at `lambda_endpoint` (a stand-in
+/// of Lambda's Invoke API: moto's Lambda needs Docker to run a function).
+pub async fn app_as_with_lambda(
+    aws: &MotoAws,
+    label: &str,
+    policies: &[serde_json::Value],
+    config: dcr_core::Config,
+    lambda_endpoint: &str,
+) -> anyhow::Result<App> {
+    let sdk = aws.assume_role(label, policies).await?;
+    let mut settings = settings(aws, config);
+    settings.lambda_endpoint_url = Some(lambda_endpoint.to_owned());
+    Ok(crate::app(settings, &sdk))
 }

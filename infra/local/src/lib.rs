@@ -23,11 +23,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
+use dcr_core::config::HookTarget;
 use dcr_core::service::admin::Admin;
 use dcr_core::{Config, Ports, SystemClock};
 use dcr_embedded::EmbeddedStore;
 use dcr_http::{App, Refusal};
-use dcr_keys::{HttpIntrospector, HttpKeySource, KeyFetchConfig};
+use dcr_keys::{HttpHookCaller, HttpIntrospector, HttpKeySource, KeyFetchConfig};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use secrecy::SecretString;
@@ -120,6 +121,8 @@ impl Server {
             ..KeyFetchConfig::default()
         };
         let introspector = introspector(&config, options, &fetch)?;
+        refuse_function_hooks(&config)?;
+        let hooks = Arc::new(HttpHookCaller::new(config.allow_loopback_http));
         let keys = Arc::new(HttpKeySource::new(fetch));
         let ports = Ports {
             clients: store.clients(),
@@ -128,7 +131,7 @@ impl Server {
             keys: keys.clone(),
             sectors: keys,
         };
-        let mut app = App::new(config, ports);
+        let mut app = App::new(config, ports).with_url_hooks(hooks);
         if let Some(introspector) = introspector {
             app = app.with_introspector(Arc::new(introspector));
         }
@@ -194,6 +197,20 @@ fn admin_socket(
             None
         }
     }
+}
+
+/// A hook that is a Lambda function runs on AWS only: `dcr-local` refuses to
+/// start with one rather than fail every request it guards.
+fn refuse_function_hooks(config: &Config) -> anyhow::Result<()> {
+    for (key, target) in config.hooks.configured() {
+        if let HookTarget::Function(_) = target {
+            anyhow::bail!(
+                "configuration key `{key}.function`: a Lambda function hook runs on AWS only; \
+                 dcr-local calls hooks by `url`"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The introspection client, when the configuration names an endpoint; its

@@ -3,7 +3,12 @@
 
 use dcr_validation::{MAX_EXTRA_FIELDS, Policy, Profile, Rules, SERVER_OWNED};
 
+mod extensions;
 mod ibm;
+pub use extensions::{
+    DEFAULT_HOOK_TIMEOUT_MS, HookConfig, HookTarget, HooksConfig, MAX_HOOK_TIMEOUT_MS,
+    TEMPLATE_PAIRS, UNTEMPLATABLE,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -202,6 +207,12 @@ pub struct Config {
     /// Names of further client metadata stored and echoed (others are dropped).
     #[serde(default)]
     pub extra_client_metadata: Vec<String>,
+    /// Hooks run before a registration or an update is stored (docs/hooks.md).
+    #[serde(default)]
+    pub hooks: HooksConfig,
+    /// Templatized clients: a `software_id` and the metadata its instances share.
+    #[serde(default)]
+    pub templates: std::collections::BTreeMap<String, Map<String, Value>>,
 }
 
 /// Signature algorithms a configuration may name.
@@ -341,6 +352,7 @@ impl Config {
             .map_err(|e| ConfigError::new(&e.key, e.message))?;
         self.check_registration_token()?;
         self.check_bearer_token_scope()?;
+        self.check_extensions()?;
         Ok(())
     }
 

@@ -54,6 +54,30 @@ pub enum BodyError {
     NotSigned,
 }
 
+/// What a hook (docs/hooks.md) came to, when it did not accept.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HookError {
+    /// The hook refused the request with one of RFC 7591 §3.2.2's codes and
+    /// its own description: the client gets a `400` with both.
+    #[error("{code}: {description}")]
+    Rejected {
+        /// `invalid_redirect_uri`, `invalid_client_metadata`,
+        /// `invalid_software_statement` or `unapproved_software_statement`.
+        code: &'static str,
+        /// The hook's `error_description`.
+        description: String,
+    },
+    /// The hook could not be asked or answered nonsense: nothing was stored,
+    /// the client gets `503 temporarily_unavailable`, the cause goes to the log.
+    #[error("the {hook} hook failed: {cause}")]
+    Failed {
+        /// `pre_registration` or `pre_update`.
+        hook: &'static str,
+        /// What went wrong (never a secret, a token or the request).
+        cause: String,
+    },
+}
+
 /// Failures of `POST /register`.
 #[derive(Debug, thiserror::Error)]
 pub enum RegisterError {
@@ -66,6 +90,9 @@ pub enum RegisterError {
     /// A metadata rule failed (`invalid_client_metadata` / `invalid_redirect_uri`).
     #[error(transparent)]
     Metadata(#[from] MetadataError),
+    /// The `pre_registration` hook rejected the request or failed.
+    #[error(transparent)]
+    Hook(#[from] HookError),
     /// A backend failure: opaque to the caller, logged in full.
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
@@ -95,6 +122,9 @@ pub enum UpdateError {
     /// A metadata rule failed.
     #[error(transparent)]
     Metadata(#[from] MetadataError),
+    /// The `pre_update` hook rejected the request or failed.
+    #[error(transparent)]
+    Hook(#[from] HookError),
     /// Another update won the race; the caller should read and retry.
     #[error("the client was modified concurrently")]
     Conflict,

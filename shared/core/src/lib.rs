@@ -12,14 +12,14 @@ pub mod tokens;
 
 pub use config::Config;
 pub use errors::{
-    AccessError, AuthError, AuthenticateError, BodyError, DeleteError, ReadError, Refusal,
-    RegisterError, UpdateError,
+    AccessError, AuthError, AuthenticateError, BodyError, DeleteError, HookError, ReadError,
+    Refusal, RegisterError, UpdateError,
 };
 pub use model::{ClientId, ClientRecord, ClientState};
 pub use ports::{
-    AccessToken, ClientCatalog, ClientSecret, ClientStore, Clock, FetchError, Introspector,
-    KeySource, RecordPage, SecretStore, SectorSource, StoreError, SystemClock, TokenVerifier,
-    UrlOrigin,
+    AccessToken, ClientCatalog, ClientSecret, ClientStore, Clock, FetchError, HookCaller,
+    Introspector, KeySource, RecordPage, SecretStore, SectorSource, StoreError, SystemClock,
+    TokenVerifier, UrlOrigin,
 };
 pub use service::{
     AuthenticatedClient, Body, Caller, ClientInfo, Credential, JwtVerifier, Ports, RETRY_WINDOW,

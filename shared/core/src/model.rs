@@ -147,6 +147,12 @@ pub struct ClientRecord {
     /// (docs/design.md, "Disabled clients"). Absent in older records: `false`.
     #[serde(default)]
     pub disabled: bool,
+    /// The `software_id` of the template this client is an instance of
+    /// (`templates` in the configuration): the templated fields are not in
+    /// `metadata` but read from the template, so a template change shows in
+    /// every instance at once. `None` for every other client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
     /// Optimistic-concurrency version, incremented by every write.
     pub version: u64,
     /// Seconds since the epoch of the last write.
@@ -222,6 +228,7 @@ mod tests {
         assert_eq!(record.previous_token_expires_at, 0);
         assert_eq!(record.retry_until, 0);
         assert!(!record.disabled);
+        assert_eq!(record.template, None);
         assert_eq!(record.client_id_issued_at, 1);
         assert_eq!(record.client_secret_expires_at, 0);
         // What is stored keeps the names it always had.
@@ -229,6 +236,7 @@ mod tests {
         assert_eq!(stored["issued_at"], 1);
         assert_eq!(stored["secret_expires_at"], 0);
         assert!(stored.get("client_secret_expires_at").is_none());
+        assert!(stored.get("template").is_none());
         let again: ClientRecord =
             serde_json::from_str(&serde_json::to_string(&record).unwrap()).unwrap();
         assert_eq!(again, record);

@@ -240,3 +240,23 @@ pub trait ClientCatalog: Send + Sync {
         limit: usize,
     ) -> Result<RecordPage, StoreError>;
 }
+
+/// Transport of one kind of hook (docs/hooks.md): a URL, or a Lambda function.
+/// It only moves bytes; the core builds the request and judges the answer.
+#[async_trait]
+pub trait HookCaller: Send + Sync {
+    /// Sends `request` (a JSON document) to the hook at `target` (a URL or a
+    /// function name, as configured) and returns the body of its answer. MUST
+    /// give up and return `Err` once `timeout` has passed since the call began
+    /// (connecting, sending, the hook's work and reading the answer all count),
+    /// MUST return `Err` for any answer that is not the hook's own success
+    /// (an HTTP status other than 200, a function error), MUST bound the size
+    /// of what it reads, and MUST NOT log the request or the answer. The error
+    /// says what failed, for the log; it never reaches a client.
+    async fn call(
+        &self,
+        target: &str,
+        request: Vec<u8>,
+        timeout: std::time::Duration,
+    ) -> Result<Vec<u8>, String>;
+}

@@ -78,6 +78,18 @@ impl App {
         self
     }
 
+    /// Adds the caller of hooks configured with a `url` (docs/hooks.md).
+    pub fn with_url_hooks(mut self, caller: Arc<dyn dcr_core::HookCaller>) -> Self {
+        self.service = self.service.with_url_hooks(caller);
+        self
+    }
+
+    /// Adds the caller of hooks configured with a Lambda `function` (docs/hooks.md).
+    pub fn with_function_hooks(mut self, caller: Arc<dyn dcr_core::HookCaller>) -> Self {
+        self.service = self.service.with_function_hooks(caller);
+        self
+    }
+
     /// The service behind the app (for the sweep).
     pub fn service(&self) -> &Service {
         &self.service

@@ -2,8 +2,8 @@
 //! error bodies, RFC 6750 challenges, `no-store` on credentials, opaque 5xx.
 
 use dcr_core::{
-    AccessError, AuthError, BodyError, ClientInfo, DeleteError, ReadError, RegisterError,
-    UpdateError,
+    AccessError, AuthError, BodyError, ClientInfo, DeleteError, HookError, ReadError,
+    RegisterError, UpdateError,
 };
 use dcr_validation::MetadataError;
 use http::header::{
@@ -243,6 +243,24 @@ impl From<BodyError> for Reply {
     }
 }
 
+impl From<HookError> for Reply {
+    fn from(e: HookError) -> Self {
+        match e {
+            HookError::Rejected { code, description } => Reply::error(400, code, description),
+            // Fails closed: the client did not earn a 400; the cause goes to the log.
+            HookError::Failed { hook, cause } => {
+                tracing::error!(hook, cause = %cause, "hook failed; request refused");
+                Reply::error(
+                    503,
+                    "temporarily_unavailable",
+                    "the registration could not be checked right now; retry later",
+                )
+                .header(RETRY_AFTER, "5")
+            }
+        }
+    }
+}
+
 /// Two writes raced: `409`, the loser reads and retries.
 fn conflict() -> Reply {
     Reply::error(
@@ -258,6 +276,7 @@ impl From<RegisterError> for Reply {
             RegisterError::Access(e) => e.into(),
             RegisterError::Body(e) => e.into(),
             RegisterError::Metadata(e) => e.into(),
+            RegisterError::Hook(e) => e.into(),
             RegisterError::Unknown(cause) => Reply::internal(&cause),
         }
     }
@@ -278,6 +297,7 @@ impl From<UpdateError> for Reply {
             UpdateError::Access(e) => e.into(),
             UpdateError::Body(e) => e.into(),
             UpdateError::Metadata(e) => e.into(),
+            UpdateError::Hook(e) => e.into(),
             UpdateError::Conflict => conflict(),
             UpdateError::Unknown(cause) => Reply::internal(&cause),
         }

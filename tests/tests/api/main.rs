@@ -19,6 +19,7 @@ mod authorization_server;
 mod cases;
 mod client_events;
 mod hardening;
+mod hooks;
 mod iam;
 mod interop;
 mod local_only;

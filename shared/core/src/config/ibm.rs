@@ -5,7 +5,7 @@
 //! | IBM key | here |
 //! |---|---|
 //! | `recipe`: `Default`, `FAPI_DEFAULT`, `FAPI_UK-OB`, `FAPI_AU-CDR` | `profile`: `default`, `fapi`, `uk-ob`, `au-cdr` |
-//! | `mappingrule_id` | a mapping rule; none is supported yet, so a non-empty value stops start-up |
+//! | `mappingrule_id` | a mapping rule: here a `hooks.pre_registration` (docs/hooks.md) implements it, so a non-empty value needs one in the stanza, else start-up stops naming the key |
 //! | `registration_access_token.scopes` | scopes the bearer token must carry: added to `bearer_token.scopes` |
 //! | `management_endpoint_authentication.require_bearer_token` | the same key |
 //! | every other key | the same key (this project's keys may sit in the stanza too) |
@@ -97,11 +97,17 @@ fn translate(stanza: &mut Mapping) -> Result<(), ConfigError> {
     match stanza.remove("mappingrule_id") {
         None | Some(Value::Null) => {}
         Some(Value::String(id)) if id.is_empty() => {}
-        Some(Value::String(_)) => {
-            return Err(error(
-                "mappingrule_id",
-                "mapping rules are not supported by this version; remove the key or set it to \"\"",
-            ));
+        Some(Value::String(id)) => {
+            if !has_pre_registration_hook(stanza) {
+                return Err(error(
+                    "mappingrule_id",
+                    format!(
+                        "mapping rule `{id}` runs here as a hook: set hooks.pre_registration \
+                         (url or function) to the service implementing it (docs/hooks.md), \
+                         or set mappingrule_id to \"\""
+                    ),
+                ));
+            }
         }
         Some(_) => return Err(error("mappingrule_id", "must be a string")),
     }
@@ -187,6 +193,21 @@ fn set_default(stanza: &mut Mapping, path: &[&str], value: Value) {
     }
 }
 
+/// Whether the stanza names a `hooks.pre_registration` to run (a `url` or a
+/// `function`); whether it is a good one the parser and the checks decide.
+fn has_pre_registration_hook(stanza: &Mapping) -> bool {
+    let hook = stanza
+        .get("hooks")
+        .and_then(Value::as_mapping)
+        .and_then(|hooks| hooks.get("pre_registration"))
+        .and_then(Value::as_mapping);
+    hook.is_some_and(|h| {
+        ["url", "function"]
+            .iter()
+            .any(|k| h.get(*k).is_some_and(|v| !v.is_null()))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use dcr_validation::Profile;
@@ -249,12 +270,21 @@ mod tests {
     }
 
     #[test]
-    fn a_mapping_rule_stops_start_up_naming_the_key() {
+    fn a_mapping_rule_without_its_hook_stops_start_up_naming_the_key() {
         let e = load_text("dynamic_registration:\n  mappingrule_id: dcr\n").unwrap_err();
         assert_eq!(e.key, "dynamic_registration.mappingrule_id");
         assert!(
             e.to_string()
                 .contains("dynamic_registration.mappingrule_id")
+        );
+        assert!(e.to_string().contains("hooks.pre_registration"), "{e}");
+        let c = load_text(
+            "dynamic_registration:\n  mappingrule_id: dcr\n  hooks:\n    pre_registration:\n      url: https://rules.example/dcr\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.hooks.pre_registration.url.as_deref(),
+            Some("https://rules.example/dcr")
         );
     }
 

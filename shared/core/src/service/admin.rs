@@ -87,12 +87,10 @@ impl AdminState {
     }
 }
 
-/// The template a record was made from. Templatized clients name their
-/// template by `software_id` (docs/configuration.md, `templates`); until the
-/// record carries its own template reference, a client's `software_id` is
-/// the template it would name, so `--template` filters on it.
+/// The template a record is an instance of (`templates` in the
+/// configuration), as the record stores it.
 fn template_of(record: &ClientRecord) -> Option<&str> {
-    record.software_id.as_deref()
+    record.template.as_deref()
 }
 
 /// Which clients `list` returns; every filter set must hold.
@@ -538,6 +536,7 @@ mod tests {
                 r.client_id_issued_at = T0 - 100 + i;
                 r.owner = Some(if i % 2 == 0 { "even" } else { "odd" }.into());
                 r.software_id = Some(format!("sw{}", i % 3));
+                r.template = (i % 3 == 1).then(|| format!("sw{}", i % 3));
             })
             .await;
         }

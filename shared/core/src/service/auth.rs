@@ -65,7 +65,10 @@ impl Service {
         let record = record.filter(|r| {
             let state_ok =
                 r.state == ClientState::Active || (deleting_ok && r.state == ClientState::Deleting);
-            state_ok && !r.disabled && (r.expires_at == 0 || r.expires_at > now)
+            state_ok
+                && !r.disabled
+                && (r.expires_at == 0 || r.expires_at > now)
+                && self.template_present(r)
         });
         // Hash before looking at the record so unknown and known clients cost the same.
         let presented = hash_token(token);

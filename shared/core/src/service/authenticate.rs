@@ -31,9 +31,12 @@ impl Service {
     ) -> Result<AuthenticatedClient, AuthenticateError> {
         let now = self.now();
         let record = self.record_of(client_id).await?;
-        // A disabled client (`dcr-admin disable`) is refused like an unknown one.
+        // A disabled client (`dcr-admin disable`) or an instance of a template
+        // that is gone is refused like an unknown one; an instance is seen with
+        // its template's current fields.
         let record = record
             .filter(|r| r.is_usable(now))
+            .and_then(|r| self.resolve_template(r))
             .ok_or(AuthenticateError::Refused(Refusal::UnknownClient))?;
         let Some(presented) = secret else {
             return Ok(AuthenticatedClient {

@@ -21,6 +21,7 @@ pub mod admin;
 mod auth;
 mod authenticate;
 mod delete;
+mod hooks;
 mod info;
 mod introspect;
 mod read;
@@ -28,6 +29,7 @@ mod register;
 mod sector;
 mod steps;
 mod sweep;
+mod templates;
 mod trust;
 mod update;
 
@@ -37,6 +39,7 @@ use anyhow::Context as _;
 use dcr_validation::Rules;
 
 pub use authenticate::AuthenticatedClient;
+pub use hooks::{HOOK_CONTRACT_VERSION, MAX_HOOK_ANSWER_BYTES};
 pub use info::ClientInfo;
 pub use introspect::IntrospectionVerifier;
 pub use register::RegisterRequest;
@@ -49,7 +52,8 @@ use crate::model::{ClientId, ClientRecord};
 use dcr_trust::StatementPolicy;
 
 use crate::ports::{
-    ClientStore, Clock, Introspector, KeySource, SecretStore, SectorSource, TokenVerifier,
+    ClientStore, Clock, HookCaller, Introspector, KeySource, SecretStore, SectorSource,
+    TokenVerifier,
 };
 
 /// Seconds a half-written record is left alone before the sweep undoes it;
@@ -126,6 +130,7 @@ pub struct Service {
     verifier: Option<Arc<dyn TokenVerifier>>,
     introspection: Option<Arc<dyn TokenVerifier>>,
     statement_policy: Option<StatementPolicy>,
+    hooks: hooks::HookCallers,
 }
 
 impl Service {
@@ -147,7 +152,20 @@ impl Service {
             verifier,
             introspection: None,
             statement_policy,
+            hooks: hooks::HookCallers::default(),
         }
+    }
+
+    /// Adds the caller of hooks configured with a `url` (docs/hooks.md).
+    pub fn with_url_hooks(mut self, caller: Arc<dyn HookCaller>) -> Self {
+        self.hooks.url = Some(caller);
+        self
+    }
+
+    /// Adds the caller of hooks configured with a Lambda `function` (docs/hooks.md).
+    pub fn with_function_hooks(mut self, caller: Arc<dyn HookCaller>) -> Self {
+        self.hooks.function = Some(caller);
+        self
     }
 
     /// Adds the RFC 7662 endpoint that checks bearer tokens that are not JWTs.

@@ -25,7 +25,7 @@ impl Service {
             Via::AccessToken => None,
         };
         Ok(ClientInfo::build(
-            &auth.record,
+            &self.shown(&auth.record),
             secret.as_ref(),
             token,
             issuer,

@@ -6,14 +6,15 @@
 use anyhow::Context;
 use dcr_validation::{ClientMetadata, validate_custom_client_secret};
 
-use crate::errors::RegisterError;
+use crate::errors::{AccessError, RegisterError};
 use crate::model::{ClientId, ClientRecord, ClientState};
 use crate::ports::{ClientSecret, StoreError};
 use crate::tokens::{SECRET_BYTES, ct_eq, hash_token, random_token};
 
+use super::hooks::{HookContext, HookPoint};
 use super::steps::{invalid, take_server_owned};
 use super::trust::Admitted;
-use super::{Body, Caller, ClientInfo, RETRY_WINDOW, SWEEP_GRACE, Service, deadline};
+use super::{Body, Caller, ClientInfo, Credential, RETRY_WINDOW, SWEEP_GRACE, Service, deadline};
 
 /// A registration request, as the HTTP layer parsed it.
 #[derive(Debug, Clone)]
@@ -32,6 +33,8 @@ struct NewClient {
     chosen_id: Option<ClientId>,
     chosen_secret: Option<String>,
     statement: Option<String>,
+    /// The template it is an instance of (its `software_id`), if any.
+    template: Option<String>,
 }
 
 /// A new client ready to store: its `Pending` record, and the credentials only
@@ -61,11 +64,14 @@ impl Service {
         let body = self
             .admit::<RegisterError>(request.body, &request.issuer, statement_required)
             .await?;
-        let client = self.check_new_client(body).await?;
+        let client = self.check_new_client(body, &request.caller).await?;
+        let client = self
+            .pre_registration_hook(client, owner.as_deref(), &request.caller)
+            .await?;
         let issued = self.issue(client, owner)?;
         match self.store_new_client(&issued).await? {
             Stored::Created(record) => Ok(ClientInfo::build(
-                &record,
+                &self.shown(&record),
                 issued.secret.as_ref(),
                 issued.token.as_deref(),
                 &request.issuer,
@@ -75,9 +81,14 @@ impl Service {
     }
 
     /// The credentials a request chose (only with `allow_custom_client_creds`),
-    /// the metadata rules, and one client per `software_id` where the profile
-    /// says so.
-    async fn check_new_client(&self, body: Admitted) -> Result<NewClient, RegisterError> {
+    /// the template its `software_id` names (only with a checked initial
+    /// access token), the metadata rules, and one client per `software_id`
+    /// where the profile says so.
+    async fn check_new_client(
+        &self,
+        body: Admitted,
+        caller: &Caller,
+    ) -> Result<NewClient, RegisterError> {
         let mut raw = body.metadata;
         let chosen = take_server_owned(&mut raw)?;
         if (chosen.id.is_some() || chosen.secret.is_some())
@@ -93,6 +104,12 @@ impl Service {
         let chosen_id = chosen.id.map(ClientId::parse).transpose()?;
         if let Some(secret) = &chosen.secret {
             validate_custom_client_secret(secret)?;
+        }
+        let template = self.template_of(&raw).map(|t| t.software_id.to_owned());
+        if let Some(template) = self.template_named(template.as_deref()) {
+            self.require_checked_token(caller)
+                .map_err(AccessError::Token)?;
+            template.apply(&mut raw)?;
         }
         let metadata = self.validate_metadata(&raw).await?;
         if chosen.secret.is_some() && !metadata.needs_secret() {
@@ -110,7 +127,44 @@ impl Service {
             chosen_id,
             chosen_secret: chosen.secret,
             statement: body.statement,
+            template,
         })
+    }
+
+    /// The `pre_registration` hook, when one is configured: the new client as
+    /// validated goes to it; it accepts, changes or rejects (docs/hooks.md).
+    async fn pre_registration_hook(
+        &self,
+        mut client: NewClient,
+        owner: Option<&str>,
+        caller: &Caller,
+    ) -> Result<NewClient, RegisterError> {
+        let template = self.template_named(client.template.as_deref());
+        let protected = template
+            .as_ref()
+            .map(|t| t.field_names())
+            .unwrap_or_default();
+        let context = HookContext {
+            client_id: None,
+            current_metadata: None,
+            statement: client.statement.as_deref(),
+            owner,
+            authenticated_by: match &caller.credential {
+                Credential::Bearer(t) if self.verifier_for(t).is_some() => "initial_access_token",
+                _ => "none",
+            },
+            client_certificate: caller.client_certificate.as_deref(),
+            template: client.template.as_deref(),
+        };
+        client.metadata = self
+            .run_hook(
+                HookPoint::PreRegistration,
+                client.metadata,
+                context,
+                &protected,
+            )
+            .await?;
+        Ok(client)
     }
 
     /// Draws what the request did not choose (`client_id`, client secret) and
@@ -128,13 +182,17 @@ impl Service {
         } else {
             None
         };
+        let metadata = match self.template_named(client.template.as_deref()) {
+            Some(template) => template.strip(client.metadata.to_json()),
+            None => client.metadata.to_json(),
+        };
         let record = ClientRecord {
             client_id: match client.chosen_id {
                 Some(id) => id,
                 None => ClientId::generate().context("drawing a client id")?,
             },
             state: ClientState::Pending,
-            metadata: client.metadata.to_json(),
+            metadata,
             client_id_issued_at: now,
             has_secret: secret.is_some(),
             client_secret_expires_at: if secret.is_some() {
@@ -155,6 +213,7 @@ impl Service {
             expires_at: deadline(now, self.config.client_lifetime),
             retry_until: if chosen_id { now + RETRY_WINDOW } else { 0 },
             disabled: false,
+            template: client.template,
             version: 1,
             updated_at: now,
             sweep_at: now + SWEEP_GRACE,
@@ -324,7 +383,7 @@ impl Service {
             None
         };
         Ok(ClientInfo::build(
-            &record,
+            &self.shown(&record),
             secret.as_ref(),
             token.as_deref(),
             issuer,

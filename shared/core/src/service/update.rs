@@ -12,6 +12,7 @@ use crate::ports::{ClientSecret, StoreError};
 use crate::tokens::{SECRET_BYTES, ct_eq, hash_token, random_token};
 
 use super::auth::{Authorized, Via};
+use super::hooks::{HookContext, HookPoint, authenticated_by};
 use super::steps::{invalid, take_server_owned};
 use super::trust::Admitted;
 use super::{Body, Caller, ClientInfo, Service, deadline};
@@ -63,10 +64,13 @@ impl Service {
             .admit::<UpdateError>(request.body, &request.issuer, statement_required)
             .await?;
         let replacement = self.check_replacement(&auth.record, body).await?;
+        let replacement = self
+            .pre_update_hook(&auth, replacement, &request.caller)
+            .await?;
         let replaced = self.replace(&auth, replacement)?;
         self.store_replacement(&auth.record, &replaced).await?;
         Ok(ClientInfo::build(
-            &replaced.record,
+            &self.shown(&replaced.record),
             replaced.secret.as_ref(),
             replaced.token.as_deref(),
             &request.issuer,
@@ -101,6 +105,9 @@ impl Service {
                 .into());
             }
         }
+        if let Some(template) = self.template_named(old.template.as_deref()) {
+            template.apply(&mut raw)?;
+        }
         let metadata = self.validate_metadata(&raw).await?;
         if old.software_id.is_some() && metadata.software_id() != old.software_id.as_deref() {
             return Err(invalid("software_id cannot change".into()).into());
@@ -110,6 +117,48 @@ impl Service {
             statement: body.statement,
             current_secret,
         })
+    }
+
+    /// The `pre_update` hook, when one is configured: the replacement as
+    /// validated, with the client's current metadata, goes to it; it accepts,
+    /// changes or rejects (docs/hooks.md).
+    async fn pre_update_hook(
+        &self,
+        auth: &Authorized,
+        mut replacement: Replacement,
+        caller: &Caller,
+    ) -> Result<Replacement, UpdateError> {
+        let old = &auth.record;
+        let current = self.shown(old);
+        let template = self.template_named(old.template.as_deref());
+        let protected = template
+            .as_ref()
+            .map(|t| t.field_names())
+            .unwrap_or_default();
+        let context = HookContext {
+            client_id: Some(&old.client_id),
+            current_metadata: Some(&current.metadata),
+            statement: replacement
+                .statement
+                .as_deref()
+                .or(old.software_statement.as_deref()),
+            owner: old.owner.as_deref(),
+            authenticated_by: authenticated_by(
+                &caller.credential,
+                matches!(auth.via, Via::RegistrationToken(_)),
+            ),
+            client_certificate: caller.client_certificate.as_deref(),
+            template: old.template.as_deref(),
+        };
+        replacement.metadata = self
+            .run_hook(
+                HookPoint::PreUpdate,
+                replacement.metadata,
+                context,
+                &protected,
+            )
+            .await?;
+        Ok(replacement)
     }
 
     /// The replacing record: a secret issued when the new auth method needs one
@@ -144,8 +193,12 @@ impl Service {
             Via::RegistrationToken(t) => Some(t.clone()),
             Via::AccessToken => None,
         };
+        let metadata = match self.template_named(old.template.as_deref()) {
+            Some(template) => template.strip(replacement.metadata.to_json()),
+            None => replacement.metadata.to_json(),
+        };
         let record = ClientRecord {
-            metadata: replacement.metadata.to_json(),
+            metadata,
             has_secret: needs_secret,
             client_secret_expires_at: match (&new_secret, needs_secret) {
                 (Some(_), _) => deadline(now, self.config.client_secret_lifetime),
