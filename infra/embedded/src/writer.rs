@@ -381,10 +381,10 @@ impl View<'_> {
 
     fn apply(&mut self, op: Op, now: i64) -> Outcome {
         match op {
-            Op::Insert(record) => self.insert(record),
+            Op::Insert(record) => self.insert(record, now),
             Op::InsertWithSecret { record, secret } => {
                 let id = String::from(record.client_id.clone());
-                self.insert(record)?;
+                self.insert(record, now)?;
                 if let Some(secret) = secret {
                     self.put_secret(id, secret);
                 }
@@ -435,11 +435,36 @@ impl View<'_> {
         }
     }
 
-    fn insert(&mut self, record: ClientRecord) -> Outcome {
+    fn insert(&mut self, record: ClientRecord, now: i64) -> Outcome {
         if self.record(&record.client_id).is_some() {
             return Err(StoreError::AlreadyExists);
         }
+        if record.claims_software_id
+            && let Some(software_id) = &record.software_id
+            && self.software_held(software_id, now)
+        {
+            return Err(StoreError::SoftwareIdTaken);
+        }
         self.write_record(record)
+    }
+
+    /// Whether a record, as the group so far leaves it, holds `software_id`'s
+    /// claim: the index of the state, and the records this group wrote.
+    fn software_held(&self, software_id: &str, now: i64) -> bool {
+        let written = self.group.records.iter().filter_map(|(id, stored)| {
+            stored
+                .as_ref()
+                .filter(|s| s.record.software_id.as_deref() == Some(software_id))
+                .map(|_| id.clone())
+        });
+        self.state
+            .with_software(software_id)
+            .into_iter()
+            .chain(written)
+            .any(|id| {
+                self.record(&id)
+                    .is_some_and(|r| r.software_id.as_deref() == Some(software_id) && r.holds_software_id(now))
+            })
     }
 
     fn write_record(&mut self, record: ClientRecord) -> Outcome {

@@ -64,6 +64,7 @@ async fn everything_survives_a_reopen() {
         {
             let mut r = full_record(&format!("client-{i:02}"), state);
             r.software_id = Some(software.clone());
+            r.claims_software_id = false;
             r.sweep_at = if i % 2 == 0 { 1_000 + i as i64 } else { 0 };
             clients.insert(&r).await.unwrap();
             secrets

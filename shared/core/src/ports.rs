@@ -15,6 +15,10 @@ pub enum StoreError {
     /// `insert` found a record with the same `client_id`.
     #[error("a client with this id already exists")]
     AlreadyExists,
+    /// `insert` of a record claiming its `software_id` found another record
+    /// that holds it ([`ClientRecord::holds_software_id`]); nothing was written.
+    #[error("another client holds this software_id")]
+    SoftwareIdTaken,
     /// A conditional write found another version (or no record).
     #[error("the record changed or vanished since it was read")]
     Conflict,
@@ -31,13 +35,20 @@ pub trait ClientStore: Send + Sync {
     /// secrets share one ordered log MAY acknowledge a `Pending` record before it
     /// is durable, if its next durable write persists it (the record is invisible
     /// until a `replace` to `Active`, which is always durable).
+    ///
+    /// A record with `claims_software_id` is inserted only if no other record
+    /// claiming the same `software_id` holds it
+    /// ([`ClientRecord::holds_software_id`]), checked atomically with the
+    /// insert: N concurrent inserts of such records, one `software_id`, leave
+    /// exactly one written; the others get `SoftwareIdTaken` and write nothing.
     async fn insert(&self, record: &ClientRecord) -> Result<(), StoreError>;
 
     /// Stores a new `Active` record and its secret (if any) in one atomic, durable
     /// write, when this store is also the [`SecretStore`] in use (one database for
     /// both). Returns `Ok(false)`, writing nothing, when it is not: the caller then
     /// uses the crash-safe order of separate writes. Otherwise as `insert`
-    /// (`AlreadyExists` on a duplicate id, and then nothing is written).
+    /// (`AlreadyExists` on a duplicate id, `SoftwareIdTaken` on a held
+    /// `software_id`, and then nothing is written).
     async fn insert_with_secret(
         &self,
         record: &ClientRecord,
@@ -58,6 +69,7 @@ pub trait ClientStore: Send + Sync {
 
     /// Deletes the record if the stored version equals `expected_version`. MUST
     /// return `Conflict` if the version differs; deleting a missing record is `Ok`.
+    /// A deleted record releases its `software_id` claim.
     async fn delete(&self, client_id: &ClientId, expected_version: u64) -> Result<(), StoreError>;
 
     /// Returns the ids of records (any state) with this `software_id`.

@@ -33,6 +33,15 @@ impl ClientStore for MemoryClientStore {
         if map.contains_key(&record.client_id) {
             return Err(StoreError::AlreadyExists);
         }
+        if record.claims_software_id {
+            let now = crate::ports::SystemClock.now();
+            if map
+                .values()
+                .any(|r| r.software_id == record.software_id && r.holds_software_id(now))
+            {
+                return Err(StoreError::SoftwareIdTaken);
+            }
+        }
         map.insert(record.client_id.clone(), record.clone());
         Ok(())
     }
