@@ -59,11 +59,11 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{Put, ReturnValue, TransactWriteItem};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{Put, ReturnValue, TransactWriteItem};
 use dcr_core::{
     ClientId, ClientRecord, ClientSecret, ClientState, ClientStore, Clock, StoreError, SystemClock,
 };
@@ -512,7 +512,11 @@ impl DynamoClientStore {
                     Err(StoreError::AlreadyExists)
                 };
             }
-            stale = match self.raw_item(&claim_key).await?.and_then(|mut claim| claim.remove(HOLDER)) {
+            stale = match self
+                .raw_item(&claim_key)
+                .await?
+                .and_then(|mut claim| claim.remove(HOLDER))
+            {
                 None => None,
                 Some(holder) => {
                     if self.claim_holds(&holder, software_id).await? {
@@ -593,7 +597,9 @@ impl DynamoClientStore {
         write_id: &str,
     ) -> Result<(), StoreError> {
         if self.ring.is_some() {
-            return self.update_as(record, expected_version, write_id).await;
+            return self
+                .update_as(record, expected_version, write_id, None)
+                .await;
         }
         let item = Item::from_record(record, write_id)?.to_attributes()?;
         let put = self
@@ -678,8 +684,15 @@ impl DynamoClientStore {
         record: &ClientRecord,
         expected_version: u64,
         write_id: &str,
+        secret: Option<Sealed>,
     ) -> Result<(), StoreError> {
-        let attributes = Item::from_record(record, write_id)?.to_attributes()?;
+        let new_secret = secret.is_some();
+        let mut item = Item::from_record(record, write_id)?;
+        if let Some(sealed) = secret {
+            item.secret_sealed = Some(sealed.value);
+            item.secret_key_version = Some(sealed.key_version);
+        }
+        let attributes = item.to_attributes()?;
         let mut names = HashMap::new();
         let mut values = HashMap::new();
         let mut set = Vec::new();
@@ -692,7 +705,10 @@ impl DynamoClientStore {
             set.push(format!("#a{i} = :a{i}"));
         }
         let mut remove = Vec::new();
-        for (i, name) in OPTIONAL_ATTRIBUTES.iter().enumerate() {
+        // A new secret is no longer the one a migration mirrored.
+        let mirrored = [SECRET_MIRRORED];
+        let extra: &[&str] = if new_secret { &mirrored } else { &[] };
+        for (i, name) in OPTIONAL_ATTRIBUTES.iter().chain(extra).enumerate() {
             if !names.values().any(|n| n == name) {
                 names.insert(format!("#r{i}"), (*name).to_owned());
                 remove.push(format!("#r{i}"));
@@ -720,6 +736,7 @@ impl DynamoClientStore {
             return Err(StoreError::Conflict);
         };
         if record.state == ClientState::Active
+            && !new_secret
             && let Err(e) = self.reseal(record, &item).await
         {
             // The record is written; the next write re-seals it.
@@ -803,6 +820,21 @@ impl ClientStore for DynamoClientStore {
             None => None,
         };
         self.insert_item(record, sealed, &new_write_id()?).await?;
+        Ok(true)
+    }
+
+    async fn replace_with_secret(
+        &self,
+        record: &ClientRecord,
+        expected_version: u64,
+        secret: &ClientSecret,
+    ) -> Result<bool, StoreError> {
+        let Some(ring) = &self.ring else {
+            return Ok(false);
+        };
+        let sealed = ring.seal(&record.client_id, secret).await?;
+        self.update_as(record, expected_version, &new_write_id()?, Some(sealed))
+            .await?;
         Ok(true)
     }
 

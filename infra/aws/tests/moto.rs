@@ -480,3 +480,15 @@ async fn fault_injection_on_dynamodb_and_secrets_manager() {
     .await;
     report.assert_clean("DynamoDB + Secrets Manager on moto");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_updates_issuing_a_secret_on_dynamodb_and_secrets_manager() {
+    let Some(aws) = MotoAws::from_env().await else {
+        return;
+    };
+    dcr_core::testing::races::concurrent_updates_issuing_a_secret_store_the_winners(
+        Arc::new(aws.client_store()),
+        Arc::new(aws.secret_store()),
+    )
+    .await;
+}

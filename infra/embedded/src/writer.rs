@@ -90,6 +90,12 @@ pub(crate) enum Op {
         record: ClientRecord,
         expected_version: u64,
     },
+    /// A replace and the client's new secret, atomically.
+    ReplaceWithSecret {
+        record: ClientRecord,
+        expected_version: u64,
+        secret: ClientSecret,
+    },
     Delete {
         client_id: String,
         expected_version: u64,
@@ -101,6 +107,12 @@ pub(crate) enum Op {
     PutSecret {
         client_id: String,
         secret: ClientSecret,
+    },
+    /// A secret put only over the `expected` one (`None`: no secret).
+    PutSecretIf {
+        client_id: String,
+        secret: ClientSecret,
+        expected: Option<ClientSecret>,
     },
     DeleteSecret {
         client_id: String,
@@ -360,11 +372,15 @@ impl View<'_> {
         }
     }
 
-    fn secret_exists(&self, id: &str) -> bool {
+    fn secret(&self, id: &str) -> Option<&ClientSecret> {
         match self.group.secrets.get(id) {
-            Some(changed) => changed.is_some(),
-            None => self.state.secret(id).is_some(),
+            Some(changed) => changed.as_ref(),
+            None => self.state.secret(id),
         }
+    }
+
+    fn secret_exists(&self, id: &str) -> bool {
+        self.secret(id).is_some()
     }
 
     /// Whether `op` may be acknowledged before it is durable: the insert of a
@@ -397,6 +413,19 @@ impl View<'_> {
                 Some(old) if old.version == expected_version => self.write_record(record),
                 _ => Err(StoreError::Conflict),
             },
+            Op::ReplaceWithSecret {
+                record,
+                expected_version,
+                secret,
+            } => match self.record(&record.client_id) {
+                Some(old) if old.version == expected_version => {
+                    let id = String::from(record.client_id.clone());
+                    self.write_record(record)?;
+                    self.put_secret(id, secret);
+                    Ok(true)
+                }
+                _ => Err(StoreError::Conflict),
+            },
             Op::Delete {
                 client_id,
                 expected_version,
@@ -422,6 +451,17 @@ impl View<'_> {
                 Ok(true)
             }
             Op::PutSecret { client_id, secret } => {
+                self.put_secret(client_id, secret);
+                Ok(true)
+            }
+            Op::PutSecretIf {
+                client_id,
+                secret,
+                expected,
+            } => {
+                if !dcr_core::same_secret(self.secret(&client_id), expected.as_ref()) {
+                    return Err(StoreError::Conflict);
+                }
                 self.put_secret(client_id, secret);
                 Ok(true)
             }
@@ -462,8 +502,9 @@ impl View<'_> {
             .into_iter()
             .chain(written)
             .any(|id| {
-                self.record(&id)
-                    .is_some_and(|r| r.software_id.as_deref() == Some(software_id) && r.holds_software_id(now))
+                self.record(&id).is_some_and(|r| {
+                    r.software_id.as_deref() == Some(software_id) && r.holds_software_id(now)
+                })
             })
     }
 

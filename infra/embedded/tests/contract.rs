@@ -34,6 +34,16 @@ async fn secret_store_honours_the_contract() {
     contract::secret_store_contract(store.secrets().as_ref()).await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_updates_issuing_a_secret_store_the_winners() {
+    let (_dir, store) = fresh();
+    dcr_core::testing::races::concurrent_updates_issuing_a_secret_store_the_winners(
+        store.clients(),
+        store.secrets(),
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn honours_the_contract_on_a_current_thread_runtime() {
     let (_dir, store) = fresh();

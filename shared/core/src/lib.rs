@@ -18,7 +18,7 @@ pub use errors::{
 pub use model::{ClientId, ClientRecord, ClientState};
 pub use ports::{
     AccessToken, ClientSecret, ClientStore, Clock, FetchError, Introspector, KeySource,
-    SecretStore, SectorSource, StoreError, SystemClock, TokenVerifier, UrlOrigin,
+    SecretStore, SectorSource, StoreError, SystemClock, TokenVerifier, UrlOrigin, same_secret,
 };
 pub use service::{
     AuthenticatedClient, Body, Caller, ClientInfo, Credential, JwtVerifier, Ports, RETRY_WINDOW,

@@ -67,6 +67,21 @@ pub trait ClientStore: Send + Sync {
     async fn replace(&self, record: &ClientRecord, expected_version: u64)
     -> Result<(), StoreError>;
 
+    /// Replaces the record and its secret in one atomic, durable write, if the
+    /// stored version equals `expected_version`, when this store is also the
+    /// [`SecretStore`] in use. Returns `Ok(false)`, writing nothing, when it is
+    /// not (the caller then stores the secret and the record separately).
+    /// Otherwise as `replace` (`Conflict`, and then nothing is written).
+    async fn replace_with_secret(
+        &self,
+        record: &ClientRecord,
+        expected_version: u64,
+        secret: &ClientSecret,
+    ) -> Result<bool, StoreError> {
+        let _ = (record, expected_version, secret);
+        Ok(false)
+    }
+
     /// Deletes the record if the stored version equals `expected_version`. MUST
     /// return `Conflict` if the version differs; deleting a missing record is `Ok`.
     /// A deleted record releases its `software_id` claim.
@@ -100,6 +115,16 @@ impl ClientSecret {
     }
 }
 
+/// Whether a stored secret is the `expected` one (both absent, or equal in
+/// constant time): the condition of [`SecretStore::put_if`].
+pub fn same_secret(stored: Option<&ClientSecret>, expected: Option<&ClientSecret>) -> bool {
+    match (stored, expected) {
+        (None, None) => true,
+        (Some(a), Some(b)) => crate::tokens::ct_eq(a.expose(), b.expose()),
+        _ => false,
+    }
+}
+
 impl fmt::Debug for ClientSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ClientSecret(<redacted>)")
@@ -113,6 +138,17 @@ pub trait SecretStore: Send + Sync {
     /// the client's record is `Pending`, a store sharing one ordered log with the
     /// records MAY acknowledge before it is durable, as for `ClientStore::insert`.
     async fn put(&self, client_id: &ClientId, secret: &ClientSecret) -> Result<(), StoreError>;
+
+    /// Stores `secret` only if the stored secret is still `expected` (`None`:
+    /// there is none, as `get` would say), atomically: of concurrent calls from
+    /// the same `expected`, one stores its secret and every other returns
+    /// `Conflict`, writing nothing. Durable like `put`.
+    async fn put_if(
+        &self,
+        client_id: &ClientId,
+        secret: &ClientSecret,
+        expected: Option<&ClientSecret>,
+    ) -> Result<(), StoreError>;
 
     /// Returns the secret, or `None` if there is none.
     async fn get(&self, client_id: &ClientId) -> Result<Option<ClientSecret>, StoreError>;

@@ -94,6 +94,8 @@ pub async fn secret_store_contract(store: &dyn SecretStore) {
     secret_delete_removes_only_that_secret(store).await;
     secret_delete_missing_is_ok(store).await;
     secret_long_values_round_trip(store).await;
+    secret_put_if_stores_only_over_the_expected_secret(store).await;
+    concurrent_put_ifs_over_one_secret_admit_exactly_one(store).await;
 }
 
 // ---------------------------------------------------------------------------

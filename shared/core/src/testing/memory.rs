@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use crate::model::{ClientId, ClientRecord};
 use crate::ports::{
     ClientSecret, ClientStore, Clock, FetchError, KeySource, SecretStore, SectorSource, StoreError,
-    UrlOrigin,
+    UrlOrigin, same_secret,
 };
 
 /// A `ClientStore` in a `HashMap`.
@@ -133,6 +133,20 @@ impl SecretStore for MemorySecretStore {
             .lock()
             .unwrap()
             .insert(client_id.clone(), secret.clone());
+        Ok(())
+    }
+
+    async fn put_if(
+        &self,
+        client_id: &ClientId,
+        secret: &ClientSecret,
+        expected: Option<&ClientSecret>,
+    ) -> Result<(), StoreError> {
+        let mut secrets = self.secrets.lock().unwrap();
+        if !same_secret(secrets.get(client_id), expected) {
+            return Err(StoreError::Conflict);
+        }
+        secrets.insert(client_id.clone(), secret.clone());
         Ok(())
     }
 

@@ -709,7 +709,10 @@ pub async fn a_software_id_claim_ends_with_its_holder(store: &dyn ClientStore) {
     must_insert(store, &pending).await;
     let second = make(1, ClientState::Active);
     let refused = store.insert(&second).await;
-    assert!(is_taken(&refused), "a pending holder must refuse a second claim, got {refused:?}");
+    assert!(
+        is_taken(&refused),
+        "a pending holder must refuse a second claim, got {refused:?}"
+    );
     let mut unclaimed = make(2, ClientState::Active);
     unclaimed.claims_software_id = false;
     must_insert(store, &unclaimed).await;
@@ -720,10 +723,18 @@ pub async fn a_software_id_claim_ends_with_its_holder(store: &dyn ClientStore) {
     must_insert(store, &second).await;
     let third = make(3, ClientState::Active);
     let refused = store.insert(&third).await;
-    assert!(is_taken(&refused), "a live holder must refuse a second claim, got {refused:?}");
+    assert!(
+        is_taken(&refused),
+        "a live holder must refuse a second claim, got {refused:?}"
+    );
 
     // The holder is deleted: the claim is free.
-    assert!(store.delete(&second.client_id, second.version).await.is_ok());
+    assert!(
+        store
+            .delete(&second.client_id, second.version)
+            .await
+            .is_ok()
+    );
     let mut expiring = make(4, ClientState::Active);
     expiring.expires_at = now - 1;
     must_insert(store, &expiring).await;
@@ -731,7 +742,10 @@ pub async fn a_software_id_claim_ends_with_its_holder(store: &dyn ClientStore) {
     // The holder has expired: the claim is free.
     must_insert(store, &third).await;
     let late = store.insert(&make(5, ClientState::Pending)).await;
-    assert!(is_taken(&late), "a live holder must refuse a second claim, got {late:?}");
+    assert!(
+        is_taken(&late),
+        "a live holder must refuse a second claim, got {late:?}"
+    );
 
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
     cleanup(store, &refs).await;
