@@ -192,7 +192,8 @@ pub trait TokenVerifier: Send + Sync {
     /// Verifies the token (signature, issuer, audience and time claims, or an
     /// active introspection answer). MUST return `AuthError::Invalid` for any
     /// token it does not accept, and `AuthError::Unavailable` only when it
-    /// could not judge the token at all (the introspection endpoint is down).
+    /// could not judge the token at all (the introspection endpoint is down,
+    /// the issuer's JWK Set cannot be fetched).
     async fn verify(&self, token: &str) -> Result<AccessToken, crate::errors::AuthError>;
 }
 

@@ -494,3 +494,58 @@ pub async fn uk_ob_registration_from_a_directory_statement(s: &dyn Spawner) {
         );
     }
 }
+
+/// A key set that cannot be fetched (an error status, a refused connection)
+/// leaves the token, statement or request object unjudged: `503
+/// temporarily_unavailable` with `Retry-After`, as when introspection is down;
+/// never a `401` or `400` that blames the caller, nor a `500`.
+pub async fn an_unreachable_key_set_is_a_503(s: &dyn Spawner) {
+    use dcr_keys::testing::Reply;
+    let unavailable = |r: &TestResponse| {
+        r.assert_error(503, "temporarily_unavailable");
+        assert!(r.header("retry-after").is_some(), "a Retry-After");
+    };
+    // The access token issuer's keys answer 500: the initial access token was not judged.
+    let trust = Trust::start().await;
+    trust
+        .server
+        .set(dcr_tests::trust::AUTHORITY_PATH, Reply::Status(500));
+    let app = engine_or_skip!(
+        s,
+        trust.config("registration_endpoint_authentication:\n  require_bearer_token: true\n")
+    );
+    let token = trust.access_token("partner", "dcr:register");
+    unavailable(&post(&*app, &web(), Some(&token)).await);
+    // Not a JWT at all is still the caller's fault.
+    post(&*app, &web(), Some("not-a-jwt"))
+        .await
+        .assert_error(401, "invalid_token");
+
+    // The directory's keys answer 503: the statement was not judged.
+    let trust = Trust::start().await;
+    trust
+        .server
+        .set(dcr_tests::trust::DIRECTORY_PATH, Reply::Status(503));
+    let app = engine_or_skip!(s, trust.config(""));
+    let body = json!({"software_statement": trust.statement(json!({}))});
+    unavailable(&post(&*app, &body, None).await);
+
+    // The client's keys (the statement's jwks_uri) answer 502, or refuse the
+    // connection: the request object was not judged.
+    let trust = Trust::start().await;
+    trust
+        .server
+        .set(dcr_tests::trust::CLIENT_PATH, Reply::Status(502));
+    let app = engine_or_skip!(s, trust.config(""));
+    let aud = app.issuer();
+    let statement = trust.statement(json!({}));
+    unavailable(&post_jwt(&*app, &trust.request_object(&aud, &statement, json!({}))).await);
+    let closed = trust.statement(json!({"jwks_uri": "http://127.0.0.1:1/jwks"}));
+    unavailable(&post_jwt(&*app, &trust.request_object(&aud, &closed, json!({}))).await);
+    // Once the keys are back, the same kind of request registers.
+    trust.server.set_json(
+        dcr_tests::trust::CLIENT_PATH,
+        dcr_trust::testing::jwks(&[&trust.client]),
+    );
+    created(&post_jwt(&*app, &trust.request_object(&aud, &statement, json!({}))).await);
+}
