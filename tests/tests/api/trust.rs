@@ -549,3 +549,107 @@ pub async fn an_unreachable_key_set_is_a_503(s: &dyn Spawner) {
     );
     created(&post_jwt(&*app, &trust.request_object(&aud, &statement, json!({}))).await);
 }
+
+/// The discovery document says what registration accepts under each profile:
+/// the algorithms of signed requests (when a directory is trusted, so that a
+/// signed request is taken at all), the auth methods and the
+/// `token_endpoint_auth_signing_alg` values a profile restricts; the UK OB
+/// conformance tool signs with the first request algorithm listed, and sends
+/// `alg: none` when there is none. `server_metadata` still wins.
+pub async fn discovery_advertises_what_registration_accepts(s: &dyn Spawner) {
+    let trust = Trust::start().await;
+    let all = json!([
+        "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"
+    ]);
+    let fapi = json!(["PS256", "ES256"]);
+    let methods_fapi_advanced = json!([
+        "private_key_jwt",
+        "tls_client_auth",
+        "self_signed_tls_client_auth"
+    ]);
+    let methods_uk_ob = json!([
+        "private_key_jwt",
+        "tls_client_auth",
+        "client_secret_jwt",
+        "client_secret_basic",
+        "client_secret_post"
+    ]);
+    // (profile, request algs, token endpoint auth methods, token endpoint auth signing algs)
+    let cases = [
+        ("default", all.clone(), Value::Null, Value::Null),
+        ("fapi", all.clone(), Value::Null, Value::Null),
+        (
+            "fapi-advanced",
+            fapi.clone(),
+            methods_fapi_advanced,
+            Value::Null,
+        ),
+        ("uk-ob", fapi.clone(), methods_uk_ob, Value::Null),
+        (
+            "au-cdr",
+            fapi.clone(),
+            json!(["private_key_jwt"]),
+            fapi.clone(),
+        ),
+    ];
+    for (profile, request_algs, methods, signing_algs) in cases {
+        let extra = format!("profile: {profile}\nrequest_object:\n  audiences: [bank]\n");
+        let app = engine_or_skip!(s, trust.config(&extra));
+        let doc = app
+            .send(TestRequest::new("GET", "/.well-known/openid-configuration"))
+            .await
+            .json();
+        assert_eq!(
+            doc["request_object_signing_alg_values_supported"], request_algs,
+            "{profile}"
+        );
+        assert_eq!(
+            doc["token_endpoint_auth_methods_supported"], methods,
+            "{profile}"
+        );
+        assert_eq!(
+            doc["token_endpoint_auth_signing_alg_values_supported"], signing_algs,
+            "{profile}"
+        );
+        // What is advertised is accepted: a request object in an advertised
+        // algorithm (the client key's ES256) registers.
+        if profile == "default" {
+            let aud = app.issuer();
+            let jws = trust.request_object(&aud, &trust.statement(json!({})), json!({}));
+            created(&post_jwt(&*app, &jws).await);
+        }
+    }
+    // No directory trusted: no signed request is taken, and none is advertised.
+    let app = engine_or_skip!(
+        s,
+        "profile: uk-ob\nregistration_endpoint_authentication:\n  require_software_statement: false\n"
+    );
+    let doc = app
+        .send(TestRequest::new(
+            "GET",
+            "/.well-known/oauth-authorization-server",
+        ))
+        .await
+        .json();
+    assert!(
+        doc.get("request_object_signing_alg_values_supported")
+            .is_none()
+    );
+    // server_metadata replaces what is derived.
+    let app = engine_or_skip!(
+        s,
+        trust.config("server_metadata:\n  request_object_signing_alg_values_supported: [PS256]\n  token_endpoint_auth_methods_supported: [private_key_jwt]\n")
+    );
+    let doc = app
+        .send(TestRequest::new("GET", "/.well-known/openid-configuration"))
+        .await
+        .json();
+    assert_eq!(
+        doc["request_object_signing_alg_values_supported"],
+        json!(["PS256"])
+    );
+    assert_eq!(
+        doc["token_endpoint_auth_methods_supported"],
+        json!(["private_key_jwt"])
+    );
+}
