@@ -7,6 +7,7 @@
 //! |---|---|---|
 //! | `client_id` | S | partition key |
 //! | `software_id` | S | `software_id-index` partition key (KEYS_ONLY); absent when `None` |
+//! | `claims_software_id` | BOOL | `true` when the record is its `software_id`'s one client (a claim item goes with it); absent otherwise |
 //! | `owner` | S | `owner-index` partition key (KEYS_ONLY); absent when `None`. The service never queries it: it is the operator's way to the clients an owner registered (an operator tool's `list` by owner queries it, then reads each client), at one write unit per item write that sets `owner` |
 //! | `unsettled` | S | `"1"` while `sweep_at != 0`, absent otherwise: partition key of the sparse `unsettled-index` (projection ALL) |
 //! | `sweep_at` | N | sort key of `unsettled-index` |
@@ -27,6 +28,16 @@
 //! Every put also writes `write_id`, a random id of that logical write, so that an
 //! SDK retry of a write DynamoDB had already applied is recognised as such instead
 //! of failing its own condition (`AlreadyExists` / `Conflict` / a false replay).
+//!
+//! A record that claims its `software_id` (one client per `software_id`, AU
+//! CDR) is put together with a claim item `client_id = "software#{software_id}"`
+//! holding only `holder` (the client id) and `write_id`, in one
+//! `TransactWriteItems`: the record on the absence of a record, the claim on
+//! its absence or on the stale holder a refused attempt found (a holder whose
+//! record is gone or no longer holds the claim, [`ClientRecord::holds_software_id`]).
+//! `delete` removes the claim its record held, conditional on still holding
+//! it; one left behind by a failure between the two is stale, and the next
+//! claim takes it over. Claim items carry no `state` and no index attribute.
 //!
 //! One-time keys ([`ClientStore::remember_once`]) are items `client_id = "once#{key}"`
 //! with only `ttl` and `write_id` beside the key; a [`ClientId`] never contains `#`
