@@ -27,7 +27,8 @@ Two changes to moto (5.2.x), nothing else:
 3. Atomic conditional writes. moto's DynamoDB evaluates a write's condition
    and applies the write without a lock, so two concurrent conditional
    UpdateItems can both pass the same `version = :expected`; DynamoDB applies
-   each conditional write atomically. Here every DynamoDB write holds one lock.
+   each conditional write atomically. Here every DynamoDB write (a
+   TransactWriteItems as a whole) holds one lock.
 
 Not checked, here as in moto: IAM condition keys (kms:ViaService and the
 like), KMS (moto's Secrets Manager and DynamoDB never call KMS), the implied
@@ -119,7 +120,9 @@ def _events_resource(self):
     return f"arn:{partition}:events:{self.region}:{self.current_account}:event-bus/{bus}"
 
 
-_WRITE_LOCK = threading.Lock()
+# Re-entrant: moto's transact_write_items applies its items through put_item,
+# update_item and delete_item, which take the lock again.
+_WRITE_LOCK = threading.RLock()
 
 
 def _atomic(write):

@@ -7,6 +7,7 @@
 //! |---|---|---|
 //! | `client_id` | S | partition key |
 //! | `software_id` | S | `software_id-index` partition key (KEYS_ONLY); absent when `None` |
+//! | `claims_software_id` | BOOL | `true` when the record is its `software_id`'s one client (a claim item goes with it); absent otherwise |
 //! | `owner` | S | `owner-index` partition key (KEYS_ONLY); absent when `None`. The service never queries it: it is the operator's way to the clients an owner registered (an operator tool's `list` by owner queries it, then reads each client), at one write unit per item write that sets `owner` |
 //! | `unsettled` | S | `"1"` while `sweep_at != 0`, absent otherwise: partition key of the sparse `unsettled-index` (projection ALL) |
 //! | `sweep_at` | N | sort key of `unsettled-index` |
@@ -28,6 +29,16 @@
 //! Every put also writes `write_id`, a random id of that logical write, so that an
 //! SDK retry of a write DynamoDB had already applied is recognised as such instead
 //! of failing its own condition (`AlreadyExists` / `Conflict` / a false replay).
+//!
+//! A record that claims its `software_id` (one client per `software_id`, AU
+//! CDR) is put together with a claim item `client_id = "software#{software_id}"`
+//! holding only `holder` (the client id) and `write_id`, in one
+//! `TransactWriteItems`: the record on the absence of a record, the claim on
+//! its absence or on the stale holder a refused attempt found (a holder whose
+//! record is gone or no longer holds the claim, [`ClientRecord::holds_software_id`]).
+//! `delete` removes the claim its record held, conditional on still holding
+//! it; one left behind by a failure between the two is stale, and the next
+//! claim takes it over. Claim items carry no `state` and no index attribute.
 //!
 //! One-time keys ([`ClientStore::remember_once`]) are items `client_id = "once#{key}"`
 //! with only `ttl` and `write_id` beside the key; a [`ClientId`] never contains `#`
@@ -62,10 +73,11 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
-use aws_sdk_dynamodb::types::ReturnValue;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{Put, ReturnValue, TransactWriteItem};
 use dcr_core::{
     ClientId, ClientRecord, ClientSecret, ClientState, ClientStore, Clock, StoreError, SystemClock,
 };
@@ -84,6 +96,12 @@ pub const UNSETTLED_INDEX: &str = "unsettled-index";
 pub const TTL_ATTRIBUTE: &str = "ttl";
 /// Prefix of the `client_id` of one-time-key items.
 pub const ONCE_PREFIX: &str = "once#";
+/// Prefix of the `client_id` of software claim items (`software#{software_id}`).
+pub const SOFTWARE_PREFIX: &str = "software#";
+/// Attribute of a software claim item: the client that claimed the `software_id`.
+pub const HOLDER: &str = "holder";
+/// Attempts of a claiming insert that found a stale claim or a concurrent transaction.
+const CLAIM_ATTEMPTS: usize = 4;
 
 /// Attribute holding the id of the write that produced an item (see `put_if`).
 pub const WRITE_ID: &str = "write_id";
@@ -97,11 +115,12 @@ pub const SECRET_KEY_VERSION: &str = "secret_key_version";
 pub const SECRET_MIRRORED: &str = "secret_mirrored";
 
 /// The record attributes an item may lack; `replace` in sealed mode removes those the record does not set.
-const OPTIONAL_ATTRIBUTES: [&str; 7] = [
+const OPTIONAL_ATTRIBUTES: [&str; 8] = [
     "token_hash",
     "previous_token_hash",
     "owner",
     "software_id",
+    "claims_software_id",
     "software_statement",
     "unsettled",
     TTL_ATTRIBUTE,
@@ -223,6 +242,8 @@ struct Item {
     owner: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     software_id: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    claims_software_id: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     software_statement: Option<String>,
     expires_at: i64,
@@ -276,6 +297,7 @@ impl Item {
             previous_token_expires_at: record.previous_token_expires_at,
             owner: index_key(&record.owner),
             software_id: index_key(&record.software_id),
+            claims_software_id: record.claims_software_id,
             software_statement: record.software_statement.clone(),
             expires_at: record.expires_at,
             retry_until: record.retry_until,
@@ -310,6 +332,7 @@ impl Item {
             previous_token_expires_at: self.previous_token_expires_at,
             owner: self.owner,
             software_id: self.software_id,
+            claims_software_id: self.claims_software_id,
             software_statement: self.software_statement,
             expires_at: self.expires_at,
             retry_until: self.retry_until,
@@ -330,6 +353,22 @@ impl Item {
         Ok(serde_dynamo::aws_sdk_dynamodb_1::from_item(item)
             .context("decoding a DynamoDB item as a client record")?)
     }
+}
+
+/// The `software_id` a record claims, if it claims one (an empty one is no index key and claims nothing).
+fn claimed_software(record: &ClientRecord) -> Option<&str> {
+    record
+        .software_id
+        .as_deref()
+        .filter(|id| record.claims_software_id && !id.is_empty())
+}
+
+/// Whether a `TransactWriteItems` was cancelled (a condition, or a concurrent transaction).
+fn transaction_canceled<R>(err: &SdkError<TransactWriteItemsError, R>) -> bool {
+    matches!(
+        err.as_service_error(),
+        Some(TransactWriteItemsError::TransactionCanceledException(_))
+    )
 }
 
 /// Turns any SDK failure into `Unknown`, with the full error context for the log.
@@ -419,6 +458,11 @@ impl DynamoClientStore {
             item.secret_sealed = Some(sealed.value);
             item.secret_key_version = Some(sealed.key_version);
         }
+        if let Some(software_id) = claimed_software(record) {
+            return self
+                .insert_claiming(record, item.to_attributes()?, software_id, write_id)
+                .await;
+        }
         let put = self
             .client
             .put_item()
@@ -436,6 +480,142 @@ impl DynamoClientStore {
         }
     }
 
+    /// Puts a new record claiming its `software_id` and the claim item
+    /// `software#{software_id}` in one `TransactWriteItems`: the record on
+    /// the absence of a record with its id, the claim on the absence of a
+    /// claim, or on the holder a failed attempt found to be stale (its record
+    /// gone or no longer holding the claim, [`ClientRecord::holds_software_id`]).
+    async fn insert_claiming(
+        &self,
+        record: &ClientRecord,
+        item: HashMap<String, AttributeValue>,
+        software_id: &str,
+        write_id: &str,
+    ) -> Result<(), StoreError> {
+        let claim_key = format!("{SOFTWARE_PREFIX}{software_id}");
+        let mut stale: Option<AttributeValue> = None;
+        for _ in 0..CLAIM_ATTEMPTS {
+            let put_record = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item.clone()))
+                .condition_expression("attribute_not_exists(#state)")
+                .expression_attribute_names("#state", STATE)
+                .build()
+                .context("building the record's put")?;
+            let mut put_claim = Put::builder()
+                .table_name(&self.table)
+                .item("client_id", s(&claim_key))
+                .item(HOLDER, s(record.client_id.as_str()))
+                .item(WRITE_ID, s(write_id));
+            put_claim = match &stale {
+                None => put_claim.condition_expression("attribute_not_exists(client_id)"),
+                Some(holder) => put_claim
+                    .condition_expression("#holder = :stale")
+                    .expression_attribute_names("#holder", HOLDER)
+                    .expression_attribute_values(":stale", holder.clone()),
+            };
+            let put_claim = put_claim.build().context("building the claim's put")?;
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().put(put_record).build())
+                .transact_items(TransactWriteItem::builder().put(put_claim).build())
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(()),
+                Err(e) if transaction_canceled(&e) => {}
+                Err(e) => return Err(sdk_error(e, "DynamoDB TransactWriteItems (insert) failed")),
+            }
+            // Which condition failed (or whether a concurrent transaction did):
+            // read both items, consistently.
+            if let Some(existing) = self.raw_item(record.client_id.as_str()).await?
+                && existing.contains_key(STATE)
+            {
+                // An SDK retry of a transaction that had landed finds its own write.
+                return if existing.get(WRITE_ID) == Some(&s(write_id)) {
+                    Ok(())
+                } else {
+                    Err(StoreError::AlreadyExists)
+                };
+            }
+            stale = match self
+                .raw_item(&claim_key)
+                .await?
+                .and_then(|mut claim| claim.remove(HOLDER))
+            {
+                None => None,
+                Some(holder) => {
+                    if self.claim_holds(&holder, software_id).await? {
+                        return Err(StoreError::SoftwareIdTaken);
+                    }
+                    Some(holder)
+                }
+            };
+        }
+        Err(StoreError::Unknown(anyhow::anyhow!(
+            "claiming software_id for client {}: still contended after {CLAIM_ATTEMPTS} attempts",
+            record.client_id
+        )))
+    }
+
+    /// Whether the client `holder` still holds its claim on `software_id`.
+    async fn claim_holds(
+        &self,
+        holder: &AttributeValue,
+        software_id: &str,
+    ) -> Result<bool, StoreError> {
+        let AttributeValue::S(holder) = holder else {
+            return Ok(false);
+        };
+        let Some(item) = self.raw_item(holder).await? else {
+            return Ok(false);
+        };
+        if !item.contains_key(STATE) {
+            return Ok(false);
+        }
+        let record = Item::from_attributes(item)?.into_record()?;
+        Ok(record.software_id.as_deref() == Some(software_id)
+            && record.holds_software_id(self.clock.now()))
+    }
+
+    /// The item under `key`, as stored (a consistent read).
+    async fn raw_item(
+        &self,
+        key: &str,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("client_id", s(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error(e, "DynamoDB GetItem failed"))?;
+        Ok(out.item)
+    }
+
+    /// Removes the claim item of `software_id` if `client_id` holds it.
+    async fn release_claim(&self, client_id: &str, software_id: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("client_id", s(format!("{SOFTWARE_PREFIX}{software_id}")))
+            .condition_expression("#holder = :id")
+            .expression_attribute_names("#holder", HOLDER)
+            .expression_attribute_values(":id", s(client_id))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Another client took over a claim this one no longer held.
+            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) => Err(sdk_error(e, "DynamoDB DeleteItem (software claim) failed")),
+        }
+    }
+
     /// `replace`, with the write id given.
     async fn replace_as(
         &self,
@@ -444,7 +624,9 @@ impl DynamoClientStore {
         write_id: &str,
     ) -> Result<(), StoreError> {
         if self.ring.is_some() {
-            return self.update_as(record, expected_version, write_id).await;
+            return self
+                .update_as(record, expected_version, write_id, None)
+                .await;
         }
         let item = Item::from_record(record, write_id)?.to_attributes()?;
         let put = self
@@ -529,8 +711,15 @@ impl DynamoClientStore {
         record: &ClientRecord,
         expected_version: u64,
         write_id: &str,
+        secret: Option<Sealed>,
     ) -> Result<(), StoreError> {
-        let attributes = Item::from_record(record, write_id)?.to_attributes()?;
+        let new_secret = secret.is_some();
+        let mut item = Item::from_record(record, write_id)?;
+        if let Some(sealed) = secret {
+            item.secret_sealed = Some(sealed.value);
+            item.secret_key_version = Some(sealed.key_version);
+        }
+        let attributes = item.to_attributes()?;
         let mut names = HashMap::new();
         let mut values = HashMap::new();
         let mut set = Vec::new();
@@ -543,7 +732,10 @@ impl DynamoClientStore {
             set.push(format!("#a{i} = :a{i}"));
         }
         let mut remove = Vec::new();
-        for (i, name) in OPTIONAL_ATTRIBUTES.iter().enumerate() {
+        // A new secret is no longer the one a migration mirrored.
+        let mirrored = [SECRET_MIRRORED];
+        let extra: &[&str] = if new_secret { &mirrored } else { &[] };
+        for (i, name) in OPTIONAL_ATTRIBUTES.iter().chain(extra).enumerate() {
             if !names.values().any(|n| n == name) {
                 names.insert(format!("#r{i}"), (*name).to_owned());
                 remove.push(format!("#r{i}"));
@@ -571,6 +763,7 @@ impl DynamoClientStore {
             return Err(StoreError::Conflict);
         };
         if record.state == ClientState::Active
+            && !new_secret
             && let Err(e) = self.reseal(record, &item).await
         {
             // The record is written; the next write re-seals it.
@@ -657,6 +850,21 @@ impl ClientStore for DynamoClientStore {
         Ok(true)
     }
 
+    async fn replace_with_secret(
+        &self,
+        record: &ClientRecord,
+        expected_version: u64,
+        secret: &ClientSecret,
+    ) -> Result<bool, StoreError> {
+        let Some(ring) = &self.ring else {
+            return Ok(false);
+        };
+        let sealed = ring.seal(&record.client_id, secret).await?;
+        self.update_as(record, expected_version, &new_write_id()?, Some(sealed))
+            .await?;
+        Ok(true)
+    }
+
     async fn get(&self, client_id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
         let out = self
             .client
@@ -695,6 +903,7 @@ impl ClientStore for DynamoClientStore {
         let result = self
             .client
             .delete_item()
+            .return_values(ReturnValue::AllOld)
             .table_name(&self.table)
             .key("client_id", s(client_id.as_str()))
             .condition_expression("attribute_not_exists(#state) OR #version = :expected")
@@ -705,11 +914,21 @@ impl ClientStore for DynamoClientStore {
             .set_expression_attribute_values(Some(values(vec![(":expected", n(expected_version))])))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => Err(StoreError::Conflict),
-            Err(e) => Err(sdk_error(e, "DynamoDB DeleteItem failed")),
+        let old = match result {
+            Ok(out) => out.attributes.unwrap_or_default(),
+            Err(e) if condition_failed(&e) => return Err(StoreError::Conflict),
+            Err(e) => return Err(sdk_error(e, "DynamoDB DeleteItem failed")),
+        };
+        // The record's claim goes with it. Not in one transaction: the record
+        // must be read to know its claim, and a claim left behind by a failure
+        // here is stale (its holder is gone), which the next claiming insert
+        // recognises and takes over.
+        if old.get("claims_software_id") == Some(&AttributeValue::Bool(true))
+            && let Some(AttributeValue::S(software_id)) = old.get("software_id")
+        {
+            self.release_claim(client_id.as_str(), software_id).await?;
         }
+        Ok(())
     }
 
     async fn find_by_software_id(&self, software_id: &str) -> Result<Vec<ClientId>, StoreError> {

@@ -72,6 +72,8 @@ pub enum StoreCall {
     Get,
     /// `ClientStore::replace`.
     Replace,
+    /// `ClientStore::replace_with_secret` (one write in the sealed mode; nothing otherwise).
+    ReplaceWithSecret,
     /// `ClientStore::delete`.
     Delete,
     /// `ClientStore::find_by_software_id`.
@@ -82,6 +84,8 @@ pub enum StoreCall {
     RememberOnce,
     /// `SecretStore::put`.
     SecretPut,
+    /// `SecretStore::put_if`.
+    SecretPutIf,
     /// `SecretStore::get`.
     SecretGet,
     /// `SecretStore::delete`.
@@ -163,16 +167,18 @@ impl Resource {
 
 impl StoreCall {
     /// Every store call.
-    pub const ALL: [StoreCall; 11] = [
+    pub const ALL: [StoreCall; 13] = [
         StoreCall::Insert,
         StoreCall::InsertWithSecret,
         StoreCall::Get,
         StoreCall::Replace,
+        StoreCall::ReplaceWithSecret,
         StoreCall::Delete,
         StoreCall::FindBySoftwareId,
         StoreCall::ListDue,
         StoreCall::RememberOnce,
         StoreCall::SecretPut,
+        StoreCall::SecretPutIf,
         StoreCall::SecretGet,
         StoreCall::SecretDelete,
     ];
@@ -184,11 +190,13 @@ impl StoreCall {
             StoreCall::InsertWithSecret => "clients.insert_with_secret",
             StoreCall::Get => "clients.get",
             StoreCall::Replace => "clients.replace",
+            StoreCall::ReplaceWithSecret => "clients.replace_with_secret",
             StoreCall::Delete => "clients.delete",
             StoreCall::FindBySoftwareId => "clients.find_by_software_id",
             StoreCall::ListDue => "clients.list_due",
             StoreCall::RememberOnce => "clients.remember_once",
             StoreCall::SecretPut => "secrets.put",
+            StoreCall::SecretPutIf => "secrets.put_if",
             StoreCall::SecretGet => "secrets.get",
             StoreCall::SecretDelete => "secrets.delete",
         }
@@ -203,7 +211,14 @@ impl StoreCall {
         let ring = grant("secretsmanager:GetSecretValue", KeyRing);
         match self {
             // Conditional PutItem; its failure returns the old item (no extra read).
-            StoreCall::Insert | StoreCall::RememberOnce => vec![grant("dynamodb:PutItem", Table)],
+            StoreCall::RememberOnce => vec![grant("dynamodb:PutItem", Table)],
+            // The same, or, for a record claiming its software_id, the record
+            // and the claim item in one TransactWriteItems (authorised as its
+            // PutItems), and after a refusal a read of each (which failed?).
+            StoreCall::Insert => vec![
+                grant("dynamodb:PutItem", Table),
+                grant("dynamodb:GetItem", Table),
+            ],
             // The record and its sealed secret in one PutItem; nothing in the other mode.
             StoreCall::InsertWithSecret if sealed => vec![grant("dynamodb:PutItem", Table), ring],
             StoreCall::InsertWithSecret => vec![],
@@ -212,6 +227,11 @@ impl StoreCall {
             // container already read: the secret was read or written first).
             StoreCall::Replace if sealed => vec![grant("dynamodb:UpdateItem", Table)],
             StoreCall::Replace => vec![grant("dynamodb:PutItem", Table)],
+            // The record and its newly sealed secret in one UpdateItem; nothing in the other mode.
+            StoreCall::ReplaceWithSecret if sealed => {
+                vec![grant("dynamodb:UpdateItem", Table), ring]
+            }
+            StoreCall::ReplaceWithSecret => vec![],
             StoreCall::Get => vec![grant("dynamodb:GetItem", Table)],
             StoreCall::Delete => vec![grant("dynamodb:DeleteItem", Table)],
             StoreCall::FindBySoftwareId => vec![grant("dynamodb:Query", Index(SOFTWARE_ID_INDEX))],
@@ -225,6 +245,26 @@ impl StoreCall {
                 grant("secretsmanager:DescribeSecret", Secrets),
                 grant("secretsmanager:RestoreSecret", Secrets),
                 grant("secretsmanager:PutSecretValue", Secrets),
+            ],
+            // Sealed: the item's sealed secret read, then an UpdateItem
+            // conditional on it.
+            StoreCall::SecretPutIf if sealed => vec![
+                grant("dynamodb:GetItem", Table),
+                grant("dynamodb:UpdateItem", Table),
+                ring,
+            ],
+            // The current value and version read; a new secret created where
+            // there is none; else a restore of one scheduled for deletion, the
+            // new value put without a stage, and AWSCURRENT moved to it only
+            // from the version read (UpdateSecretVersionStage's compare-and-swap).
+            StoreCall::SecretPutIf => vec![
+                grant("secretsmanager:GetSecretValue", Secrets),
+                grant("secretsmanager:CreateSecret", Secrets),
+                grant("secretsmanager:TagResource", Secrets),
+                grant("secretsmanager:DescribeSecret", Secrets),
+                grant("secretsmanager:RestoreSecret", Secrets),
+                grant("secretsmanager:PutSecretValue", Secrets),
+                grant("secretsmanager:UpdateSecretVersionStage", Secrets),
             ],
             StoreCall::SecretGet if sealed => vec![grant("dynamodb:GetItem", Table), ring],
             StoreCall::SecretGet => vec![grant("secretsmanager:GetSecretValue", Secrets)],
@@ -302,13 +342,16 @@ impl Function {
             ],
             // auth.rs reads the record; update.rs reads the secret.
             Function::Get => &[Get, SecretGet],
-            // update.rs: read, replay markers of a signed body, a new secret,
-            // replace, the secret of a client turned public deleted.
+            // update.rs: read, replay markers of a signed body, a new secret
+            // with the record in one write where the store keeps both, else
+            // the secret (conditional on the one read) then the record; the
+            // secret of a client turned public deleted.
             Function::Update => &[
                 Get,
                 RememberOnce,
                 SecretGet,
-                SecretPut,
+                ReplaceWithSecret,
+                SecretPutIf,
                 Replace,
                 SecretDelete,
             ],

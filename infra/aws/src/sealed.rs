@@ -31,7 +31,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine as _;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
 use base64::engine::{DecodePaddingMode, GeneralPurpose as Engine};
-use dcr_core::{ClientId, ClientSecret, SecretStore, StoreError};
+use dcr_core::{ClientId, ClientSecret, SecretStore, StoreError, same_secret};
 
 use crate::dynamo::{
     DynamoClientStore, SECRET_KEY_VERSION, SECRET_MIRRORED, SECRET_SEALED, STATE, condition_failed,
@@ -364,6 +364,29 @@ pub fn sealed_of(
     }
 }
 
+impl SealedSecrets {
+    /// The item's sealed secret, as stored (a consistent read).
+    async fn sealed(&self, client_id: &ClientId) -> Result<Option<Sealed>, StoreError> {
+        let out = self
+            .store
+            .client()
+            .get_item()
+            .table_name(self.store.table())
+            .key("client_id", s(client_id.as_str()))
+            .consistent_read(true)
+            .projection_expression("#ss, #sk")
+            .expression_attribute_names("#ss", SECRET_SEALED)
+            .expression_attribute_names("#sk", SECRET_KEY_VERSION)
+            .send()
+            .await
+            .map_err(|e| sdk_error(e, "DynamoDB GetItem (sealed secret) failed"))?;
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
+        sealed_of(client_id, &item)
+    }
+}
+
 #[async_trait]
 impl SecretStore for SealedSecrets {
     async fn put(&self, client_id: &ClientId, secret: &ClientSecret) -> Result<(), StoreError> {
@@ -387,24 +410,49 @@ impl SecretStore for SealedSecrets {
         Ok(())
     }
 
-    async fn get(&self, client_id: &ClientId) -> Result<Option<ClientSecret>, StoreError> {
-        let out = self
+    async fn put_if(
+        &self,
+        client_id: &ClientId,
+        secret: &ClientSecret,
+        expected: Option<&ClientSecret>,
+    ) -> Result<(), StoreError> {
+        let old = self.sealed(client_id).await?;
+        let stored = match &old {
+            Some(sealed) => Some(self.ring.open(client_id, sealed).await?),
+            None => None,
+        };
+        if !same_secret(stored.as_ref(), expected) {
+            return Err(StoreError::Conflict);
+        }
+        let sealed = self.ring.seal(client_id, secret).await?;
+        let update = self
             .store
             .client()
-            .get_item()
+            .update_item()
             .table_name(self.store.table())
             .key("client_id", s(client_id.as_str()))
-            .consistent_read(true)
-            .projection_expression("#ss, #sk")
+            .update_expression("SET #ss = :ss, #sk = :sk REMOVE #sm")
             .expression_attribute_names("#ss", SECRET_SEALED)
             .expression_attribute_names("#sk", SECRET_KEY_VERSION)
-            .send()
-            .await
-            .map_err(|e| sdk_error(e, "DynamoDB GetItem (sealed secret) failed"))?;
-        let Some(item) = out.item else {
-            return Ok(None);
+            .expression_attribute_names("#sm", SECRET_MIRRORED)
+            .expression_attribute_values(":ss", s(sealed.value))
+            .expression_attribute_values(":sk", s(sealed.key_version));
+        // Conditional on the ciphertext read: a concurrent put, or a re-seal, changes it.
+        let update = match old {
+            Some(old) => update
+                .condition_expression("#ss = :old")
+                .expression_attribute_values(":old", s(old.value)),
+            None => update.condition_expression("attribute_not_exists(#ss)"),
         };
-        match sealed_of(client_id, &item)? {
+        match update.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(sdk_error(e, "DynamoDB UpdateItem (seal secret if) failed")),
+        }
+    }
+
+    async fn get(&self, client_id: &ClientId) -> Result<Option<ClientSecret>, StoreError> {
+        match self.sealed(client_id).await? {
             Some(sealed) => Ok(Some(self.ring.open(client_id, &sealed).await?)),
             None => Ok(None),
         }

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, SdkError};
 use aws_sdk_secretsmanager::types::Tag;
-use dcr_core::{ClientId, ClientSecret, SecretStore, StoreError};
+use dcr_core::{ClientId, ClientSecret, SecretStore, StoreError, same_secret};
 
 /// Tag key carrying the client id on every secret the store creates.
 pub const CLIENT_ID_TAG: &str = "dcr:client_id";
@@ -173,6 +173,145 @@ impl SecretsManagerStore {
     }
 }
 
+impl SecretsManagerStore {
+    /// The secret's current value and version; scheduled for deletion or
+    /// missing is no value (as `get` says).
+    async fn current(&self, name: &str) -> Result<Current, StoreError> {
+        match self
+            .client
+            .get_secret_value()
+            .secret_id(name)
+            // The default, named: put_if moves this label (and moto reads a
+            // default version of its own otherwise).
+            .version_stage("AWSCURRENT")
+            .send()
+            .await
+        {
+            Ok(out) => match (out.secret_string, out.version_id) {
+                (Some(value), Some(version)) => {
+                    Ok(Current::Value(ClientSecret::new(value), version))
+                }
+                _ => Err(StoreError::Unknown(anyhow::anyhow!(
+                    "Secrets Manager: the secret has no string value or no version"
+                ))),
+            },
+            Err(e) => match e.as_service_error() {
+                Some(se) if se.is_resource_not_found_exception() => Ok(Current::None),
+                Some(se) if se.is_invalid_request_exception() => Ok(Current::None),
+                _ => Err(sdk_error(e, "Secrets Manager GetSecretValue failed")),
+            },
+        }
+    }
+
+    /// Puts `secret` as a new version without a stage, then moves `AWSCURRENT`
+    /// to it from `from` only: the move fails if another version took the
+    /// label meanwhile (a concurrent swap won), which is `Conflict`. A version
+    /// left without a stage is never read, and Secrets Manager drops it.
+    async fn swap_current(
+        &self,
+        name: &str,
+        secret: &ClientSecret,
+        from: &str,
+    ) -> Result<(), StoreError> {
+        let staged = self
+            .client
+            .put_secret_value()
+            .secret_id(name)
+            .secret_string(secret.expose())
+            .version_stages(STAGED)
+            .send()
+            .await;
+        let version = match staged {
+            Ok(out) => out.version_id.ok_or_else(|| {
+                StoreError::Unknown(anyhow::anyhow!(
+                    "Secrets Manager: PutSecretValue returned no version"
+                ))
+            })?,
+            Err(e) => match e.as_service_error() {
+                // Deleted or scheduled for deletion meanwhile: not the secret read.
+                Some(se)
+                    if se.is_resource_not_found_exception()
+                        || se.is_invalid_request_exception() =>
+                {
+                    return Err(StoreError::Conflict);
+                }
+                _ => return Err(sdk_error(e, "Secrets Manager PutSecretValue failed")),
+            },
+        };
+        let moved = self
+            .client
+            .update_secret_version_stage()
+            .secret_id(name)
+            .version_stage("AWSCURRENT")
+            .move_to_version_id(version)
+            .remove_from_version_id(from)
+            .send()
+            .await;
+        match moved {
+            Ok(_) => Ok(()),
+            Err(e) => match e.as_service_error() {
+                // `from` no longer holds AWSCURRENT (or the secret is gone).
+                Some(se)
+                    if se.is_invalid_parameter_exception()
+                        || se.is_resource_not_found_exception()
+                        || se.is_invalid_request_exception() =>
+                {
+                    Err(StoreError::Conflict)
+                }
+                _ => Err(sdk_error(
+                    e,
+                    "Secrets Manager UpdateSecretVersionStage failed",
+                )),
+            },
+        }
+    }
+
+    /// `put_if` over a secret scheduled for deletion (no secret, as `get` says):
+    /// the version current when it was deleted is noted first, the secret
+    /// restored, and the new value swapped in from that version only, so of
+    /// two concurrent revivals one wins.
+    async fn revive_and_swap(&self, name: &str, secret: &ClientSecret) -> Result<(), StoreError> {
+        let described = match self.client.describe_secret().secret_id(name).send().await {
+            Ok(out) => out,
+            Err(e) => match e.as_service_error() {
+                Some(se) if se.is_resource_not_found_exception() => {
+                    return Err(StoreError::Conflict);
+                }
+                _ => return Err(sdk_error(e, "Secrets Manager DescribeSecret failed")),
+            },
+        };
+        if described.deleted_date().is_none() {
+            // Restored (and maybe given a value) by someone else meanwhile.
+            return Err(StoreError::Conflict);
+        }
+        let from = described
+            .version_ids_to_stages()
+            .and_then(|versions| {
+                versions
+                    .iter()
+                    .find(|(_, stages)| stages.iter().any(|s| s == "AWSCURRENT"))
+            })
+            .map(|(version, _)| version.clone())
+            .ok_or_else(|| {
+                StoreError::Unknown(anyhow::anyhow!(
+                    "Secrets Manager: a secret scheduled for deletion has no current version"
+                ))
+            })?;
+        if !self.restore(name).await? {
+            return Err(StoreError::Conflict);
+        }
+        self.swap_current(name, secret, &from).await
+    }
+}
+
+/// The stage of a value `put_if` wrote and has not yet made current.
+const STAGED: &str = "DCRSTAGED";
+
+enum Current {
+    Value(ClientSecret, String),
+    None,
+}
+
 enum Created {
     Yes,
     Exists,
@@ -216,9 +355,43 @@ impl SecretStore for SecretsManagerStore {
         )))
     }
 
+    async fn put_if(
+        &self,
+        client_id: &ClientId,
+        secret: &ClientSecret,
+        expected: Option<&ClientSecret>,
+    ) -> Result<(), StoreError> {
+        let name = self.secret_name(client_id);
+        match (self.current(&name).await?, expected) {
+            (Current::Value(stored, version), Some(expected))
+                if same_secret(Some(&stored), Some(expected)) =>
+            {
+                self.swap_current(&name, secret, &version).await
+            }
+            (Current::None, None) => match self.create(&name, client_id, secret).await? {
+                Created::Yes => Ok(()),
+                // Scheduled for deletion (an emulator may call that "exists"),
+                // or created by someone else since the read: the revival tells.
+                Created::Exists | Created::ScheduledForDeletion => {
+                    self.revive_and_swap(&name, secret).await
+                }
+            },
+            _ => Err(StoreError::Conflict),
+        }
+    }
+
     async fn get(&self, client_id: &ClientId) -> Result<Option<ClientSecret>, StoreError> {
         let name = self.secret_name(client_id);
-        match self.client.get_secret_value().secret_id(name).send().await {
+        match self
+            .client
+            .get_secret_value()
+            .secret_id(name)
+            // The default, named: put_if moves this label (and moto reads a
+            // default version of its own otherwise).
+            .version_stage("AWSCURRENT")
+            .send()
+            .await
+        {
             Ok(out) => match out.secret_string {
                 Some(value) => Ok(Some(ClientSecret::new(value))),
                 None => Err(StoreError::Unknown(anyhow::anyhow!(

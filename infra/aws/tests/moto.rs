@@ -492,3 +492,15 @@ async fn catalog_contract_on_dynamodb() {
     contract::catalog_contract(&store, &store).await;
     aws.delete_table().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_updates_issuing_a_secret_on_dynamodb_and_secrets_manager() {
+    let Some(aws) = MotoAws::from_env().await else {
+        return;
+    };
+    dcr_core::testing::races::concurrent_updates_issuing_a_secret_store_the_winners(
+        Arc::new(aws.client_store()),
+        Arc::new(aws.secret_store()),
+    )
+    .await;
+}

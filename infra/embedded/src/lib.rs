@@ -318,6 +318,21 @@ impl ClientStore for EmbeddedStore {
         .map(drop)
     }
 
+    /// One handle is both stores, so an update issuing a secret is one durable write.
+    async fn replace_with_secret(
+        &self,
+        record: &ClientRecord,
+        expected_version: u64,
+        secret: &ClientSecret,
+    ) -> Result<bool, StoreError> {
+        self.submit(Op::ReplaceWithSecret {
+            record: record.clone(),
+            expected_version,
+            secret: secret.clone(),
+        })
+        .await
+    }
+
     async fn delete(&self, client_id: &ClientId, expected_version: u64) -> Result<(), StoreError> {
         self.submit(Op::Delete {
             client_id: client_id.as_str().to_owned(),
@@ -365,6 +380,21 @@ impl SecretStore for EmbeddedStore {
         self.submit(Op::PutSecret {
             client_id: client_id.as_str().to_owned(),
             secret: secret.clone(),
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn put_if(
+        &self,
+        client_id: &ClientId,
+        secret: &ClientSecret,
+        expected: Option<&ClientSecret>,
+    ) -> Result<(), StoreError> {
+        self.submit(Op::PutSecretIf {
+            client_id: client_id.as_str().to_owned(),
+            secret: secret.clone(),
+            expected: expected.cloned(),
         })
         .await
         .map(drop)

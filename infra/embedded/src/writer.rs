@@ -90,6 +90,12 @@ pub(crate) enum Op {
         record: ClientRecord,
         expected_version: u64,
     },
+    /// A replace and the client's new secret, atomically.
+    ReplaceWithSecret {
+        record: ClientRecord,
+        expected_version: u64,
+        secret: ClientSecret,
+    },
     Delete {
         client_id: String,
         expected_version: u64,
@@ -101,6 +107,12 @@ pub(crate) enum Op {
     PutSecret {
         client_id: String,
         secret: ClientSecret,
+    },
+    /// A secret put only over the `expected` one (`None`: no secret).
+    PutSecretIf {
+        client_id: String,
+        secret: ClientSecret,
+        expected: Option<ClientSecret>,
     },
     DeleteSecret {
         client_id: String,
@@ -360,11 +372,15 @@ impl View<'_> {
         }
     }
 
-    fn secret_exists(&self, id: &str) -> bool {
+    fn secret(&self, id: &str) -> Option<&ClientSecret> {
         match self.group.secrets.get(id) {
-            Some(changed) => changed.is_some(),
-            None => self.state.secret(id).is_some(),
+            Some(changed) => changed.as_ref(),
+            None => self.state.secret(id),
         }
+    }
+
+    fn secret_exists(&self, id: &str) -> bool {
+        self.secret(id).is_some()
     }
 
     /// Whether `op` may be acknowledged before it is durable: the insert of a
@@ -381,10 +397,10 @@ impl View<'_> {
 
     fn apply(&mut self, op: Op, now: i64) -> Outcome {
         match op {
-            Op::Insert(record) => self.insert(record),
+            Op::Insert(record) => self.insert(record, now),
             Op::InsertWithSecret { record, secret } => {
                 let id = String::from(record.client_id.clone());
-                self.insert(record)?;
+                self.insert(record, now)?;
                 if let Some(secret) = secret {
                     self.put_secret(id, secret);
                 }
@@ -395,6 +411,19 @@ impl View<'_> {
                 expected_version,
             } => match self.record(&record.client_id) {
                 Some(old) if old.version == expected_version => self.write_record(record),
+                _ => Err(StoreError::Conflict),
+            },
+            Op::ReplaceWithSecret {
+                record,
+                expected_version,
+                secret,
+            } => match self.record(&record.client_id) {
+                Some(old) if old.version == expected_version => {
+                    let id = String::from(record.client_id.clone());
+                    self.write_record(record)?;
+                    self.put_secret(id, secret);
+                    Ok(true)
+                }
                 _ => Err(StoreError::Conflict),
             },
             Op::Delete {
@@ -425,6 +454,17 @@ impl View<'_> {
                 self.put_secret(client_id, secret);
                 Ok(true)
             }
+            Op::PutSecretIf {
+                client_id,
+                secret,
+                expected,
+            } => {
+                if !dcr_core::same_secret(self.secret(&client_id), expected.as_ref()) {
+                    return Err(StoreError::Conflict);
+                }
+                self.put_secret(client_id, secret);
+                Ok(true)
+            }
             Op::DeleteSecret { client_id } => {
                 if self.secret_exists(&client_id) {
                     self.frames.secret_gone(&client_id);
@@ -435,11 +475,37 @@ impl View<'_> {
         }
     }
 
-    fn insert(&mut self, record: ClientRecord) -> Outcome {
+    fn insert(&mut self, record: ClientRecord, now: i64) -> Outcome {
         if self.record(&record.client_id).is_some() {
             return Err(StoreError::AlreadyExists);
         }
+        if record.claims_software_id
+            && let Some(software_id) = &record.software_id
+            && self.software_held(software_id, now)
+        {
+            return Err(StoreError::SoftwareIdTaken);
+        }
         self.write_record(record)
+    }
+
+    /// Whether a record, as the group so far leaves it, holds `software_id`'s
+    /// claim: the index of the state, and the records this group wrote.
+    fn software_held(&self, software_id: &str, now: i64) -> bool {
+        let written = self.group.records.iter().filter_map(|(id, stored)| {
+            stored
+                .as_ref()
+                .filter(|s| s.record.software_id.as_deref() == Some(software_id))
+                .map(|_| id.clone())
+        });
+        self.state
+            .with_software(software_id)
+            .into_iter()
+            .chain(written)
+            .any(|id| {
+                self.record(&id).is_some_and(|r| {
+                    r.software_id.as_deref() == Some(software_id) && r.holds_software_id(now)
+                })
+            })
     }
 
     fn write_record(&mut self, record: ClientRecord) -> Outcome {

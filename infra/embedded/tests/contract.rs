@@ -47,6 +47,16 @@ async fn secret_store_honours_the_contract() {
     contract::secret_store_contract(store.secrets().as_ref()).await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_updates_issuing_a_secret_store_the_winners() {
+    let (_dir, store) = fresh();
+    dcr_core::testing::races::concurrent_updates_issuing_a_secret_store_the_winners(
+        store.clients(),
+        store.secrets(),
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn honours_the_contract_on_a_current_thread_runtime() {
     let (_dir, store) = fresh();
@@ -77,6 +87,7 @@ async fn everything_survives_a_reopen() {
         {
             let mut r = full_record(&format!("client-{i:02}"), state);
             r.software_id = Some(software.clone());
+            r.claims_software_id = false;
             r.sweep_at = if i % 2 == 0 { 1_000 + i as i64 } else { 0 };
             clients.insert(&r).await.unwrap();
             secrets

@@ -209,6 +209,21 @@ impl ClientStore for TimedClients {
             .await
     }
 
+    async fn replace_with_secret(
+        &self,
+        record: &ClientRecord,
+        expected_version: u64,
+        secret: &ClientSecret,
+    ) -> Result<bool, StoreError> {
+        self.metrics
+            .timed(
+                StoreCall::ReplaceWithSecret,
+                self.inner
+                    .replace_with_secret(record, expected_version, secret),
+            )
+            .await
+    }
+
     async fn delete(&self, client_id: &ClientId, expected_version: u64) -> Result<(), StoreError> {
         self.metrics
             .timed(
@@ -261,6 +276,20 @@ impl SecretStore for TimedSecrets {
     async fn put(&self, client_id: &ClientId, secret: &ClientSecret) -> Result<(), StoreError> {
         self.metrics
             .timed(StoreCall::SecretPut, self.inner.put(client_id, secret))
+            .await
+    }
+
+    async fn put_if(
+        &self,
+        client_id: &ClientId,
+        secret: &ClientSecret,
+        expected: Option<&ClientSecret>,
+    ) -> Result<(), StoreError> {
+        self.metrics
+            .timed(
+                StoreCall::SecretPutIf,
+                self.inner.put_if(client_id, secret, expected),
+            )
             .await
     }
 

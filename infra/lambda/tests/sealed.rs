@@ -80,6 +80,18 @@ async fn fault_injection_in_the_sealed_mode() {
     report.assert_clean("DynamoDB with sealed secrets on moto");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_updates_issuing_a_secret_in_the_sealed_mode() {
+    let Some(aws) = MotoAws::sealed_from_env().await else {
+        return;
+    };
+    let (clients, secrets) = stores(&aws);
+    dcr_core::testing::races::concurrent_updates_issuing_a_secret_store_the_winners(
+        clients, secrets,
+    )
+    .await;
+}
+
 // ---------------------------------------------------------------------------
 // what the item holds
 // ---------------------------------------------------------------------------

@@ -17,7 +17,8 @@ pub enum AuthError {
     /// A valid token without the required scope.
     #[error("the access token lacks the required scope")]
     InsufficientScope,
-    /// The token could not be judged: the introspection endpoint did not answer.
+    /// The token could not be judged: the introspection endpoint did not
+    /// answer, or the issuer's JWK Set could not be fetched.
     #[error("the access token cannot be checked right now")]
     Unavailable,
 }
@@ -52,6 +53,12 @@ pub enum BodyError {
     /// A JSON body where this server takes signed request objects only.
     #[error("a signed request object is required")]
     NotSigned,
+    /// A JWK Set the body's signatures are checked against could not be
+    /// fetched (unreachable, timed out, an error status; or, for the
+    /// configuration's key set, no usable JWK Set): the body was not judged.
+    /// Says which keys; the cause goes to the log.
+    #[error("keys unavailable: {0}")]
+    KeysUnavailable(String),
 }
 
 /// What a hook (docs/hooks.md) came to, when it did not accept.

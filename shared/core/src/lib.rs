@@ -19,7 +19,7 @@ pub use model::{ClientId, ClientRecord, ClientState};
 pub use ports::{
     AccessToken, ClientCatalog, ClientSecret, ClientStore, Clock, FetchError, HookCaller,
     Introspector, KeySource, RecordPage, SecretStore, SectorSource, StoreError, SystemClock,
-    TokenVerifier, UrlOrigin,
+    TokenVerifier, UrlOrigin, same_secret,
 };
 pub use service::{
     AuthenticatedClient, Body, Caller, ClientInfo, Credential, JwtVerifier, Ports, RETRY_WINDOW,

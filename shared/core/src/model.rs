@@ -132,6 +132,12 @@ pub struct ClientRecord {
     pub owner: Option<String>,
     /// The `software_id`, for one-client-per-software rules.
     pub software_id: Option<String>,
+    /// Whether this client is the one client its `software_id` may have (a
+    /// profile's rule): the store refuses to insert a second record claiming
+    /// the same `software_id` while this one holds it (see
+    /// [`ClientRecord::holds_software_id`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub claims_software_id: bool,
     /// The software statement the client registered with, as sent.
     pub software_statement: Option<String>,
     /// When the client itself expires (`client_lifetime`), 0 = never.
@@ -173,6 +179,15 @@ impl ClientRecord {
     /// operator. What an authorization server must check before accepting it.
     pub fn is_usable(&self, now: i64) -> bool {
         self.is_live(now) && !self.disabled
+    }
+
+    /// Whether this record still keeps its claimed `software_id` from another
+    /// client at `now`: a live client, or a registration in progress (`Pending`
+    /// within its grace). A deleted, deleting, expired or abandoned one does not.
+    pub fn holds_software_id(&self, now: i64) -> bool {
+        self.claims_software_id
+            && self.software_id.is_some()
+            && (self.is_live(now) || (self.state == ClientState::Pending && self.sweep_at > now))
     }
 }
 

@@ -15,6 +15,10 @@ pub enum StoreError {
     /// `insert` found a record with the same `client_id`.
     #[error("a client with this id already exists")]
     AlreadyExists,
+    /// `insert` of a record claiming its `software_id` found another record
+    /// that holds it ([`ClientRecord::holds_software_id`]); nothing was written.
+    #[error("another client holds this software_id")]
+    SoftwareIdTaken,
     /// A conditional write found another version (or no record).
     #[error("the record changed or vanished since it was read")]
     Conflict,
@@ -31,13 +35,20 @@ pub trait ClientStore: Send + Sync {
     /// secrets share one ordered log MAY acknowledge a `Pending` record before it
     /// is durable, if its next durable write persists it (the record is invisible
     /// until a `replace` to `Active`, which is always durable).
+    ///
+    /// A record with `claims_software_id` is inserted only if no other record
+    /// claiming the same `software_id` holds it
+    /// ([`ClientRecord::holds_software_id`]), checked atomically with the
+    /// insert: N concurrent inserts of such records, one `software_id`, leave
+    /// exactly one written; the others get `SoftwareIdTaken` and write nothing.
     async fn insert(&self, record: &ClientRecord) -> Result<(), StoreError>;
 
     /// Stores a new `Active` record and its secret (if any) in one atomic, durable
     /// write, when this store is also the [`SecretStore`] in use (one database for
     /// both). Returns `Ok(false)`, writing nothing, when it is not: the caller then
     /// uses the crash-safe order of separate writes. Otherwise as `insert`
-    /// (`AlreadyExists` on a duplicate id, and then nothing is written).
+    /// (`AlreadyExists` on a duplicate id, `SoftwareIdTaken` on a held
+    /// `software_id`, and then nothing is written).
     async fn insert_with_secret(
         &self,
         record: &ClientRecord,
@@ -56,8 +67,24 @@ pub trait ClientStore: Send + Sync {
     async fn replace(&self, record: &ClientRecord, expected_version: u64)
     -> Result<(), StoreError>;
 
+    /// Replaces the record and its secret in one atomic, durable write, if the
+    /// stored version equals `expected_version`, when this store is also the
+    /// [`SecretStore`] in use. Returns `Ok(false)`, writing nothing, when it is
+    /// not (the caller then stores the secret and the record separately).
+    /// Otherwise as `replace` (`Conflict`, and then nothing is written).
+    async fn replace_with_secret(
+        &self,
+        record: &ClientRecord,
+        expected_version: u64,
+        secret: &ClientSecret,
+    ) -> Result<bool, StoreError> {
+        let _ = (record, expected_version, secret);
+        Ok(false)
+    }
+
     /// Deletes the record if the stored version equals `expected_version`. MUST
     /// return `Conflict` if the version differs; deleting a missing record is `Ok`.
+    /// A deleted record releases its `software_id` claim.
     async fn delete(&self, client_id: &ClientId, expected_version: u64) -> Result<(), StoreError>;
 
     /// Returns the ids of records (any state) with this `software_id`.
@@ -88,6 +115,16 @@ impl ClientSecret {
     }
 }
 
+/// Whether a stored secret is the `expected` one (both absent, or equal in
+/// constant time): the condition of [`SecretStore::put_if`].
+pub fn same_secret(stored: Option<&ClientSecret>, expected: Option<&ClientSecret>) -> bool {
+    match (stored, expected) {
+        (None, None) => true,
+        (Some(a), Some(b)) => crate::tokens::ct_eq(a.expose(), b.expose()),
+        _ => false,
+    }
+}
+
 impl fmt::Debug for ClientSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ClientSecret(<redacted>)")
@@ -101,6 +138,17 @@ pub trait SecretStore: Send + Sync {
     /// the client's record is `Pending`, a store sharing one ordered log with the
     /// records MAY acknowledge before it is durable, as for `ClientStore::insert`.
     async fn put(&self, client_id: &ClientId, secret: &ClientSecret) -> Result<(), StoreError>;
+
+    /// Stores `secret` only if the stored secret is still `expected` (`None`:
+    /// there is none, as `get` would say), atomically: of concurrent calls from
+    /// the same `expected`, one stores its secret and every other returns
+    /// `Conflict`, writing nothing. Durable like `put`.
+    async fn put_if(
+        &self,
+        client_id: &ClientId,
+        secret: &ClientSecret,
+        expected: Option<&ClientSecret>,
+    ) -> Result<(), StoreError>;
 
     /// Returns the secret, or `None` if there is none.
     async fn get(&self, client_id: &ClientId) -> Result<Option<ClientSecret>, StoreError>;
@@ -144,7 +192,8 @@ pub trait TokenVerifier: Send + Sync {
     /// Verifies the token (signature, issuer, audience and time claims, or an
     /// active introspection answer). MUST return `AuthError::Invalid` for any
     /// token it does not accept, and `AuthError::Unavailable` only when it
-    /// could not judge the token at all (the introspection endpoint is down).
+    /// could not judge the token at all (the introspection endpoint is down,
+    /// the issuer's JWK Set cannot be fetched).
     async fn verify(&self, token: &str) -> Result<AccessToken, crate::errors::AuthError>;
 }
 

@@ -239,6 +239,10 @@ impl From<BodyError> for Reply {
                 "invalid_request",
                 "this server takes signed request objects (application/jwt or application/jose) only",
             ),
+            BodyError::KeysUnavailable(d) => {
+                Reply::error(503, "temporarily_unavailable", format!("{d}; retry later"))
+                    .header(RETRY_AFTER, "5")
+            }
         }
     }
 }

@@ -92,6 +92,8 @@ on_every_engine!(
     statements_can_be_required,
     unknown_kids_refresh_at_most_once_per_cooldown,
     signed_request_objects_are_verified,
+    an_unreachable_key_set_is_a_503,
+    discovery_advertises_what_registration_accepts,
     request_named_key_urls_obey_the_outbound_rules,
     one_fetch_of_each_key_set_under_load,
     au_cdr_takes_signed_requests_and_cdr_tokens_only,

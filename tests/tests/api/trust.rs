@@ -494,3 +494,162 @@ pub async fn uk_ob_registration_from_a_directory_statement(s: &dyn Spawner) {
         );
     }
 }
+
+/// A key set that cannot be fetched (an error status, a refused connection)
+/// leaves the token, statement or request object unjudged: `503
+/// temporarily_unavailable` with `Retry-After`, as when introspection is down;
+/// never a `401` or `400` that blames the caller, nor a `500`.
+pub async fn an_unreachable_key_set_is_a_503(s: &dyn Spawner) {
+    use dcr_keys::testing::Reply;
+    let unavailable = |r: &TestResponse| {
+        r.assert_error(503, "temporarily_unavailable");
+        assert!(r.header("retry-after").is_some(), "a Retry-After");
+    };
+    // The access token issuer's keys answer 500: the initial access token was not judged.
+    let trust = Trust::start().await;
+    trust
+        .server
+        .set(dcr_tests::trust::AUTHORITY_PATH, Reply::Status(500));
+    let app = engine_or_skip!(
+        s,
+        trust.config("registration_endpoint_authentication:\n  require_bearer_token: true\n")
+    );
+    let token = trust.access_token("partner", "dcr:register");
+    unavailable(&post(&*app, &web(), Some(&token)).await);
+    // Not a JWT at all is still the caller's fault.
+    post(&*app, &web(), Some("not-a-jwt"))
+        .await
+        .assert_error(401, "invalid_token");
+
+    // The directory's keys answer 503: the statement was not judged.
+    let trust = Trust::start().await;
+    trust
+        .server
+        .set(dcr_tests::trust::DIRECTORY_PATH, Reply::Status(503));
+    let app = engine_or_skip!(s, trust.config(""));
+    let body = json!({"software_statement": trust.statement(json!({}))});
+    unavailable(&post(&*app, &body, None).await);
+
+    // The client's keys (the statement's jwks_uri) answer 502, or refuse the
+    // connection: the request object was not judged.
+    let trust = Trust::start().await;
+    trust
+        .server
+        .set(dcr_tests::trust::CLIENT_PATH, Reply::Status(502));
+    let app = engine_or_skip!(s, trust.config(""));
+    let aud = app.issuer();
+    let statement = trust.statement(json!({}));
+    unavailable(&post_jwt(&*app, &trust.request_object(&aud, &statement, json!({}))).await);
+    let closed = trust.statement(json!({"jwks_uri": "http://127.0.0.1:1/jwks"}));
+    unavailable(&post_jwt(&*app, &trust.request_object(&aud, &closed, json!({}))).await);
+    // Once the keys are back, the same kind of request registers.
+    trust.server.set_json(
+        dcr_tests::trust::CLIENT_PATH,
+        dcr_trust::testing::jwks(&[&trust.client]),
+    );
+    created(&post_jwt(&*app, &trust.request_object(&aud, &statement, json!({}))).await);
+}
+
+/// The discovery document says what registration accepts under each profile:
+/// the algorithms of signed requests (when a directory is trusted, so that a
+/// signed request is taken at all), the auth methods and the
+/// `token_endpoint_auth_signing_alg` values a profile restricts; the UK OB
+/// conformance tool signs with the first request algorithm listed, and sends
+/// `alg: none` when there is none. `server_metadata` still wins.
+pub async fn discovery_advertises_what_registration_accepts(s: &dyn Spawner) {
+    let trust = Trust::start().await;
+    let all = json!([
+        "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"
+    ]);
+    let fapi = json!(["PS256", "ES256"]);
+    let methods_fapi_advanced = json!([
+        "private_key_jwt",
+        "tls_client_auth",
+        "self_signed_tls_client_auth"
+    ]);
+    let methods_uk_ob = json!([
+        "private_key_jwt",
+        "tls_client_auth",
+        "client_secret_jwt",
+        "client_secret_basic",
+        "client_secret_post"
+    ]);
+    // (profile, request algs, token endpoint auth methods, token endpoint auth signing algs)
+    let cases = [
+        ("default", all.clone(), Value::Null, Value::Null),
+        ("fapi", all.clone(), Value::Null, Value::Null),
+        (
+            "fapi-advanced",
+            fapi.clone(),
+            methods_fapi_advanced,
+            Value::Null,
+        ),
+        ("uk-ob", fapi.clone(), methods_uk_ob, Value::Null),
+        (
+            "au-cdr",
+            fapi.clone(),
+            json!(["private_key_jwt"]),
+            fapi.clone(),
+        ),
+    ];
+    for (profile, request_algs, methods, signing_algs) in cases {
+        let extra = format!("profile: {profile}\nrequest_object:\n  audiences: [bank]\n");
+        let app = engine_or_skip!(s, trust.config(&extra));
+        let doc = app
+            .send(TestRequest::new("GET", "/.well-known/openid-configuration"))
+            .await
+            .json();
+        assert_eq!(
+            doc["request_object_signing_alg_values_supported"], request_algs,
+            "{profile}"
+        );
+        assert_eq!(
+            doc["token_endpoint_auth_methods_supported"], methods,
+            "{profile}"
+        );
+        assert_eq!(
+            doc["token_endpoint_auth_signing_alg_values_supported"], signing_algs,
+            "{profile}"
+        );
+        // What is advertised is accepted: a request object in an advertised
+        // algorithm (the client key's ES256) registers.
+        if profile == "default" {
+            let aud = app.issuer();
+            let jws = trust.request_object(&aud, &trust.statement(json!({})), json!({}));
+            created(&post_jwt(&*app, &jws).await);
+        }
+    }
+    // No directory trusted: no signed request is taken, and none is advertised.
+    let app = engine_or_skip!(
+        s,
+        "profile: uk-ob\nregistration_endpoint_authentication:\n  require_software_statement: false\n"
+    );
+    let doc = app
+        .send(TestRequest::new(
+            "GET",
+            "/.well-known/oauth-authorization-server",
+        ))
+        .await
+        .json();
+    assert!(
+        doc.get("request_object_signing_alg_values_supported")
+            .is_none()
+    );
+    // server_metadata replaces what is derived.
+    let app = engine_or_skip!(
+        s,
+        trust.config("server_metadata:\n  request_object_signing_alg_values_supported: [PS256]\n  token_endpoint_auth_methods_supported: [private_key_jwt]\n")
+    );
+    let doc = app
+        .send(TestRequest::new("GET", "/.well-known/openid-configuration"))
+        .await
+        .json();
+    assert_eq!(
+        doc["request_object_signing_alg_values_supported"],
+        json!(["PS256"])
+    );
+    assert_eq!(
+        doc["token_endpoint_auth_methods_supported"],
+        json!(["private_key_jwt"])
+    );
+}

@@ -11,7 +11,9 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use dcr_core::{ClientCatalog, ClientId, ClientRecord, ClientStore, RecordPage, StoreError};
 
-use super::{DynamoClientStore, Item, ONCE_PREFIX, OWNER_INDEX, PAGE_LIMIT, s, sdk_error};
+use super::{
+    DynamoClientStore, Item, ONCE_PREFIX, OWNER_INDEX, PAGE_LIMIT, SOFTWARE_PREFIX, s, sdk_error,
+};
 
 type Key = HashMap<String, AttributeValue>;
 
@@ -27,8 +29,14 @@ fn page_size(limit: usize, have: usize) -> i32 {
     i32::try_from((limit - have).min(PAGE_LIMIT)).unwrap_or(1)
 }
 
-fn is_once(item: &Key) -> bool {
-    matches!(item.get("client_id"), Some(AttributeValue::S(id)) if id.starts_with(ONCE_PREFIX))
+/// Whether a scanned item is a client record: one-time keys, software claims
+/// and a sealed secret put before its record share the table, with no `state`.
+fn is_record(item: &Key) -> bool {
+    let reserved = matches!(
+        item.get("client_id"),
+        Some(AttributeValue::S(id)) if id.starts_with(ONCE_PREFIX) || id.starts_with(SOFTWARE_PREFIX)
+    );
+    !reserved && item.contains_key("state")
 }
 
 impl DynamoClientStore {
@@ -52,7 +60,7 @@ impl DynamoClientStore {
                 .await
                 .map_err(|e| sdk_error(e, "DynamoDB Scan failed"))?;
             for item in out.items.unwrap_or_default() {
-                if !is_once(&item) {
+                if is_record(&item) {
                     records.push(Item::from_attributes(item)?.into_record()?);
                 }
             }

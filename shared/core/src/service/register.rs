@@ -209,6 +209,8 @@ impl Service {
             previous_token_expires_at: 0,
             owner,
             software_id: client.metadata.software_id().map(str::to_owned),
+            claims_software_id: client.metadata.software_id().is_some()
+                && self.one_client_per_software_id(),
             software_statement: client.statement,
             expires_at: deadline(now, self.config.client_lifetime),
             retry_until: if chosen_id { now + RETRY_WINDOW } else { 0 },
@@ -247,12 +249,17 @@ impl Service {
         let mut active = issued.record.clone();
         active.state = ClientState::Active;
         active.sweep_at = active.expires_at;
-        let done = self
+        match self
             .clients
             .insert_with_secret(&active, issued.secret.as_ref())
             .await
-            .context("storing the client and its secret")?;
-        Ok(done.then_some(active))
+        {
+            Ok(done) => Ok(done.then_some(active)),
+            Err(StoreError::SoftwareIdTaken) => Err(software_taken()),
+            Err(e) => Err(anyhow::Error::new(e)
+                .context("storing the client and its secret")
+                .into()),
+        }
     }
 
     /// The crash-safe order of separate writes: the pending record claims the
@@ -296,6 +303,7 @@ impl Service {
     ) -> Result<Option<ClientRecord>, RegisterError> {
         match self.clients.insert(record).await {
             Ok(()) => Ok(None),
+            Err(StoreError::SoftwareIdTaken) => Err(software_taken()),
             Err(StoreError::AlreadyExists) => {
                 let existing = self
                     .clients
@@ -390,15 +398,23 @@ impl Service {
         ))
     }
 
-    /// One client per `software_id` where the profile says so (AU CDR).
-    async fn check_software_unique(&self, software_id: &str) -> Result<(), RegisterError> {
-        if !self
-            .config
+    /// Whether the profile allows one client per `software_id` (AU CDR).
+    fn one_client_per_software_id(&self) -> bool {
+        self.config
             .profile
             .rules()
             .registration
             .one_client_per_software_id
-        {
+    }
+
+    /// One client per `software_id` where the profile says so (AU CDR): the
+    /// early answer, before credentials are drawn, which also sees clients
+    /// stored without a claim. The guarantee is the store's: a new record
+    /// claims its `software_id` atomically with its insert
+    /// ([`ClientStore::insert`](crate::ClientStore::insert)), so of two
+    /// concurrent registrations that both pass this check, one is refused there.
+    async fn check_software_unique(&self, software_id: &str) -> Result<(), RegisterError> {
+        if !self.one_client_per_software_id() {
             return Ok(());
         }
         let now = self.now();
@@ -415,11 +431,14 @@ impl Service {
                 .context("reading a client of the software_id")?
                 .is_some_and(|r| r.is_live(now));
             if live {
-                return Err(
-                    invalid("a client is already registered for this software_id".into()).into(),
-                );
+                return Err(software_taken());
             }
         }
         Ok(())
     }
+}
+
+/// The answer to a registration for a `software_id` another client holds.
+fn software_taken() -> RegisterError {
+    invalid("a client is already registered for this software_id".into()).into()
 }

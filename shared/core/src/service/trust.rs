@@ -203,12 +203,18 @@ impl Service {
         })
     }
 
-    /// The directory's keys: a failure to fetch them is the server's, not the caller's.
-    async fn config_keys(&self, uri: &str, refresh: bool) -> anyhow::Result<Arc<KeySet>> {
+    /// The directory's keys: a failure to fetch them, whatever it is, is the
+    /// server's or the directory's, not the caller's: the statement was not judged.
+    async fn config_keys(&self, uri: &str, refresh: bool) -> Result<Arc<KeySet>, BodyError> {
         self.keys
             .key_set(uri, UrlOrigin::Config, refresh)
             .await
-            .context("fetching the directory's JWK Set")
+            .map_err(|e| {
+                tracing::warn!(error = %e, "the software statement issuer's JWK Set is unavailable");
+                BodyError::KeysUnavailable(
+                    "the software statement issuer's keys could not be fetched".into(),
+                )
+            })
     }
 
     /// The client's keys from its verified statement: inline `jwks`, else its
@@ -238,8 +244,12 @@ impl Service {
                 KeyError::Forbidden(d) => {
                     BodyError::InvalidStatement(format!("its jwks_uri is not allowed: {d}"))
                 }
+                // The key host did not answer: the request object was not judged.
                 KeyError::Unavailable(d) => {
-                    BodyError::InvalidStatement(format!("its jwks_uri could not be fetched: {d}"))
+                    tracing::warn!(error = %d, "a software statement's jwks_uri is unavailable");
+                    BodyError::KeysUnavailable(
+                        "the keys of the software statement's jwks_uri could not be fetched".into(),
+                    )
                 }
                 KeyError::Invalid(d) => {
                     BodyError::InvalidStatement(format!("its jwks_uri is not a JWK Set: {d}"))
@@ -302,8 +312,9 @@ impl JwtVerifier {
             .key_set(&self.jwks_uri, UrlOrigin::Config, refresh)
             .await
             .map_err(|e| {
+                // Not the token's fault: it was not judged (as when introspection is down).
                 tracing::error!(error = %e, "the access token issuer's JWK Set is unavailable");
-                AuthError::Invalid
+                AuthError::Unavailable
             })
     }
 }

@@ -44,6 +44,8 @@ struct Replaced {
     record: ClientRecord,
     /// A secret issued by this update (stored before the record).
     new_secret: Option<ClientSecret>,
+    /// The client's secret as this update read it: what a new one replaces.
+    read_secret: Option<ClientSecret>,
     /// The secret the answer shows: the new one, else the kept one.
     secret: Option<ClientSecret>,
     /// The registration access token the answer shows.
@@ -214,14 +216,16 @@ impl Service {
             retry_until: 0,
             ..record
         };
+        let read_secret = replacement.current_secret;
         let secret = new_secret.clone().or(if needs_secret {
-            replacement.current_secret
+            read_secret.clone()
         } else {
             None
         });
         Ok(Replaced {
             record,
             new_secret,
+            read_secret,
             secret,
             token,
         })
@@ -250,7 +254,11 @@ impl Service {
         record.token_expires_at = deadline(now, settings.lifetime);
     }
 
-    /// A new secret is stored before the record that needs it; a secret no
+    /// A new secret goes with the record in one write where the store keeps
+    /// both, so an update that loses the race writes nothing. Elsewhere it is
+    /// stored before the record that needs it, and only over the secret this
+    /// update read, so that of updates that read the same secret only one
+    /// stores its own (the others get the `409` of a lost race). A secret no
     /// longer needed is deleted after the record stopped needing it.
     async fn store_replacement(
         &self,
@@ -259,10 +267,47 @@ impl Service {
     ) -> Result<(), UpdateError> {
         let record = &replaced.record;
         if let Some(secret) = &replaced.new_secret {
-            self.secrets
-                .put(&record.client_id, secret)
+            match self
+                .clients
+                .replace_with_secret(record, old.version, secret)
                 .await
-                .context("storing the new client secret")?;
+            {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(StoreError::Conflict) => return Err(UpdateError::Conflict),
+                Err(e) => {
+                    return Err(anyhow::Error::new(e)
+                        .context("replacing the record and its secret")
+                        .into());
+                }
+            }
+            // A client without a secret may still have one left over by a
+            // failure (see `delete` below): that one is what a put replaces.
+            let leftover = match old.has_secret {
+                true => None,
+                false => self
+                    .secrets
+                    .get(&record.client_id)
+                    .await
+                    .context("reading a leftover client secret")?,
+            };
+            match self
+                .secrets
+                .put_if(
+                    &record.client_id,
+                    secret,
+                    replaced.read_secret.as_ref().or(leftover.as_ref()),
+                )
+                .await
+            {
+                Ok(()) => {}
+                Err(StoreError::Conflict) => return Err(UpdateError::Conflict),
+                Err(e) => {
+                    return Err(anyhow::Error::new(e)
+                        .context("storing the new client secret")
+                        .into());
+                }
+            }
         }
         match self.clients.replace(record, old.version).await {
             Ok(()) => {}

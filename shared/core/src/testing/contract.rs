@@ -82,6 +82,8 @@ pub async fn client_store_contract(store: &dyn ClientStore) {
     remember_once_forgets_expired_keys(store).await;
     concurrent_inserts_of_distinct_ids_all_succeed(store).await;
     concurrent_inserts_of_one_id_admit_exactly_one(store).await;
+    concurrent_claims_of_one_software_id_admit_exactly_one(store).await;
+    a_software_id_claim_ends_with_its_holder(store).await;
     concurrent_replaces_from_one_version_admit_exactly_one(store).await;
     concurrent_remember_once_admits_exactly_one(store).await;
 }
@@ -94,6 +96,8 @@ pub async fn secret_store_contract(store: &dyn SecretStore) {
     secret_delete_removes_only_that_secret(store).await;
     secret_delete_missing_is_ok(store).await;
     secret_long_values_round_trip(store).await;
+    secret_put_if_stores_only_over_the_expected_secret(store).await;
+    concurrent_put_ifs_over_one_secret_admit_exactly_one(store).await;
 }
 
 // ---------------------------------------------------------------------------
@@ -145,6 +149,7 @@ pub fn full_record(client_id: &str, state: ClientState) -> ClientRecord {
         previous_token_expires_at: now + 120,
         owner: Some(unique("owner")),
         software_id: Some(unique("software")),
+        claims_software_id: true,
         software_statement: Some("eyJhbGciOiJQUzI1NiJ9.eyJzb2Z0d2FyZV9pZCI6IngifQ.c2ln".to_owned()),
         expires_at: now + 7 * 86_400,
         retry_until: now + 300,
@@ -171,6 +176,7 @@ pub fn bare_record(client_id: &str, state: ClientState, updated_at: i64) -> Clie
         previous_token_expires_at: 0,
         owner: None,
         software_id: None,
+        claims_software_id: false,
         software_statement: None,
         expires_at: 0,
         retry_until: 0,

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use crate::model::{ClientId, ClientRecord};
 use crate::ports::{
     ClientCatalog, ClientSecret, ClientStore, Clock, FetchError, KeySource, RecordPage,
-    SecretStore, SectorSource, StoreError, SystemClock, UrlOrigin,
+    SecretStore, SectorSource, StoreError, SystemClock, UrlOrigin, same_secret,
 };
 use crate::service::Ports;
 
@@ -45,6 +45,15 @@ impl ClientStore for MemoryClientStore {
         let mut map = self.records.lock().unwrap();
         if map.contains_key(&record.client_id) {
             return Err(StoreError::AlreadyExists);
+        }
+        if record.claims_software_id {
+            let now = crate::ports::SystemClock.now();
+            if map
+                .values()
+                .any(|r| r.software_id == record.software_id && r.holds_software_id(now))
+            {
+                return Err(StoreError::SoftwareIdTaken);
+            }
         }
         map.insert(record.client_id.clone(), record.clone());
         Ok(())
@@ -164,6 +173,20 @@ impl SecretStore for MemorySecretStore {
             .lock()
             .unwrap()
             .insert(client_id.clone(), secret.clone());
+        Ok(())
+    }
+
+    async fn put_if(
+        &self,
+        client_id: &ClientId,
+        secret: &ClientSecret,
+        expected: Option<&ClientSecret>,
+    ) -> Result<(), StoreError> {
+        let mut secrets = self.secrets.lock().unwrap();
+        if !same_secret(secrets.get(client_id), expected) {
+            return Err(StoreError::Conflict);
+        }
+        secrets.insert(client_id.clone(), secret.clone());
         Ok(())
     }
 

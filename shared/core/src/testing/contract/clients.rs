@@ -320,6 +320,7 @@ pub async fn find_by_software_id_finds_all_and_only_matching(store: &dyn ClientS
     let mut records = Vec::new();
     for (i, (id, state)) in ids.iter().zip(states).enumerate() {
         let mut record = full_record(id, state);
+        record.claims_software_id = false;
         record.software_id = match i {
             0..=2 => Some(software_a.clone()),
             3 => Some(software_b.clone()),
@@ -655,6 +656,106 @@ pub async fn concurrent_inserts_of_one_id_admit_exactly_one(store: &dyn ClientSt
         "the stored record must be the winning insert's"
     );
     cleanup(store, &[&id]).await;
+}
+
+/// 8 concurrent inserts of records claiming one `software_id` (distinct ids):
+/// exactly one is written, every other gets `SoftwareIdTaken` and writes nothing.
+pub async fn concurrent_claims_of_one_software_id_admit_exactly_one(store: &dyn ClientStore) {
+    let software = unique("race-software");
+    let ids: Vec<String> = (0..8).map(|i| unique(&format!("race-claim{i}"))).collect();
+    let records: Vec<ClientRecord> = ids
+        .iter()
+        .map(|id| claiming(full_record(id, ClientState::Active), &software))
+        .collect();
+    let results = join_all(records.iter().map(|r| store.insert(r))).await;
+    let winners: Vec<usize> = (0..results.len()).filter(|&i| results[i].is_ok()).collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one concurrent claim of a software_id must win, got {results:?}"
+    );
+    for (i, result) in results.iter().enumerate() {
+        if i != winners[0] {
+            assert!(
+                matches!(result, Err(StoreError::SoftwareIdTaken)),
+                "a losing claim must be SoftwareIdTaken, got {result:?}"
+            );
+            assert_eq!(
+                must_get(store, &ids[i]).await,
+                None,
+                "a refused claim must write nothing"
+            );
+        }
+    }
+    assert_eq!(
+        must_get(store, &ids[winners[0]]).await.as_ref(),
+        Some(&records[winners[0]])
+    );
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    cleanup(store, &refs).await;
+}
+
+/// A `software_id` claim lasts as long as its holder holds it: a pending or
+/// live holder refuses a second claim (a record that claims nothing is never
+/// refused); a deleting, deleted or expired one does not.
+pub async fn a_software_id_claim_ends_with_its_holder(store: &dyn ClientStore) {
+    let software = unique("claim-software");
+    let now = SystemClock.now();
+    let ids: Vec<String> = (0..6).map(|i| unique(&format!("claim{i}"))).collect();
+    let make = |i: usize, state| claiming(full_record(&ids[i], state), &software);
+    let is_taken = |r: &Result<(), StoreError>| matches!(r, Err(StoreError::SoftwareIdTaken));
+
+    let pending = make(0, ClientState::Pending);
+    must_insert(store, &pending).await;
+    let second = make(1, ClientState::Active);
+    let refused = store.insert(&second).await;
+    assert!(
+        is_taken(&refused),
+        "a pending holder must refuse a second claim, got {refused:?}"
+    );
+    let mut unclaimed = make(2, ClientState::Active);
+    unclaimed.claims_software_id = false;
+    must_insert(store, &unclaimed).await;
+
+    // The holder is being deleted: the claim is free.
+    let deleting = next_version(&pending, |r| r.state = ClientState::Deleting);
+    assert!(store.replace(&deleting, pending.version).await.is_ok());
+    must_insert(store, &second).await;
+    let third = make(3, ClientState::Active);
+    let refused = store.insert(&third).await;
+    assert!(
+        is_taken(&refused),
+        "a live holder must refuse a second claim, got {refused:?}"
+    );
+
+    // The holder is deleted: the claim is free.
+    assert!(
+        store
+            .delete(&second.client_id, second.version)
+            .await
+            .is_ok()
+    );
+    let mut expiring = make(4, ClientState::Active);
+    expiring.expires_at = now - 1;
+    must_insert(store, &expiring).await;
+
+    // The holder has expired: the claim is free.
+    must_insert(store, &third).await;
+    let late = store.insert(&make(5, ClientState::Pending)).await;
+    assert!(
+        is_taken(&late),
+        "a live holder must refuse a second claim, got {late:?}"
+    );
+
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    cleanup(store, &refs).await;
+}
+
+/// `record` claiming `software_id`.
+fn claiming(mut record: ClientRecord, software_id: &str) -> ClientRecord {
+    record.software_id = Some(software_id.to_owned());
+    record.claims_software_id = true;
+    record
 }
 
 /// 20 concurrent replaces from the same version: exactly one `Ok`, every other

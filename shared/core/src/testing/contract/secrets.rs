@@ -113,3 +113,78 @@ pub async fn secret_long_values_round_trip(store: &dyn SecretStore) {
     assert_eq!(got, Some(value), "a long secret must round-trip exactly");
     let _ = store.delete(&cid(&id)).await;
 }
+
+/// `put_if` stores only over the expected secret: over none where there is
+/// none (also after a delete), over the stored one; any other expectation is
+/// `Conflict` and changes nothing.
+pub async fn secret_put_if_stores_only_over_the_expected_secret(store: &dyn SecretStore) {
+    let id = unique("secret-put-if");
+    let client = cid(&id);
+    let is_conflict = |r: &Result<(), StoreError>| matches!(r, Err(StoreError::Conflict));
+    let refused = store
+        .put_if(&client, &secret("first-value"), Some(&secret("imagined")))
+        .await;
+    assert!(
+        is_conflict(&refused),
+        "no secret is not `imagined`: {refused:?}"
+    );
+    assert_eq!(secret_of(store, &id).await, None);
+    let first = store.put_if(&client, &secret("first-value"), None).await;
+    assert!(first.is_ok(), "put_if over no secret failed: {first:?}");
+    let refused = store.put_if(&client, &secret("other"), None).await;
+    assert!(is_conflict(&refused), "a secret exists: {refused:?}");
+    let refused = store
+        .put_if(&client, &secret("other"), Some(&secret("first-valuf")))
+        .await;
+    assert!(
+        is_conflict(&refused),
+        "another secret is stored: {refused:?}"
+    );
+    assert_eq!(secret_of(store, &id).await.as_deref(), Some("first-value"));
+    let second = store
+        .put_if(
+            &client,
+            &secret("second-value"),
+            Some(&secret("first-value")),
+        )
+        .await;
+    assert!(
+        second.is_ok(),
+        "put_if over the stored secret failed: {second:?}"
+    );
+    assert_eq!(secret_of(store, &id).await.as_deref(), Some("second-value"));
+    // A deleted secret is none, as `get` says.
+    assert!(store.delete(&client).await.is_ok());
+    let again = store.put_if(&client, &secret("third-value"), None).await;
+    assert!(
+        again.is_ok(),
+        "put_if over a deleted secret failed: {again:?}"
+    );
+    assert_eq!(secret_of(store, &id).await.as_deref(), Some("third-value"));
+    let _ = store.delete(&client).await;
+}
+
+/// 8 concurrent `put_if`s over the same secret: exactly one stores its value,
+/// every other is `Conflict`, and the stored secret is the winner's.
+pub async fn concurrent_put_ifs_over_one_secret_admit_exactly_one(store: &dyn SecretStore) {
+    let id = unique("secret-race");
+    let client = cid(&id);
+    let old = secret("the-expired-one");
+    assert!(store.put(&client, &old).await.is_ok());
+    let values: Vec<ClientSecret> = (0..8).map(|i| secret(&format!("racer-{i}"))).collect();
+    let results = join_all(values.iter().map(|v| store.put_if(&client, v, Some(&old)))).await;
+    let winners: Vec<usize> = (0..results.len()).filter(|&i| results[i].is_ok()).collect();
+    assert_eq!(winners.len(), 1, "exactly one put_if must win: {results:?}");
+    for result in results.iter().filter(|r| r.is_err()) {
+        assert!(
+            matches!(result, Err(StoreError::Conflict)),
+            "a losing put_if must be Conflict, got {result:?}"
+        );
+    }
+    assert_eq!(
+        secret_of(store, &id).await.as_deref(),
+        Some(values[winners[0]].expose()),
+        "the stored secret must be the winner's"
+    );
+    let _ = store.delete(&client).await;
+}
