@@ -22,7 +22,9 @@ Two changes to moto (5.2.x), nothing else:
    DCR_MOTO_ROOT_ACCESS_KEY (default "test", the tests' static key) are the
    account's root user: allowed everything, as on AWS. Every other caller
    (the functions, with credentials of a role they assumed through STS) is
-   checked: signature, session token, and its role's policies.
+   checked: signature, session token, and its role's policies. A
+   TransactWriteItems is checked as AWS does, item by item as the write it
+   is (PutItem, UpdateItem, ...): IAM has no action of its own for it.
 
 3. Atomic conditional writes. moto's DynamoDB evaluates a write's condition
    and applies the write without a lock, so two concurrent conditional
@@ -68,8 +70,36 @@ def _access_key(headers):
 _authorize = ActionAuthenticatorMixin._authenticate_and_authorize_action
 
 
+# IAM has no TransactWriteItems action: AWS authorises each item of the
+# transaction as the write it is, on its own table.
+_TRANSACT_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+
+
+def _authorize_transaction(self, iam_request_cls):
+    partition = get_partition(self.region)
+    try:
+        for item in _json_body(self).get("TransactItems") or []:
+            for kind, action in _TRANSACT_ACTIONS.items():
+                if kind not in item:
+                    continue
+                table = item[kind].get("TableName", "")
+                arn = f"arn:{partition}:dynamodb:{self.region}:{self.current_account}:table/{table}"
+                self._get_action = lambda action=action: action
+                _authorize(self, iam_request_cls, arn)
+    finally:
+        self.__dict__.pop("_get_action", None)
+
+
 def _authorize_unless_root(self, iam_request_cls, resource="*"):
     if _access_key(self.headers) == ROOT_ACCESS_KEY:
+        return
+    if isinstance(self, DynamoHandler) and self._get_action() == "TransactWriteItems":
+        _authorize_transaction(self, iam_request_cls)
         return
     _authorize(self, iam_request_cls, resource)
 

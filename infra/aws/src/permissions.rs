@@ -478,12 +478,13 @@ mod tests {
 
     /// The Secrets Manager operations the crate calls; any other is DynamoDB's
     /// (or, `put_events`, EventBridge's).
-    const SECRETS_MANAGER_OPS: [&str; 7] = [
+    const SECRETS_MANAGER_OPS: [&str; 8] = [
         "create_secret",
         "tag_resource",
         "describe_secret",
         "restore_secret",
         "put_secret_value",
+        "update_secret_version_stage",
         "get_secret_value",
         "delete_secret",
     ];
@@ -520,6 +521,12 @@ mod tests {
                 } else {
                     "dynamodb"
                 };
+                // IAM authorises a transaction item by item; the adapter's
+                // transactions hold puts only (dynamo.rs, insert_claiming).
+                if op == "transact_write_items" {
+                    found.insert("dynamodb:PutItem".to_owned());
+                    continue;
+                }
                 let action: String = op
                     .split('_')
                     .map(|w| w[..1].to_ascii_uppercase() + &w[1..])
