@@ -63,6 +63,14 @@ enum Request {
     Export(ListFilter),
 }
 
+/// Whether `command` names a client (`show`, `disable`, `enable`, `delete`).
+fn takes_client_id(command: &Option<String>) -> bool {
+    matches!(
+        command.as_deref(),
+        Some("show" | "disable" | "enable" | "delete")
+    )
+}
+
 fn parse_args(
     args: impl IntoIterator<Item = String>,
     env: impl Fn(&str) -> Option<String>,
@@ -108,7 +116,14 @@ fn parse_args(
             }
             "--after" => after = Some(value()?),
             "-h" | "--help" => return Err(String::new()),
-            other if other.starts_with('-') => return Err(format!("unknown option `{other}`")),
+            // A client id may begin with `-` (base64url): after a command that
+            // takes one, an argument that is no option is the id.
+            other
+                if other.starts_with('-')
+                    && !(takes_client_id(&command) && client_id.is_none()) =>
+            {
+                return Err(format!("unknown option `{other}`"));
+            }
             _ if command.is_none() => command = Some(arg),
             _ if client_id.is_none() => client_id = Some(arg),
             _ => return Err(format!("unexpected argument `{arg}`")),
@@ -459,9 +474,19 @@ mod tests {
                 client_id: "abc".into()
             })
         );
+        // A client id may begin with `-`.
+        let (_, request) = parse(&["--table", "t", "delete", "-m3CMwK2QK4U8llEyjMKOg"]).unwrap();
+        assert_eq!(
+            request,
+            Request::One(AdminCommand::Delete {
+                client_id: "-m3CMwK2QK4U8llEyjMKOg".into()
+            })
+        );
         for bad in [
             &["show"][..],
             &["list", "abc"],
+            &["list", "-x"],
+            &["show", "abc", "-x"],
             &["show", "abc", "--state", "active"],
             &["list", "--limit", "0"],
             &["list", "--state", "gone"],
