@@ -174,8 +174,8 @@ impl SecretsManagerStore {
 }
 
 impl SecretsManagerStore {
-    /// The secret's current value and version; scheduled for deletion or
-    /// missing is no value (as `get` says).
+    /// The secret's current value and version (`AWSCURRENT`); scheduled for
+    /// deletion or missing is no value (deleted, as far as the service is concerned).
     async fn current(&self, name: &str) -> Result<Current, StoreError> {
         match self
             .client
@@ -381,29 +381,9 @@ impl SecretStore for SecretsManagerStore {
     }
 
     async fn get(&self, client_id: &ClientId) -> Result<Option<ClientSecret>, StoreError> {
-        let name = self.secret_name(client_id);
-        match self
-            .client
-            .get_secret_value()
-            .secret_id(name)
-            // The default, named: put_if moves this label (and moto reads a
-            // default version of its own otherwise).
-            .version_stage("AWSCURRENT")
-            .send()
-            .await
-        {
-            Ok(out) => match out.secret_string {
-                Some(value) => Ok(Some(ClientSecret::new(value))),
-                None => Err(StoreError::Unknown(anyhow::anyhow!(
-                    "Secrets Manager: the secret has no string value"
-                ))),
-            },
-            Err(e) => match e.as_service_error() {
-                Some(se) if se.is_resource_not_found_exception() => Ok(None),
-                // Scheduled for deletion: deleted as far as the service is concerned.
-                Some(se) if se.is_invalid_request_exception() => Ok(None),
-                _ => Err(sdk_error(e, "Secrets Manager GetSecretValue failed")),
-            },
+        match self.current(&self.secret_name(client_id)).await? {
+            Current::Value(secret, _) => Ok(Some(secret)),
+            Current::None => Ok(None),
         }
     }
 
