@@ -30,9 +30,28 @@ pub async fn fill(dir: &Path, n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Opens the store in `dir` that this process has just closed. A test binary
+/// that also spawns processes may, for the instant between a fork and its
+/// exec, share the closed store's lock with a child, so the open polls for
+/// up to 5 s while the directory is still locked.
+pub fn reopen(dir: &Path) -> anyhow::Result<EmbeddedStore> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match EmbeddedStore::open(dir) {
+            Err(e)
+                if e.to_string().contains("already open")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            result => return result,
+        }
+    }
+}
+
 /// Reopens the store in `dir` and asserts that it holds each of `records` as written.
 pub async fn assert_reopened_holds(dir: &Path, records: &[ClientRecord]) -> anyhow::Result<()> {
-    let store = EmbeddedStore::open(dir)?;
+    let store = reopen(dir)?;
     for r in records {
         assert_eq!(store.get(&r.client_id).await?.as_ref(), Some(r));
     }

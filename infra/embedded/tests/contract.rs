@@ -119,7 +119,7 @@ async fn everything_survives_a_reopen() {
         // every handle dropped here: the writer flushes and the file closes
     };
 
-    let store = EmbeddedStore::open(&data).expect("reopen after drop must succeed");
+    let store = testing::reopen(&data).expect("reopen after drop must succeed");
     let clients = store.clients();
     let secrets = store.secrets();
     for r in &records {
@@ -186,7 +186,7 @@ async fn a_second_open_of_the_same_dir_fails_until_the_first_is_dropped() {
         "a remaining clone keeps the store open"
     );
     drop(clone);
-    EmbeddedStore::open(dir.path()).expect("the file lock must be released by the last drop");
+    testing::reopen(dir.path()).expect("the file lock must be released by the last drop");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -570,7 +570,7 @@ async fn a_registration_is_one_atomic_durable_write() {
     let public = full_record(&public_id, ClientState::Active);
     assert!(store.insert_with_secret(&public, None).await.unwrap());
     drop(store);
-    let store = EmbeddedStore::open(dir.path()).unwrap();
+    let store = testing::reopen(dir.path()).unwrap();
     assert_eq!(
         ClientStore::get(&store, &cid(&id)).await.unwrap(),
         Some(record)
