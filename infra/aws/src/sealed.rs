@@ -387,12 +387,15 @@ impl SealedSecrets {
     }
 }
 
-#[async_trait]
-impl SecretStore for SealedSecrets {
-    async fn put(&self, client_id: &ClientId, secret: &ClientSecret) -> Result<(), StoreError> {
-        let sealed = self.ring.seal(client_id, secret).await?;
-        // Sets the secret on the record (or on an item of its own, see the
-        // type's docs); a new value is no longer the one a migration mirrored.
+impl SealedSecrets {
+    /// The `UpdateItem` that sets `sealed` as the secret of `client_id` (on
+    /// the record, or on an item of its own) and drops the mark of a mirrored
+    /// value, which a new value no longer is.
+    fn seal_update(
+        &self,
+        client_id: &ClientId,
+        sealed: Sealed,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
         self.store
             .client()
             .update_item()
@@ -404,6 +407,14 @@ impl SecretStore for SealedSecrets {
             .expression_attribute_names("#sm", SECRET_MIRRORED)
             .expression_attribute_values(":ss", s(sealed.value))
             .expression_attribute_values(":sk", s(sealed.key_version))
+    }
+}
+
+#[async_trait]
+impl SecretStore for SealedSecrets {
+    async fn put(&self, client_id: &ClientId, secret: &ClientSecret) -> Result<(), StoreError> {
+        let sealed = self.ring.seal(client_id, secret).await?;
+        self.seal_update(client_id, sealed)
             .send()
             .await
             .map_err(|e| sdk_error(e, "DynamoDB UpdateItem (seal secret) failed"))?;
@@ -425,18 +436,7 @@ impl SecretStore for SealedSecrets {
             return Err(StoreError::Conflict);
         }
         let sealed = self.ring.seal(client_id, secret).await?;
-        let update = self
-            .store
-            .client()
-            .update_item()
-            .table_name(self.store.table())
-            .key("client_id", s(client_id.as_str()))
-            .update_expression("SET #ss = :ss, #sk = :sk REMOVE #sm")
-            .expression_attribute_names("#ss", SECRET_SEALED)
-            .expression_attribute_names("#sk", SECRET_KEY_VERSION)
-            .expression_attribute_names("#sm", SECRET_MIRRORED)
-            .expression_attribute_values(":ss", s(sealed.value))
-            .expression_attribute_values(":sk", s(sealed.key_version));
+        let update = self.seal_update(client_id, sealed);
         // Conditional on the ciphertext read: a concurrent put, or a re-seal, changes it.
         let update = match old {
             Some(old) => update
