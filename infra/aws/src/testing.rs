@@ -333,6 +333,14 @@ pub fn no_tls() -> Result<Arc<rustls::ClientConfig>, String> {
     Err("tests reach moto over http".to_owned())
 }
 
+/// The secret `store` holds for the client `id`, as text (`None` if none).
+pub async fn secret_value(store: &SecretsManagerStore, id: &str) -> Option<String> {
+    dcr_core::SecretStore::get(store, &dcr_core::testing::contract::cid(id))
+        .await
+        .unwrap_or_else(|e| panic!("reading the secret of {id}: {e}"))
+        .map(|s| s.expose().to_owned())
+}
+
 /// A name no other test of any process uses: `{pid}-{nanos}-{counter}`.
 pub fn unique_name() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);

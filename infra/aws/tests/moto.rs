@@ -11,7 +11,7 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::types::AttributeValue;
 use dcr_aws::dynamo::{ONCE_PREFIX, TTL_ATTRIBUTE, TTL_GRACE};
 use dcr_aws::secrets::CLIENT_ID_TAG;
-use dcr_aws::testing::MotoAws;
+use dcr_aws::testing::{MotoAws, secret_value};
 use dcr_aws::{DynamoClientStore, SecretsManagerStore};
 use dcr_core::testing::contract::{self, bare_record, cid, full_record, unique};
 use dcr_core::testing::memory::ManualClock;
@@ -33,14 +33,6 @@ fn n(item: &HashMap<String, AttributeValue>, name: &str) -> Option<i64> {
 
 fn secret(value: &str) -> ClientSecret {
     ClientSecret::new(value.to_owned())
-}
-
-async fn secret_value(store: &SecretsManagerStore, id: &str) -> Option<String> {
-    store
-        .get(&cid(id))
-        .await
-        .unwrap()
-        .map(|s| s.expose().to_owned())
 }
 
 // ---------------------------------------------------------------------------

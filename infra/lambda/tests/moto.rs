@@ -5,8 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use dcr_aws::SecretsManagerStore;
-use dcr_aws::testing::MotoAws;
+use dcr_aws::testing::{MotoAws, secret_value};
 use dcr_core::testing::contract::{cid, full_record, unique};
 use dcr_core::{ClientSecret, ClientState, ClientStore, Clock, SecretStore, SystemClock};
 use dcr_lambda::testing::{self, api_request as request};
@@ -14,14 +13,6 @@ use lambda_http::Body;
 
 fn secret(value: &str) -> ClientSecret {
     ClientSecret::new(value.to_owned())
-}
-
-async fn secret_value(store: &SecretsManagerStore, id: &str) -> Option<String> {
-    store
-        .get(&cid(id))
-        .await
-        .unwrap()
-        .map(|s| s.expose().to_owned())
 }
 
 // ---------------------------------------------------------------------------
