@@ -309,3 +309,32 @@ pub trait HookCaller: Send + Sync {
         timeout: std::time::Duration,
     ) -> Result<Vec<u8>, String>;
 }
+
+/// A key and sector source that fetches nothing: every fetch fails as
+/// unavailable. For services that check no signature and no sector document
+/// (the operator's commands) and for tests.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoFetches;
+
+#[async_trait]
+impl KeySource for NoFetches {
+    async fn key_set(
+        &self,
+        _: &str,
+        _: UrlOrigin,
+        _: bool,
+    ) -> Result<std::sync::Arc<dcr_trust::KeySet>, dcr_trust::KeyError> {
+        Err(dcr_trust::KeyError::Unavailable(
+            "no key set is fetched here".into(),
+        ))
+    }
+}
+
+#[async_trait]
+impl SectorSource for NoFetches {
+    async fn sector_uris(&self, _: &str) -> Result<Vec<String>, FetchError> {
+        Err(FetchError::Unavailable(
+            "no sector identifier document is fetched here".into(),
+        ))
+    }
+}

@@ -14,39 +14,10 @@ use serde_json::{Map, Value};
 
 use crate::errors::DeleteError;
 use crate::model::{ClientId, ClientRecord, ClientState};
-use crate::ports::{
-    ClientCatalog, ClientStore, Clock, FetchError, KeySource, SecretStore, SectorSource,
-    StoreError, UrlOrigin,
-};
+use crate::ports::{ClientCatalog, ClientStore, Clock, NoFetches, SecretStore, StoreError};
 
 use super::{Ports, Service};
 use crate::config::Config;
-
-/// The key and sector source of the operator's commands, which fetch nothing.
-struct Offline;
-
-#[async_trait::async_trait]
-impl KeySource for Offline {
-    async fn key_set(
-        &self,
-        _: &str,
-        _: UrlOrigin,
-        _: bool,
-    ) -> Result<Arc<dcr_trust::KeySet>, dcr_trust::KeyError> {
-        Err(dcr_trust::KeyError::Unavailable(
-            "operator commands fetch no key sets".into(),
-        ))
-    }
-}
-
-#[async_trait::async_trait]
-impl SectorSource for Offline {
-    async fn sector_uris(&self, _: &str) -> Result<Vec<String>, FetchError> {
-        Err(FetchError::Unavailable(
-            "operator commands fetch no sector documents".into(),
-        ))
-    }
-}
 
 /// Most clients one `list` call returns.
 pub const MAX_PAGE: usize = 1_000;
@@ -343,8 +314,8 @@ impl Admin {
             clients,
             secrets,
             clock,
-            keys: Arc::new(Offline),
-            sectors: Arc::new(Offline),
+            keys: Arc::new(NoFetches),
+            sectors: Arc::new(NoFetches),
         };
         Self::new(Service::new(Arc::new(Config::default()), ports), catalog)
     }

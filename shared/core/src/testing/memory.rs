@@ -8,8 +8,8 @@ use async_trait::async_trait;
 
 use crate::model::{ClientId, ClientRecord};
 use crate::ports::{
-    ClientCatalog, ClientSecret, ClientStore, Clock, FetchError, KeySource, RecordPage,
-    SecretStore, SectorSource, StoreError, SystemClock, UrlOrigin, same_secret,
+    ClientCatalog, ClientSecret, ClientStore, Clock, RecordPage, SecretStore, StoreError,
+    SystemClock, same_secret,
 };
 use crate::service::Ports;
 
@@ -223,32 +223,6 @@ impl Clock for ManualClock {
 }
 
 /// A `KeySource` with no key sets: every fetch fails as unavailable.
-#[derive(Debug, Default)]
-pub struct NoKeySets;
-
-#[async_trait]
-impl KeySource for NoKeySets {
-    async fn key_set(
-        &self,
-        _: &str,
-        _: UrlOrigin,
-        _: bool,
-    ) -> Result<Arc<dcr_trust::KeySet>, dcr_trust::KeyError> {
-        Err(dcr_trust::KeyError::Unavailable(
-            "no key sets in this test".into(),
-        ))
-    }
-}
-
+pub use crate::ports::NoFetches as NoKeySets;
 /// A `SectorSource` with no documents: every fetch fails as unavailable.
-#[derive(Debug, Default)]
-pub struct NoSectors;
-
-#[async_trait]
-impl SectorSource for NoSectors {
-    async fn sector_uris(&self, _: &str) -> Result<Vec<String>, FetchError> {
-        Err(FetchError::Unavailable(
-            "no sector identifier documents in this test".into(),
-        ))
-    }
-}
+pub use crate::ports::NoFetches as NoSectors;
